@@ -1,0 +1,1 @@
+"""Finite automata over bytes: NFA construction, determinisation, minimisation."""

@@ -1,0 +1,98 @@
+"""Token bitmasks: allocation, conversion, and applying a mask to logits.
+
+Layout (the same as xgrammar and llguidance, so serving engines can swap automask in):
+an int32 array ``[batch, ceil(V/32)]`` where bit ``j % 32`` of word ``j // 32`` is set iff
+token ``j`` is allowed.  Logits wider than the vocabulary (padded rows) are always masked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def bitmask_words(vocab_size: int) -> int:
+    """Number of int32 words needed for ``vocab_size`` bits."""
+    return (vocab_size + 31) // 32
+
+
+def allocate_numpy_bitmask(batch_size: int, vocab_size: int) -> np.ndarray:
+    """A zeroed int32 numpy bitmask ``[batch_size, ceil(vocab_size/32)]``."""
+    return np.zeros((batch_size, bitmask_words(vocab_size)), dtype=np.int32)
+
+
+def allocate_token_bitmask(batch_size: int, vocab_size: int):
+    """A torch int32 bitmask ``[batch_size, ceil(vocab_size/32)]`` on the CPU, all tokens allowed.
+
+    All bits start set (like xgrammar) so that rows no matcher fills leave logits untouched.
+    """
+    import torch
+
+    return torch.full((batch_size, bitmask_words(vocab_size)), -1, dtype=torch.int32)
+
+
+def as_numpy_bitmask(bitmask) -> np.ndarray:
+    """A writable numpy view of a numpy array or CPU torch tensor bitmask (no copy)."""
+    if isinstance(bitmask, np.ndarray):
+        arr = bitmask
+    else:
+        if getattr(bitmask, "device", None) is not None and bitmask.device.type != "cpu":
+            raise ValueError("fill bitmasks on the CPU, then copy them to the device (tensor.to(device))")
+        arr = bitmask.numpy()
+    if arr.dtype != np.int32 or arr.ndim != 2:
+        raise ValueError(f"bitmask must be int32 [batch, words], got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def token_ids_to_bitmask(token_ids, vocab_size: int) -> np.ndarray:
+    """One bitmask row (int32 words) with exactly ``token_ids`` allowed."""
+    words = np.zeros(bitmask_words(vocab_size), dtype=np.uint32)
+    ids = np.asarray(token_ids, dtype=np.int64)
+    np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
+    return words.view(np.int32)
+
+
+def bitmask_to_token_ids(row: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Allowed token ids of one bitmask row."""
+    bits = np.unpackbits(np.ascontiguousarray(row).view(np.uint8), bitorder="little")[:vocab_size]
+    return np.flatnonzero(bits)
+
+
+def bitmask_to_bool(row: np.ndarray, vocab_size: int) -> np.ndarray:
+    """One bitmask row as a bool array of length ``vocab_size``."""
+    return np.unpackbits(np.ascontiguousarray(row).view(np.uint8), bitorder="little")[:vocab_size].astype(bool)
+
+
+def apply_token_bitmask_inplace(logits, bitmask, indices=None) -> None:
+    """Set refused tokens' logits to ``-inf`` in place (torch, CPU or CUDA).
+
+    ``logits`` is ``[batch, V']`` (or ``[V']``) and ``bitmask`` is ``[batch, words]``; columns
+    past ``32 * words`` (a model's padded vocabulary rows) are refused.  ``indices`` selects
+    which logits rows the bitmask rows apply to (default: all, row for row).
+    """
+    import torch
+
+    squeeze = logits.dim() == 1
+    if squeeze:
+        logits = logits.unsqueeze(0)
+    if isinstance(bitmask, np.ndarray):
+        bitmask = torch.from_numpy(bitmask)
+    if bitmask.dim() == 1:
+        bitmask = bitmask.unsqueeze(0)
+    bitmask = bitmask.to(logits.device, non_blocking=True)
+    width = logits.shape[-1]
+    shifts = torch.arange(32, device=logits.device, dtype=torch.int32)
+    allowed = ((bitmask.unsqueeze(-1) >> shifts) & 1).bool().flatten(1)
+    if allowed.shape[1] >= width:
+        allowed = allowed[:, :width]
+    else:
+        pad = torch.zeros(allowed.shape[0], width - allowed.shape[1], dtype=torch.bool, device=logits.device)
+        allowed = torch.cat([allowed, pad], dim=1)
+    if indices is None:
+        if allowed.shape[0] != logits.shape[0]:
+            raise ValueError(f"bitmask has {allowed.shape[0]} rows but logits have {logits.shape[0]}")
+        logits.masked_fill_(~allowed, float("-inf"))
+    else:
+        idx = torch.as_tensor(indices, device=logits.device, dtype=torch.long)
+        rows = logits[idx]
+        rows.masked_fill_(~allowed[: len(idx)], float("-inf"))
+        logits[idx] = rows
