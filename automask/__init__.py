@@ -1,4 +1,4 @@
-"""automask: compile regexes, grammars and JSON Schemas into token-level automata.
+r"""automask: compile regexes, grammars and JSON Schemas into token-level automata.
 
     import automask
     vocab = automask.load_vocabulary("llama3")
