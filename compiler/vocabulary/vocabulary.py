@@ -153,7 +153,9 @@ class Vocabulary:
             ends = np.cumsum(z["lengths"])
             starts = ends - z["lengths"]
             tokens = [data[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-            return cls(tokens, special_ids=z["special"].tolist(), eos_ids=z["eos"].tolist(), name=str(z["name"]))
+            return cls(
+                tokens, special_ids=z["special"].tolist(), eos_ids=z["eos"].tolist(), name=str(z["name"])
+            )
 
     @classmethod
     def from_hf(cls, tokenizer, *, name: str | None = None) -> Vocabulary:
