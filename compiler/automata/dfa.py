@@ -1,0 +1,272 @@
+"""Byte NFA -> minimal `ByteDFA`: subset construction, trimming, Hopcroft minimisation.
+
+Alphabet compression: the 256 bytes are first grouped into *classes* of bytes that no NFA
+edge distinguishes (cut points at every edge's ``low`` and ``high + 1``).  Determinisation
+and minimisation run over class ids, and only the final table is expanded to 256 columns
+with one numpy gather (``table[:, class_of_byte]``).
+
+Intermediate layout: a *class DFA* is ``(table, accepting, start)`` with ``table`` int32
+``[num_states, num_classes]`` (``DEAD`` = -1 for no transition) plus ``class_of_byte``
+int ``[256]``.
+
+``CompileLimits.max_dfa_states`` is enforced while subset states are created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
+from automask.compiler.automata.nfa import NFA
+from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
+from automask.errors import EmptyLanguage
+
+
+@dataclass(frozen=True, eq=False)
+class ClassDFA:
+    """A DFA over byte classes; see the module docstring for the layout."""
+
+    table: np.ndarray
+    accepting: np.ndarray
+    start: int
+    class_of_byte: np.ndarray
+
+    @property
+    def num_states(self) -> int:
+        return int(self.table.shape[0])
+
+    def to_byte_dfa(self) -> ByteDFA:
+        transitions = np.ascontiguousarray(self.table[:, self.class_of_byte], dtype=np.int32)
+        return ByteDFA(transitions, self.accepting.astype(bool, copy=True), self.start)
+
+
+def byte_classes(nfa: NFA) -> np.ndarray:
+    """``class_of_byte[b]``: the class id of byte ``b``; bytes in one class are interchangeable."""
+    cuts = np.zeros(257, dtype=bool)
+    for edges in nfa.byte_edges:
+        for low, high, _ in edges:
+            cuts[low] = True
+            cuts[high + 1] = True
+    cuts[0] = False
+    return np.cumsum(cuts[:256]).astype(np.intp)
+
+
+def determinize(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ClassDFA:
+    """Subset construction over byte classes; DFA states are numbered in discovery order."""
+    class_of_byte = byte_classes(nfa)
+    num_classes = int(class_of_byte[-1]) + 1
+    closures = nfa.epsilon_closures()
+    # moves[s]: for NFA state s, class id -> union of the closures of its targets on that class.
+    moves: list[dict[int, frozenset[int]]] = []
+    for edges in nfa.byte_edges:
+        grouped_targets: dict[int, frozenset[int]] = {}
+        for low, high, target in edges:
+            closure = closures[target]
+            for cls in range(int(class_of_byte[low]), int(class_of_byte[high]) + 1):
+                known = grouped_targets.get(cls)
+                grouped_targets[cls] = closure if known is None else known | closure
+        moves.append(grouped_targets)
+
+    max_states = limits.max_dfa_states
+    start_set = closures[nfa.start]
+    state_ids: dict[frozenset[int], int] = {start_set: 0}
+    subsets: list[frozenset[int]] = [start_set]
+    rows: list[list[int]] = []
+    accept = nfa.accept
+    index = 0
+    while index < len(subsets):
+        subset = subsets[index]
+        index += 1
+        row = [DEAD] * num_classes
+        if len(subset) == 1:
+            (only,) = subset
+            grouped = moves[only]
+        else:
+            collected: dict[int, list[frozenset[int]]] = {}
+            for state in subset:
+                for cls, closure in moves[state].items():
+                    bucket = collected.get(cls)
+                    if bucket is None:
+                        collected[cls] = [closure]
+                    else:
+                        bucket.append(closure)
+            grouped = {
+                cls: parts[0] if len(parts) == 1 else frozenset().union(*parts)
+                for cls, parts in collected.items()
+            }
+        for cls, target_set in grouped.items():
+            target = state_ids.get(target_set)
+            if target is None:
+                target = len(subsets)
+                if target >= max_states:
+                    limits.check("max_dfa_states", target + 1)
+                state_ids[target_set] = target
+                subsets.append(target_set)
+            row[cls] = target
+        rows.append(row)
+
+    table = np.array(rows, dtype=np.int32).reshape(len(rows), num_classes)
+    accepting = np.fromiter((accept in subset for subset in subsets), dtype=bool, count=len(subsets))
+    return ClassDFA(table, accepting, 0, class_of_byte)
+
+
+def live_states(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """bool ``[num_states]``: which states can reach an accepting state."""
+    num_states = table.shape[0]
+    sources, classes = np.nonzero(table != DEAD)
+    targets = table[sources, classes]
+    order = np.argsort(targets, kind="stable")
+    sorted_sources = sources[order].tolist()
+    offsets = np.searchsorted(targets[order], np.arange(num_states + 1)).tolist()
+    live = accepting.copy()
+    stack = np.flatnonzero(accepting).tolist()
+    while stack:
+        state = stack.pop()
+        for source in sorted_sources[offsets[state] : offsets[state + 1]]:
+            if not live[source]:
+                live[source] = True
+                stack.append(source)
+    return live
+
+
+def trim(dfa: ClassDFA) -> ClassDFA:
+    """Remove states that cannot reach acceptance (their transitions become ``DEAD``).
+
+    Raises `EmptyLanguage` if the start state itself is dead.
+    """
+    live = live_states(dfa.table, dfa.accepting)
+    if not live[dfa.start]:
+        raise EmptyLanguage("the pattern matches no string (its language is empty)")
+    if live.all():
+        return dfa
+    new_id = np.full(dfa.num_states + 1, DEAD, dtype=np.int32)  # index -1 (DEAD) -> DEAD
+    kept = np.flatnonzero(live)
+    new_id[kept] = np.arange(len(kept), dtype=np.int32)
+    table = new_id[dfa.table[kept]]
+    return ClassDFA(table, dfa.accepting[kept], int(new_id[dfa.start]), dfa.class_of_byte)
+
+
+def merge_equivalent_classes(dfa: ClassDFA) -> ClassDFA:
+    """Merge byte classes whose columns are identical in the table (fewer letters to refine)."""
+    unique_columns, inverse = np.unique(dfa.table.T, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    if unique_columns.shape[0] == dfa.table.shape[1]:
+        return dfa
+    table = np.ascontiguousarray(unique_columns.T, dtype=np.int32)
+    return ClassDFA(table, dfa.accepting, dfa.start, inverse[dfa.class_of_byte])
+
+
+def minimize(dfa: ClassDFA) -> ClassDFA:
+    """Hopcroft partition refinement on a trimmed DFA.
+
+    ``DEAD`` is modelled as an explicit sink state (id ``num_states``) in its own initial
+    block; since every other state is live, nothing else is ever equivalent to it.  Work per
+    splitter is proportional to the in-degree of its states (an inverse edge list), not to
+    ``num_classes * block size``.
+    """
+    dfa = merge_equivalent_classes(dfa)
+    num_states, num_classes = dfa.table.shape
+    sink = num_states
+    full = np.empty((num_states + 1, num_classes), dtype=np.int64)
+    full[:num_states] = dfa.table
+    full[num_states] = sink
+    full[full == DEAD] = sink
+
+    # incoming[t]: (class, source) pairs of the edges entering t, as two parallel lists.
+    targets = full.reshape(-1)
+    order = np.argsort(targets, kind="stable")
+    offsets = np.searchsorted(targets[order], np.arange(num_states + 2)).tolist()
+    edge_sources = (order // num_classes).tolist()
+    edge_classes = (order % num_classes).tolist()
+
+    # Initial partition: states with the same acceptance and the same set of DEAD classes.
+    # This is exactly the split by the sink for every class, so the sink (whose in-degree is
+    # huge) never needs to be a splitter: it stays out of ``pending``.
+    signature = np.concatenate([dfa.accepting[:, None], dfa.table == DEAD], axis=1)
+    _, initial = np.unique(signature, axis=0, return_inverse=True)
+    initial = np.asarray(initial).reshape(-1)
+    block_of = initial.tolist() + [int(initial.max()) + 1]
+    blocks: list[set[int]] = [set() for _ in range(block_of[-1] + 1)]
+    for state, block_id in enumerate(block_of):
+        blocks[block_id].add(state)
+    live_blocks = range(len(blocks) - 1)
+    largest = max(live_blocks, key=lambda b: len(blocks[b]))
+    pending = [b for b in live_blocks if b != largest]
+    in_pending = set(pending)
+
+    while pending:
+        splitter_id = pending.pop()
+        in_pending.discard(splitter_id)
+        sources_by_class: dict[int, list[int]] = {}
+        for target in blocks[splitter_id]:
+            for edge in range(offsets[target], offsets[target + 1]):
+                cls = edge_classes[edge]
+                sources = sources_by_class.get(cls)
+                if sources is None:
+                    sources_by_class[cls] = [edge_sources[edge]]
+                else:
+                    sources.append(edge_sources[edge])
+        for sources in sources_by_class.values():
+            touched: dict[int, list[int]] = {}
+            for source in sources:
+                members = touched.get(block_of[source])
+                if members is None:
+                    touched[block_of[source]] = [source]
+                else:
+                    members.append(source)
+            for block_id, members in touched.items():
+                block = blocks[block_id]
+                if len(members) == len(block):
+                    continue
+                moved = set(members)
+                block -= moved
+                new_id = len(blocks)
+                blocks.append(moved)
+                for state in moved:
+                    block_of[state] = new_id
+                if block_id in in_pending or len(moved) <= len(block):
+                    pending.append(new_id)
+                    in_pending.add(new_id)
+                else:
+                    pending.append(block_id)
+                    in_pending.add(block_id)
+
+    return _quotient(dfa, full, np.array(block_of, dtype=np.int64))
+
+
+def _quotient(dfa: ClassDFA, full: np.ndarray, block_of: np.ndarray) -> ClassDFA:
+    """The DFA over blocks: the start's block becomes state 0 and the sink's block ``DEAD``."""
+    num_states = dfa.num_states
+    sink_block = int(block_of[num_states])
+    start_block = int(block_of[dfa.start])
+    num_blocks = int(block_of.max()) + 1
+    # Number blocks by their first member, start block first, sink block last.
+    first_member = np.full(num_blocks, num_states + 1, dtype=np.int64)
+    np.minimum.at(first_member, block_of, np.arange(num_states + 1))
+    rank = first_member.copy()
+    rank[start_block] = -1
+    rank[sink_block] = num_states + 2
+    block_order = np.argsort(rank, kind="stable")
+    new_id = np.empty(num_blocks, dtype=np.int32)
+    new_id[block_order] = np.arange(num_blocks, dtype=np.int32)
+    new_id[sink_block] = DEAD
+    representatives = first_member[block_order[:-1]]
+    table = new_id[block_of[full[representatives]]]
+    accepting = dfa.accepting[representatives].astype(bool)
+    return ClassDFA(np.ascontiguousarray(table, dtype=np.int32), accepting, 0, dfa.class_of_byte)
+
+
+def nfa_to_dfa(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ByteDFA:
+    """Determinise, trim and minimise ``nfa`` into a `ByteDFA` (raises `EmptyLanguage`)."""
+    return minimize(trim(determinize(nfa, limits))).to_byte_dfa()
+
+
+def minimize_byte_dfa(dfa: ByteDFA) -> ByteDFA:
+    """Minimise an existing `ByteDFA` (trimming first); useful to check minimality."""
+    identity = np.arange(256, dtype=np.intp)
+    class_dfa = ClassDFA(
+        np.asarray(dfa.transitions, dtype=np.int32), dfa.accepting.copy(), dfa.start, identity
+    )
+    return minimize(trim(class_dfa)).to_byte_dfa()

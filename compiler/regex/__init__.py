@@ -1,0 +1,40 @@
+"""Regular-expression front-end: pattern text -> AST -> minimal UTF-8 `ByteDFA`.
+
+    from automask.compiler.regex import regex_to_dfa
+    dfa = regex_to_dfa(r"\\d{4}-\\d{2}-\\d{2}")
+    dfa.matches("2024-01-31".encode())  # True
+
+Matching is *fullmatch*.  Other front-ends (JSON Schema, grammars) build `ast` nodes
+directly and call `ast_to_dfa`.
+"""
+
+from __future__ import annotations
+
+from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.automata.dfa import nfa_to_dfa
+from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
+from automask.compiler.regex.ast import RegexNode
+from automask.compiler.regex.parser import parse_regex
+from automask.compiler.regex.to_nfa import ast_to_nfa
+
+__all__ = ["RegexNode", "ast_to_dfa", "parse_regex", "regex_to_dfa"]
+
+
+def ast_to_dfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> ByteDFA:
+    """The minimal byte DFA accepting the UTF-8 encodings of ``node``'s strings.
+
+    Raises `EmptyLanguage` if no string matches and `CompileLimitExceeded` when the NFA or
+    DFA would exceed ``limits``.
+    """
+    return nfa_to_dfa(ast_to_nfa(node, limits), limits)
+
+
+def regex_to_dfa(
+    pattern: str, limits: CompileLimits = DEFAULT_LIMITS, *, unicode_classes: bool = True
+) -> ByteDFA:
+    """Compile ``pattern`` (fullmatch semantics) to a minimal, trimmed UTF-8 `ByteDFA`.
+
+    ``unicode_classes`` selects Unicode (default, like Python str patterns) or ASCII
+    (JSON Schema / ECMA-style) meanings for ``\\d \\w \\s``; see `parser`.
+    """
+    return ast_to_dfa(parse_regex(pattern, limits, unicode_classes=unicode_classes), limits)

@@ -1,0 +1,135 @@
+"""The regular-expression AST shared by every regular front-end.
+
+Five node types, all immutable and over Unicode *code points* (not bytes):
+
+- `CharSet`: one code point from a set, stored as sorted, disjoint, non-adjacent inclusive
+  ``(first, last)`` ranges.  ``CharSet(())`` matches nothing (the empty language).
+- `Concat`: the items one after another.
+- `Alternation`: any one of the options.
+- `Repeat`: ``item`` repeated ``min`` to ``max`` times (``max=None``: unbounded).
+- `Empty`: the empty string.
+
+The regex parser, the JSON-Schema front-end and the grammar front-end all build these and
+hand them to `automask.compiler.regex.ast_to_dfa`.  Surrogate code points (U+D800..U+DFFF)
+may appear in a `CharSet` but are dropped when encoding to UTF-8, since no valid UTF-8
+string contains them.  Build nodes with the helper constructors (`char_set`, `literal`,
+`concat`, `alternation`, `repeat`), which normalise ranges and flatten nesting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MAX_CODE_POINT = 0x10FFFF
+
+Ranges = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CharSet:
+    ranges: Ranges
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    items: tuple[RegexNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Alternation:
+    options: tuple[RegexNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    item: RegexNode
+    min: int
+    max: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Empty:
+    pass
+
+
+RegexNode = CharSet | Concat | Alternation | Repeat | Empty
+
+EMPTY = Empty()
+NOTHING = CharSet(())
+
+
+def normalize_ranges(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    """Sort, clip to the code-point space and merge overlapping or adjacent ranges."""
+    merged: list[list[int]] = []
+    for first, last in sorted(ranges):
+        first, last = max(first, 0), min(last, MAX_CODE_POINT)
+        if first > last:
+            continue
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return tuple((first, last) for first, last in merged)
+
+
+def complement_ranges(ranges: Ranges) -> Ranges:
+    """The code points in 0..U+10FFFF not in the normalised ``ranges``."""
+    gaps: list[tuple[int, int]] = []
+    next_free = 0
+    for first, last in ranges:
+        if first > next_free:
+            gaps.append((next_free, first - 1))
+        next_free = last + 1
+    if next_free <= MAX_CODE_POINT:
+        gaps.append((next_free, MAX_CODE_POINT))
+    return tuple(gaps)
+
+
+def char_set(ranges: Iterable[tuple[int, int]], negate: bool = False) -> CharSet:
+    """A `CharSet` from any ranges (unsorted, overlapping); ``negate`` complements it."""
+    normal = normalize_ranges(ranges)
+    return CharSet(complement_ranges(normal) if negate else normal)
+
+
+def literal(text: str) -> RegexNode:
+    """The exact string ``text``."""
+    return concat(CharSet(((ord(ch), ord(ch)),)) for ch in text)
+
+
+def concat(items: Iterable[RegexNode]) -> RegexNode:
+    """Concatenation, flattening nested `Concat` and dropping `Empty` items."""
+    flat: list[RegexNode] = []
+    for item in items:
+        if isinstance(item, Concat):
+            flat.extend(item.items)
+        elif not isinstance(item, Empty):
+            flat.append(item)
+    if not flat:
+        return EMPTY
+    if len(flat) == 1:
+        return flat[0]
+    return Concat(tuple(flat))
+
+
+def alternation(options: Iterable[RegexNode]) -> RegexNode:
+    """Alternation, flattening nested `Alternation`; a single option is returned as is."""
+    flat: list[RegexNode] = []
+    for option in options:
+        flat.extend(option.options if isinstance(option, Alternation) else (option,))
+    if not flat:
+        return NOTHING
+    if len(flat) == 1:
+        return flat[0]
+    return Alternation(tuple(flat))
+
+
+def repeat(item: RegexNode, minimum: int, maximum: int | None) -> RegexNode:
+    """``item{minimum,maximum}`` (``maximum=None``: unbounded), simplifying trivial counts."""
+    if maximum is not None and minimum > maximum:
+        raise ValueError(f"repeat minimum {minimum} exceeds maximum {maximum}")
+    if maximum == 0 or isinstance(item, Empty):
+        return EMPTY
+    if minimum == 1 and maximum == 1:
+        return item
+    return Repeat(item, minimum, maximum)

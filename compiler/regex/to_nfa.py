@@ -1,0 +1,140 @@
+"""Regex AST (over code points) -> byte-level Thompson NFA (over UTF-8 bytes).
+
+``_emit(node, source, target)`` adds paths from ``source`` to ``target`` spelling exactly the
+UTF-8 encodings of the strings of ``node``, through *fresh* internal states only; that
+invariant makes it safe to pass the same state as source and target (a loop, for ``*``).
+
+- `CharSet`: its UTF-8 byte-range sequences with shared suffixes (the continuation-byte tails
+  common to many sequences are built once per occurrence).  The per-set layout is computed
+  once per distinct set and instantiated for every occurrence.
+- Counted repeats ``x{m,n}`` unroll to ``m`` copies followed by ``n-m`` nested optional
+  copies (each copy's entry has an epsilon exit to ``target``), so epsilon closures stay
+  small instead of growing quadratically as with ``x?x?x?...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from automask.compiler.automata.nfa import NFA, NFABuilder
+from automask.compiler.automata.utf8 import utf8_sequences_for_ranges
+from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
+from automask.compiler.regex.ast import (
+    Alternation,
+    CharSet,
+    Concat,
+    Empty,
+    Ranges,
+    RegexNode,
+    Repeat,
+    normalize_ranges,
+)
+
+
+@dataclass(frozen=True)
+class _CharSetLayout:
+    """A char set's byte paths as a template: local state 0 = source, 1 = target, 2.. internal."""
+
+    internal_states: int
+    edges: tuple[tuple[int, int, int, int], ...]  # (local source, low, high, local target)
+
+
+def ast_to_nfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> NFA:
+    """Build the byte NFA of ``node``; raises `CompileLimitExceeded` past ``max_nfa_states``."""
+    builder = _Emitter(NFABuilder(limits))
+    start = builder.nfa.add_state()
+    accept = builder.nfa.add_state()
+    builder.emit(node, start, accept)
+    return builder.nfa.finish(start, accept)
+
+
+class _Emitter:
+    def __init__(self, nfa: NFABuilder):
+        self.nfa = nfa
+        self.layouts: dict[Ranges, _CharSetLayout] = {}
+
+    def emit(self, node: RegexNode, source: int, target: int) -> None:
+        nfa = self.nfa
+        if isinstance(node, CharSet):
+            self.emit_char_set(node.ranges, source, target)
+        elif isinstance(node, Concat):
+            current = source
+            for item in node.items[:-1]:
+                following = nfa.add_state()
+                self.emit(item, current, following)
+                current = following
+            self.emit(node.items[-1], current, target)
+        elif isinstance(node, Alternation):
+            merged: list[tuple[int, int]] = []
+            for option in node.options:
+                if isinstance(option, CharSet):
+                    merged.extend(option.ranges)
+                else:
+                    self.emit(option, source, target)
+            if merged:
+                self.emit_char_set(normalize_ranges(merged), source, target)
+        elif isinstance(node, Repeat):
+            self.emit_repeat(node, source, target)
+        elif isinstance(node, Empty):
+            nfa.add_epsilon(source, target)
+        else:  # pragma: no cover - defensive
+            raise TypeError(f"not a regex AST node: {node!r}")
+
+    def emit_repeat(self, node: Repeat, source: int, target: int) -> None:
+        nfa = self.nfa
+        item, minimum, maximum = node.item, node.min, node.max
+        if maximum == 0:
+            nfa.add_epsilon(source, target)
+            return
+        current = source
+        for index in range(minimum):
+            last = index == minimum - 1 and maximum == minimum
+            following = target if last else nfa.add_state()
+            self.emit(item, current, following)
+            current = following
+        if maximum is None:
+            loop = nfa.add_state()
+            nfa.add_epsilon(current, loop)
+            self.emit(item, loop, loop)
+            nfa.add_epsilon(loop, target)
+            return
+        optional = maximum - minimum
+        for index in range(optional):
+            nfa.add_epsilon(current, target)
+            following = target if index == optional - 1 else nfa.add_state()
+            self.emit(item, current, following)
+            current = following
+
+    def emit_char_set(self, ranges: Ranges, source: int, target: int) -> None:
+        layout = self.layouts.get(ranges)
+        if layout is None:
+            layout = _char_set_layout(ranges)
+            self.layouts[ranges] = layout
+        first_internal = self.nfa.add_states(layout.internal_states) - 2
+        edges = self.nfa.byte_edges
+        for local_source, low, high, local_target in layout.edges:
+            state = source if local_source == 0 else first_internal + local_source
+            nxt = target if local_target == 1 else first_internal + local_target
+            edges[state].append((low, high, nxt))
+
+
+def _char_set_layout(ranges: Ranges) -> _CharSetLayout:
+    """Byte paths for a char set, sharing identical suffixes (all sequences end at target)."""
+    suffix_state: dict[tuple[tuple[int, int], ...], int] = {}
+    edges: list[tuple[int, int, int, int]] = []
+    next_local = 2
+    for sequence in utf8_sequences_for_ranges(ranges):
+        state_after = 1
+        for position in range(len(sequence) - 1, 0, -1):
+            suffix = sequence[position:]
+            shared = suffix_state.get(suffix)
+            if shared is None:
+                shared = next_local
+                next_local += 1
+                suffix_state[suffix] = shared
+                low, high = sequence[position]
+                edges.append((shared, low, high, state_after))
+            state_after = shared
+        low, high = sequence[0]
+        edges.append((0, low, high, state_after))
+    return _CharSetLayout(next_local - 2, tuple(edges))

@@ -1,0 +1,328 @@
+"""Regex -> byte DFA: language equality with Python ``re.fullmatch``, DFA invariants, limits."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
+from automask.compiler.automata.dfa import live_states, minimize_byte_dfa
+from automask.compiler.automata.utf8 import utf8_sequences
+from automask.compiler.limits import CompileLimits
+from automask.compiler.regex import ast_to_dfa, regex_to_dfa
+from automask.compiler.regex.ast import char_set, concat, literal, repeat
+from automask.errors import CompileLimitExceeded, EmptyLanguage
+
+WORDS = [
+    "kato", "riex", "monpla", "string", "verande", "loqu", "shent", "ionab", "urel", "tyka",
+    "plaex", "deing", "anver", "quing", "strion", "abur", "elty", "kamon", "toex", "ringde",
+]  # fmt: skip
+
+PATTERNS = [
+    # benchmark patterns
+    r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}",
+    r"\d{4}-\d{2}-\d{2}",
+    r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)",
+    r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?",
+    r"\(\d{3}\) \d{3}-\d{4}",
+    r"(a|b)*c{3,10}",
+    "(" + "|".join(WORDS) + ")",
+    r'[^"]{0,50}',
+    r".{0,20}",
+    # general constructs
+    r"a(bb)?",
+    r"(a|b)*a(a|b){3}",
+    r"(?:ab|a)(?:bc|c)*",
+    r"x{2,}y{,2}z{3}",
+    r"(a*b)*a?",
+    r"^(?P<year>\d\d)(?<rest>-\w+)?$",
+    r"\s*\S+\s*",
+    r"[\w.-]+",
+    r"\W\D",
+    r"[^abc\d]+",
+    r"(?s)a.b",
+    r"(?a)\w+\d",
+    r"a{2}?b+?c*?",
+    r"[]x]+[a-]",
+    r"a{,}b{1,}",
+    r"\x41\u00e9\U0001F600\101",
+    r"(\.|,|;)+",
+    # Unicode: 2/3/4-byte UTF-8 boundaries, negated classes matching multibyte characters
+    r"(é|中|😀)+",
+    r"[\u0080-\uFFFF]+",
+    r"[\u007f-\u0800]{1,3}",
+    r"[\U0000FFFF-\U00010000]x",
+    r"[^a]{2}",
+    r"[^\n]+é",
+    r"[α-ω]+|[一-龥]+",
+    r"[😀-🙏]*[^😀]",
+    r"\u{1F600}+",
+    r"(?s).{1,3}",
+]
+
+EXTRA_ALPHABET = "a0 é中😀\n٣_-.\t"
+
+
+def _alphabet(pattern: str) -> list[str]:
+    letters = {ch for ch in pattern if ch.isprintable()} | set(EXTRA_ALPHABET)
+    return sorted(letters)
+
+
+def _agrees(dfa: ByteDFA, compiled: re.Pattern[str], text: str) -> bool:
+    return dfa.matches(text.encode("utf-8")) == (compiled.fullmatch(text) is not None)
+
+
+def _python_pattern(pattern: str) -> str:
+    """Python ``re`` spelling of a pattern (it lacks ``(?<name>`` and ``\\u{...}``)."""
+    pattern = pattern.replace("(?<rest>", "(?P<rest>")
+    return re.sub(r"\\u\{([0-9A-Fa-f]+)\}", lambda m: f"\\U{int(m.group(1), 16):08X}", pattern)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_agrees_with_re_on_random_strings(pattern: str) -> None:
+    dfa = regex_to_dfa(pattern)
+    compiled = re.compile(_python_pattern(pattern))
+    alphabet = _alphabet(pattern)
+    rng = random.Random(pattern)
+    for _ in range(1500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert _agrees(dfa, compiled, text), text
+
+
+@pytest.fixture(scope="module")
+def compiled_patterns() -> dict[str, tuple[ByteDFA, re.Pattern[str]]]:
+    """Per-module memo of (DFA, re pattern), so hypothesis examples do not recompile."""
+    return {}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_agrees_with_re_on_samples_and_mutations(
+    pattern: str, data: st.DataObject, compiled_patterns: dict[str, tuple[ByteDFA, re.Pattern[str]]]
+) -> None:
+    if pattern not in compiled_patterns:
+        compiled_patterns[pattern] = (regex_to_dfa(pattern), re.compile(_python_pattern(pattern)))
+    dfa, compiled = compiled_patterns[pattern]
+    sample = data.draw(st.from_regex(compiled, fullmatch=True))
+    assert dfa.matches(sample.encode("utf-8")), sample
+    # Mutations: delete, insert or replace one character; must still agree with re.
+    alphabet = _alphabet(pattern)
+    position = data.draw(st.integers(0, len(sample)))
+    letter = data.draw(st.sampled_from(alphabet))
+    for mutated in (
+        sample[:position] + sample[position + 1 :],
+        sample[:position] + letter + sample[position:],
+        sample[:position] + letter + sample[position + 1 :],
+        sample + sample,
+    ):
+        assert _agrees(dfa, compiled, mutated), mutated
+
+
+@pytest.mark.parametrize(
+    ("pattern", "equivalent"),
+    [
+        (r"(a*)*b?", r"a*b?"),
+        (r"(a?b?)*", r"[ab]*"),
+        (r"(a|b?){2,3}c", r"[ab]{0,3}c"),
+        (r"((a*)*|b)+", r"[ab]*"),
+    ],
+)
+def test_nested_nullable_loops(pattern: str, equivalent: str) -> None:
+    # Python's backtracking ``re`` is exponential on these, so compare with a simpler regex.
+    dfa, reference = regex_to_dfa(pattern), regex_to_dfa(equivalent)
+    assert dfa.num_states == reference.num_states
+    assert np.array_equal(dfa.transitions, reference.transitions)
+    assert np.array_equal(dfa.accepting, reference.accepting)
+
+
+def _assert_valid_dfa(dfa: ByteDFA) -> None:
+    table = dfa.transitions
+    assert table.dtype == np.int32 and table.shape[1] == 256
+    assert ((table >= DEAD) & (table < dfa.num_states)).all()
+    assert live_states(table, dfa.accepting).all(), "every state must reach acceptance"
+    # Reachable from the start too (minimal DFAs have no unreachable states).
+    seen = {dfa.start}
+    stack = [dfa.start]
+    while stack:
+        for target in set(table[stack.pop()].tolist()) - {DEAD} - seen:
+            seen.add(target)
+            stack.append(target)
+    assert len(seen) == dfa.num_states
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_dfa_is_trimmed_reachable_and_minimal(pattern: str) -> None:
+    dfa = regex_to_dfa(pattern)
+    _assert_valid_dfa(dfa)
+    again = minimize_byte_dfa(dfa)
+    assert again.num_states == dfa.num_states
+    assert np.array_equal(again.transitions, dfa.transitions)  # canonical numbering: a fixpoint
+
+
+def _brute_force_minimal_size(dfa: ByteDFA, max_length: int) -> int:
+    """Number of Myhill-Nerode classes among the DFA's states, distinguishing states by the
+    words of up to ``max_length`` bytes (over the bytes the DFA uses) that they accept."""
+    used = sorted({b for b in range(256) if (dfa.transitions[:, b] != DEAD).any()})
+    words: list[bytes] = [b""]
+    frontier: list[bytes] = [b""]
+    for _ in range(max_length):
+        frontier = [w + bytes([b]) for w in frontier for b in used]
+        words.extend(frontier)
+    signatures = set()
+    for state in range(dfa.num_states):
+        accepted = []
+        for word in words:
+            end = dfa.step(state, word)
+            accepted.append(end != DEAD and bool(dfa.accepting[end]))
+        signatures.add(tuple(accepted))
+    return len(signatures)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [("a(bb)?", 4), ("(a|b)*a(a|b){2}", 8), ("ab|cb", 3), ("(ab|cd)e?", 5), ("", 1), ("a*", 1), ("é", 3)],
+)
+def test_minimal_number_of_states(pattern: str, expected: int) -> None:
+    dfa = regex_to_dfa(pattern)
+    assert dfa.num_states == expected
+    # Distinguishing words of an n-state DFA are at most n - 1 bytes long.
+    assert _brute_force_minimal_size(dfa, max_length=max(expected - 1, 0)) == expected
+
+
+def test_outlines_regression_optional_group_keeps_both_paths() -> None:
+    # outlines-core once lost the "end here" path after `a` in `a(bb)?`.
+    dfa = regex_to_dfa(r"a(bb)?")
+    after_a = dfa.step(dfa.start, b"a")
+    assert after_a != DEAD and dfa.accepting[after_a]
+    assert dfa.transitions[after_a, ord("b")] != DEAD
+    assert dfa.matches(b"abb") and not dfa.matches(b"ab") and not dfa.matches(b"abbb")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80",  # lone continuation byte
+        b"\xbf",
+        b"\xc0\xaf",  # overlong '/'
+        b"\xc1\xbf",  # overlong
+        b"\xe0\x80\xaf",  # overlong 3-byte
+        b"\xf0\x80\x80\xaf",  # overlong 4-byte
+        b"\xed\xa0\x80",  # surrogate U+D800
+        b"\xed\xbf\xbf",  # surrogate U+DFFF
+        b"\xf4\x90\x80\x80",  # beyond U+10FFFF
+        b"\xf5\x80\x80\x80",
+        b"\xff",
+        b"\xc3",  # truncated
+        b"\xe4\xb8",  # truncated
+    ],
+)
+@pytest.mark.parametrize("pattern", [r"(?s).", r"(?s).*", r"[^a]", r"[\u0080-\U0010FFFF]+", r"\W*"])
+def test_invalid_utf8_never_accepted(pattern: str, data: bytes) -> None:
+    dfa = regex_to_dfa(pattern)
+    assert not dfa.matches(data)
+    assert not dfa.matches(b"a" + data) or pattern != r"(?s).*"
+
+
+def test_any_character_accepts_exactly_valid_utf8_characters() -> None:
+    dfa = regex_to_dfa(r"(?s).")
+    rng = random.Random(7)
+    candidates = [bytes([b]) for b in range(256)]
+    candidates += [bytes([a, b]) for a in range(0xC0, 0x100) for b in range(0x70, 0xD0, 3)]
+    candidates += [bytes(rng.randrange(256) for _ in range(rng.randint(3, 4))) for _ in range(20000)]
+    candidates += [
+        chr(c).encode() for c in (0x7F, 0x80, 0x7FF, 0x800, 0xFFFF, 0x10000, 0x10FFFF, 0xD7FF, 0xE000)
+    ]
+    for data in candidates:
+        try:
+            decoded = data.decode("utf-8")
+            valid = len(decoded) == 1
+        except UnicodeDecodeError:
+            valid = False
+        assert dfa.matches(data) == valid, data
+
+
+@pytest.mark.parametrize(
+    "first_last", [(0, 0x7F), (0x75, 0x85), (0x7F0, 0x810), (0xD700, 0xE100), (0xFFF0, 0x10010)]
+)
+def test_utf8_sequences_cover_exactly_the_encodings(first_last: tuple[int, int]) -> None:
+    first, last = first_last
+    covered = set()
+    for sequence in utf8_sequences(first, last):
+        stack = [b""]
+        for low, high in sequence:
+            stack = [prefix + bytes([b]) for prefix in stack for b in range(low, high + 1)]
+        covered.update(stack)
+    expected = {chr(c).encode() for c in range(first, last + 1) if not 0xD800 <= c <= 0xDFFF}
+    assert covered == expected
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"[^\s\S]", r"[^\d\D]x", r"a[^\w\W]|[^\s\S]+", r"\ud800", r"[\ud800-\udfff]"]
+)
+def test_empty_language(pattern: str) -> None:
+    with pytest.raises(EmptyLanguage):
+        regex_to_dfa(pattern)
+
+
+def test_empty_string_language() -> None:
+    dfa = regex_to_dfa("")
+    assert dfa.num_states == 1 and dfa.matches(b"") and not dfa.matches(b"a")
+    assert (dfa.transitions == DEAD).all()
+
+
+def test_dfa_state_limit_raised_during_construction() -> None:
+    with pytest.raises(CompileLimitExceeded) as info:
+        regex_to_dfa(r"(a|b)*a(a|b){30}", CompileLimits(max_dfa_states=1000))
+    assert info.value.limit == "max_dfa_states"
+
+
+def test_nfa_state_limit() -> None:
+    with pytest.raises(CompileLimitExceeded) as info:
+        regex_to_dfa(r"(abc){5000}", CompileLimits(max_nfa_states=1000))
+    assert info.value.limit == "max_nfa_states"
+
+
+def test_repeat_and_source_limits() -> None:
+    with pytest.raises(CompileLimitExceeded) as info:
+        regex_to_dfa(r"a{100000}")
+    assert info.value.limit == "max_repeat"
+    with pytest.raises(CompileLimitExceeded) as info:
+        regex_to_dfa("a" * 101, CompileLimits(max_source_chars=100))
+    assert info.value.limit == "max_source_chars"
+
+
+def test_big_counted_repeats() -> None:
+    dfa = regex_to_dfa(r'[^"]{0,500}')
+    assert dfa.matches(("x" * 500).encode()) and not dfa.matches(("x" * 501).encode())
+    assert dfa.matches(("é中😀" * 100).encode()) and not dfa.matches(b'"')
+    dots = regex_to_dfa(r".{0,1000}")
+    assert dots.matches(("😀" * 1000).encode()) and not dots.matches(("😀" * 1001).encode())
+    assert not dots.matches(b"\n")
+
+
+def test_ast_front_door_for_other_front_ends() -> None:
+    node = concat(
+        [
+            literal('"'),
+            repeat(char_set([(ord('"'), ord('"')), (ord("\\"), ord("\\"))], negate=True), 0, None),
+            literal('"'),
+        ]
+    )
+    dfa = ast_to_dfa(node)
+    assert dfa.matches('"héllo"'.encode()) and not dfa.matches(b'"a"b"')
+    _assert_valid_dfa(dfa)
+
+
+def test_unicode_class_semantics_flag() -> None:
+    unicode_digits = regex_to_dfa(r"\d+")
+    ascii_digits = regex_to_dfa(r"\d+", unicode_classes=False)
+    arabic_indic = "٣٤".encode()
+    assert unicode_digits.matches(arabic_indic) and not ascii_digits.matches(arabic_indic)
+    assert ascii_digits.matches(b"0123456789")
+    assert regex_to_dfa(r"\w", unicode_classes=False).num_states == 2
