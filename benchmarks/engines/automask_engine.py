@@ -1,0 +1,98 @@
+"""automask adapter: `automask.load_vocabulary`, `automask.compile_regex`, `CompiledGrammar.matcher()`.
+
+automask's hot loops are numba functions compiled with ``cache=True``: the first compile in a
+process with an empty on-disk cache includes JIT compilation.  `environment_notes` reports the
+cache state seen when the worker starts, so a cold number can be told from a warm one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.engines.base import Engine, TokenizerSource, UnsupportedWorkload
+from benchmarks.workloads.base import Workload, WorkloadKind
+
+# Modules `automask.compile_regex` imports on its first call.  The adapter imports them up
+# front, as `import xgrammar` does for its peer, so that the timed compile is compile work.
+_COMPILE_MODULES = (
+    "automask.api",
+    "automask.compiler.regex",
+    "automask.compiler.token_index.index",
+    "automask.runtime.compiled_grammar",
+)
+
+
+def numba_cache_files() -> int:
+    """How many numba cache index files (``*.nbi``) exist for automask's modules right now."""
+    roots: list[Path] = []
+    if cache_dir := os.environ.get("NUMBA_CACHE_DIR"):
+        roots.append(Path(cache_dir))
+    for package in ("automask", "automask.compiler", "automask.runtime"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            roots.extend(Path(p) for p in spec.submodule_search_locations)
+    return sum(1 for root in roots if root.is_dir() for _ in root.rglob("*.nbi"))
+
+
+class AutomaskEngine(Engine):
+    name = "automask"
+    requires = ("automask",)
+    supported_kinds = frozenset({WorkloadKind.REGEX})
+    needs_hf_tokenizer = False
+
+    def __init__(self) -> None:
+        import automask
+
+        for module in _COMPILE_MODULES:
+            with contextlib.suppress(ImportError):  # layout changed: the compile includes the import
+                importlib.import_module(module)
+        self._am = automask
+        self._vocabulary: Any = None
+
+    def version(self) -> str:
+        return self._am.__version__
+
+    def environment_notes(self) -> list[str]:
+        count = numba_cache_files()
+        state = "warm" if count else "cold: the first compile includes numba JIT"
+        return [f"numba cache: {count} index files ({state})"]
+
+    def prepare(self, source: TokenizerSource, hf_tokenizer: Any | None) -> None:
+        if source.path is not None:
+            hf = hf_tokenizer if hf_tokenizer is not None else source.load_hf()
+            self._vocabulary = self._am.Vocabulary.from_hf(hf, name=source.name)
+        else:
+            self._vocabulary = self._am.load_vocabulary(source.name)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocabulary.size
+
+    def stop_token_ids(self) -> frozenset[int]:
+        return frozenset(self._vocabulary.eos_ids)
+
+    def compile(self, workload: Workload) -> Any:
+        if workload.kind is WorkloadKind.REGEX:
+            return self._am.compile_regex(workload.source, self._vocabulary)
+        raise UnsupportedWorkload(
+            f"automask's {workload.kind.value} front-end is not wired into the benchmark"
+        )
+
+    def new_matcher(self, handle: Any) -> Any:
+        return handle.matcher()
+
+    def fill_mask(self, matcher: Any, bitmask: np.ndarray) -> None:
+        matcher.fill_next_token_bitmask(bitmask, 0)
+
+    def consume(self, matcher: Any, token_id: int) -> bool:
+        return bool(matcher.consume_token(token_id))
+
+    def is_accepting(self, matcher: Any) -> bool:
+        return bool(matcher.is_accepting())

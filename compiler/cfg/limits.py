@@ -1,0 +1,31 @@
+"""Bounds on the work the CFG engine may do, so a pathological grammar fails fast.
+
+`CompileLimits` (shared with the regex path) bounds the terminal DFAs (``max_dfa_states``)
+and the precomputed per-state token rows (``max_index_bytes``).  `CFGLimits` bounds what is
+specific to Earley parsing: grammar size, the size of one Earley set, the number of live
+lexer entries after one byte, and the per-matcher cache of Earley sets.  Exceeding any of
+them raises `automask.errors.CompileLimitExceeded` (at compile time or, for the per-byte
+bounds, during matching).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CFGLimits:
+    max_grammar_symbols: int = 2_000_000
+    max_earley_items: int = 200_000
+    """Items in one Earley set (ambiguous grammars can make sets large)."""
+    max_frontier_entries: int = 100_000
+    """Live ``(terminal DFA state, origin set)`` pairs after one byte."""
+    max_cached_sets: int = 100_000
+    """Earley sets a matcher memoises before it drops its cache (a cache only: never an error)."""
+    max_forced_bytes: int = 4096
+    """Longest `forced_bytes` answer."""
+    max_completion_nodes: int = 50_000_000
+    """Precomputed (state, trie node) completion points, summed over all terminal states."""
+
+
+DEFAULT_CFG_LIMITS = CFGLimits()

@@ -1,0 +1,202 @@
+"""Grammar IR -> the integer tables the token-level Earley engine runs on.
+
+What `build_grammar_tables` produces (`GrammarTables`, immutable):
+
+- Symbols are ints: a nonterminal is ``n >= 0``; terminal ``t`` is ``-(t + 1)`` (`terminal_symbol`).
+- Rules: ``rule_lhs[r]`` and ``rule_rhs[r]`` (a tuple of symbols); ``rules_of[n]`` lists the
+  rules of nonterminal ``n``.  Rule ``start_rule`` is the augmented ``<start> -> start <ignore>``.
+- ``%ignore`` is compiled away exactly like the reference recognizer does it: a nullable,
+  left-recursive helper ``<ignore> -> ε | <ignore> I`` (one rule per ignored terminal ``I``) is
+  placed before every terminal occurrence and at the end.  Ignored terminals are then plain
+  terminals, so the parser needs no special case.
+- Unproductive rules (using a terminal with an empty language, or a nonterminal that derives
+  no finite string) are dropped; ``nullable`` holds the nonterminals deriving the empty
+  string, ``nullable_terminals`` the terminals whose regex matches it.
+- Lexer: every terminal's regex compiled to a minimal UTF-8 `ByteDFA`, all stacked into one
+  *global* DFA state space: ``transitions`` int32 ``[S, 256]`` (DEAD = -1, targets are
+  global ids), ``accepting`` bool ``[S]``, ``state_terminal`` int32 ``[S]`` (the terminal a
+  state belongs to) and ``terminal_start[t]`` (terminal ``t``'s start state).  Each terminal's
+  states are contiguous.  Every state is live (`ByteDFA` invariant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.grammar.ir import Grammar, NonTerminal
+from automask.compiler.limits import CompileLimits
+from automask.compiler.regex import ast_to_dfa
+from automask.errors import CompileLimitExceeded, EmptyLanguage
+
+
+def terminal_symbol(terminal_id: int) -> int:
+    """The rule-symbol encoding of terminal ``terminal_id`` (always negative)."""
+    return -(terminal_id + 1)
+
+
+@dataclass(frozen=True, eq=False)
+class GrammarTables:
+    nonterminal_names: tuple[str, ...]
+    terminal_names: tuple[str, ...]
+    rule_lhs: tuple[int, ...]
+    rule_rhs: tuple[tuple[int, ...], ...]
+    rules_of: tuple[tuple[int, ...], ...]
+    start_rule: int
+    nullable: frozenset[int]
+    nullable_terminals: frozenset[int]
+    transitions: np.ndarray
+    accepting: np.ndarray
+    state_terminal: np.ndarray
+    terminal_start: np.ndarray
+
+    @property
+    def num_states(self) -> int:
+        return int(self.transitions.shape[0])
+
+    @property
+    def num_rules(self) -> int:
+        return len(self.rule_lhs)
+
+
+def build_grammar_tables(grammar: Grammar, limits: CompileLimits, cfg_limits: CFGLimits) -> GrammarTables:
+    """Lower ``grammar`` (already validated by its front-end) to `GrammarTables`.
+
+    Raises `EmptyLanguage` if the start symbol derives no string and `CompileLimitExceeded`
+    if the grammar or the terminal DFAs exceed the limits.
+    """
+    used_terminals = {
+        s.name for rule in grammar.rules for s in rule.expansion if not isinstance(s, NonTerminal)
+    }
+    terminal_names = tuple(
+        t.name for t in grammar.terminals if t.name in used_terminals or t.name in grammar.ignore
+    )
+    terminal_ids = {name: index for index, name in enumerate(terminal_names)}
+
+    dfas: list[ByteDFA | None] = []
+    for name in terminal_names:
+        try:
+            dfas.append(ast_to_dfa(grammar.terminal(name).regex, limits))
+        except EmptyLanguage:
+            dfas.append(None)  # unproductive: rules using it are pruned below
+    total_states = sum(d.num_states for d in dfas if d is not None)
+    limits.check("max_dfa_states", total_states)
+
+    nonterminal_names: list[str] = []
+    nonterminal_ids: dict[str, int] = {}
+
+    def nonterminal(name: str) -> int:
+        if name not in nonterminal_ids:
+            nonterminal_ids[name] = len(nonterminal_names)
+            nonterminal_names.append(name)
+        return nonterminal_ids[name]
+
+    raw_rules: list[tuple[int, tuple[int, ...]]] = []
+    ignore_ids = [terminal_ids[name] for name in grammar.ignore if dfas[terminal_ids[name]] is not None]
+    ignore_nt: int | None = None
+    start_nt = nonterminal("<start>")
+    if ignore_ids:
+        ignore_nt = nonterminal("<ignore>")
+        raw_rules.append((ignore_nt, ()))
+        raw_rules.extend((ignore_nt, (ignore_nt, terminal_symbol(t))) for t in ignore_ids)
+    raw_rules.append((start_nt, (nonterminal(grammar.start),) + (() if ignore_nt is None else (ignore_nt,))))
+    symbols = 0
+    for rule in grammar.rules:
+        rhs: list[int] = []
+        for symbol in rule.expansion:
+            if isinstance(symbol, NonTerminal):
+                rhs.append(nonterminal(symbol.name))
+            else:
+                if ignore_nt is not None:
+                    rhs.append(ignore_nt)
+                rhs.append(terminal_symbol(terminal_ids[symbol.name]))
+        symbols += len(rhs) + 1
+        if symbols > cfg_limits.max_grammar_symbols:
+            raise CompileLimitExceeded(
+                "max_grammar_symbols", symbols, cfg_limits.max_grammar_symbols, hint="grammar too large"
+            )
+        raw_rules.append((nonterminal(rule.origin), tuple(rhs)))
+
+    rules = _productive_rules(raw_rules, {terminal_symbol(t) for t, d in enumerate(dfas) if d is not None})
+    if not any(lhs == start_nt for lhs, _ in rules):
+        raise EmptyLanguage(f"start symbol {grammar.start!r} derives no string")
+    start_rule = next(index for index, (lhs, _) in enumerate(rules) if lhs == start_nt)
+
+    transitions, accepting, state_terminal, terminal_start = _stack_dfas(dfas)
+    nullable_terminals = frozenset(
+        t for t, d in enumerate(dfas) if d is not None and bool(d.accepting[d.start])
+    )
+    rules_of: list[list[int]] = [[] for _ in nonterminal_names]
+    for index, (lhs, _) in enumerate(rules):
+        rules_of[lhs].append(index)
+    return GrammarTables(
+        nonterminal_names=tuple(nonterminal_names),
+        terminal_names=terminal_names,
+        rule_lhs=tuple(lhs for lhs, _ in rules),
+        rule_rhs=tuple(rhs for _, rhs in rules),
+        rules_of=tuple(tuple(r) for r in rules_of),
+        start_rule=start_rule,
+        nullable=_nullable(rules, nullable_terminals),
+        nullable_terminals=nullable_terminals,
+        transitions=transitions,
+        accepting=accepting,
+        state_terminal=state_terminal,
+        terminal_start=terminal_start,
+    )
+
+
+def _productive_rules(
+    rules: list[tuple[int, tuple[int, ...]]], productive_terminals: set[int]
+) -> list[tuple[int, tuple[int, ...]]]:
+    """The rules all of whose symbols derive some finite string (least fixpoint)."""
+    productive: set[int] = set(productive_terminals)
+    changed = True
+    while changed:
+        changed = False
+        for lhs, rhs in rules:
+            if lhs not in productive and all(s in productive for s in rhs):
+                productive.add(lhs)
+                changed = True
+    return [(lhs, rhs) for lhs, rhs in rules if all(s in productive for s in rhs)]
+
+
+def _nullable(rules: list[tuple[int, tuple[int, ...]]], nullable_terminals: frozenset[int]) -> frozenset[int]:
+    """Nonterminals deriving the empty string (terminals whose regex matches it count as nullable)."""
+    nullable: set[int] = {terminal_symbol(t) for t in nullable_terminals}
+    changed = True
+    while changed:
+        changed = False
+        for lhs, rhs in rules:
+            if lhs not in nullable and all(s in nullable for s in rhs):
+                nullable.add(lhs)
+                changed = True
+    return frozenset(s for s in nullable if s >= 0)
+
+
+def _stack_dfas(dfas: list[ByteDFA | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One global state space: each terminal's states shifted by the states before it."""
+    blocks, accepting, owner = [], [], []
+    terminal_start = np.full(len(dfas), -1, dtype=np.int32)
+    offset = 0
+    for terminal_id, dfa in enumerate(dfas):
+        if dfa is None:
+            continue
+        table = dfa.transitions.astype(np.int32)
+        blocks.append(np.where(table >= 0, table + offset, -1).astype(np.int32))
+        accepting.append(dfa.accepting.astype(bool))
+        owner.append(np.full(dfa.num_states, terminal_id, dtype=np.int32))
+        terminal_start[terminal_id] = offset + dfa.start
+        offset += dfa.num_states
+    transitions = np.ascontiguousarray(np.concatenate(blocks) if blocks else np.zeros((0, 256), np.int32))
+    arrays = (
+        transitions,
+        np.concatenate(accepting) if accepting else np.zeros(0, bool),
+        np.concatenate(owner) if owner else np.zeros(0, np.int32),
+        terminal_start,
+    )
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays

@@ -1,0 +1,205 @@
+"""`CFGGrammar` (a compiled context-free constraint) and its per-sequence `CFGMatcher`.
+
+The compiled part (`CFGGrammar`, immutable, shareable across threads): the integer grammar
+tables with the stacked terminal DFAs (`compiler.cfg.tables`) and the per-DFA-state token
+rows / completion points over the vocabulary trie (`compiler.cfg.token_walk`).
+
+The matcher's state is a persistent `ParseState` (`compiler.cfg.earley`): consuming a token
+steps its bytes one at a time through the lexer entries and the Earley parser, producing a
+new immutable state; ``history`` keeps the state before each consumed token, so
+``rollback(n)`` restores ``history[-n]`` and ``fork`` copies a list of references.  Each
+matcher owns an `EarleyEngine` (the mutable memo of Earley sets shared by its mask walks
+and token steps); forks get a fresh one, so matchers never share mutable data.
+
+Termination follows `DFAMatcher`: consuming EOS (allowed exactly when the text so far is a
+sentence) terminates; a terminated matcher allows only EOS again; rollback un-terminates.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from automask.compiler.cfg.earley import EarleyEngine, ParseState
+from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.tables import GrammarTables
+from automask.compiler.cfg.token_walk import TerminalTokenTable, fill_token_mask
+from automask.compiler.vocabulary.vocabulary import Vocabulary
+from automask.runtime.bitmask import as_numpy_bitmask
+from automask.runtime.compiled_grammar import CompiledGrammar
+from automask.runtime.matcher import Matcher
+
+
+class CFGGrammar(CompiledGrammar):
+    """A context-free constraint compiled against one vocabulary.  Immutable."""
+
+    def __init__(
+        self,
+        tables: GrammarTables,
+        token_table: TerminalTokenTable,
+        vocab: Vocabulary,
+        source: str,
+        stats: dict[str, Any],
+        cfg_limits: CFGLimits,
+    ) -> None:
+        super().__init__(vocab, source, stats)
+        self.tables = tables
+        self.token_table = token_table
+        self.cfg_limits = cfg_limits
+        self.words = token_table.words
+        self.token_bytes = vocab.token_bytes
+        self.eos_ids = vocab.eos_ids
+        self.special_ids = vocab.special_ids
+        eos_row = np.zeros(self.words, dtype=np.uint32)
+        for token_id in vocab.eos_ids:
+            eos_row[token_id >> 5] |= np.uint32(1 << (token_id & 31))
+        eos_row.setflags(write=False)
+        self.eos_row = eos_row
+
+    @cached_property
+    def token_by_bytes(self) -> dict[bytes, int]:
+        """Regular token bytes -> the smallest id spelling them (for `forced_tokens`)."""
+        table: dict[bytes, int] = {}
+        for token_id, data in enumerate(self.token_bytes):
+            if data and token_id not in self.special_ids:
+                table.setdefault(data, token_id)
+        return table
+
+    def matcher(self) -> CFGMatcher:
+        return CFGMatcher(self)
+
+
+_TERMINATED = None
+"""History marker: the state after EOS."""
+
+
+class CFGMatcher(Matcher):
+    """Matcher over a `CFGGrammar`.  Not thread-safe: fork one per sequence."""
+
+    __slots__ = ("_grammar", "_engine", "_initial", "_state", "_history")
+
+    def __init__(self, grammar: CFGGrammar) -> None:
+        self._grammar = grammar
+        self._engine = EarleyEngine(grammar.tables, grammar.cfg_limits)
+        self._initial = self._engine.initial_state()
+        self._state: ParseState | None = self._initial  # None = terminated
+        self._history: list[ParseState | None] = []
+
+    # -- masks --------------------------------------------------------------------------
+    def fill_next_token_bitmask(self, bitmask, row: int = 0) -> None:
+        grammar = self._grammar
+        array = as_numpy_bitmask(bitmask)
+        words = grammar.words
+        if array.shape[1] < words:
+            raise ValueError(f"bitmask has {array.shape[1]} words per row, the vocabulary needs {words}")
+        state = self._state
+        if state is None:
+            mask = grammar.eos_row.copy()
+        else:
+            mask = np.zeros(words, dtype=np.uint32)
+            fill_token_mask(self._engine, grammar.token_table, state, mask)
+            if state.is_accepting:
+                mask |= grammar.eos_row
+        target = array[row]
+        target[:words] = mask.view(np.int32)
+        target[words:] = 0
+
+    def _next_state(self, token_id: int) -> ParseState | None | bool:
+        """The state after ``token_id``: a `ParseState`, ``None`` for EOS, ``False`` if refused."""
+        grammar = self._grammar
+        state = self._state
+        if not 0 <= token_id < grammar.vocab.size:
+            return False
+        if token_id in grammar.eos_ids:
+            return None if state is None or state.is_accepting else False
+        if state is None or token_id in grammar.special_ids:
+            return False
+        data = grammar.token_bytes[token_id]
+        if not data:
+            return False
+        following = self._engine.step_bytes(state, data)
+        return False if following is None else following
+
+    def accepts_token(self, token_id: int) -> bool:
+        return self._next_state(token_id) is not False
+
+    def is_accepting(self) -> bool:
+        return self._state is None or self._state.is_accepting
+
+    def is_terminated(self) -> bool:
+        return self._state is None
+
+    # -- advancing ----------------------------------------------------------------------
+    def consume_token(self, token_id: int) -> bool:
+        following = self._next_state(int(token_id))
+        if following is False:
+            return False
+        self._history.append(self._state)
+        self._state = following
+        return True
+
+    def rollback(self, num_tokens: int) -> None:
+        if num_tokens < 0 or num_tokens > len(self._history):
+            raise ValueError(f"cannot roll back {num_tokens} tokens; {len(self._history)} consumed")
+        if num_tokens:
+            self._state = self._history[-num_tokens]
+            del self._history[-num_tokens:]
+
+    def fork(self) -> CFGMatcher:
+        twin = CFGMatcher.__new__(CFGMatcher)
+        twin._grammar = self._grammar
+        twin._engine = EarleyEngine(self._grammar.tables, self._grammar.cfg_limits)
+        twin._initial = self._initial
+        twin._state = self._state
+        twin._history = self._history.copy()
+        return twin
+
+    def reset(self) -> None:
+        self._state = self._initial
+        self._history.clear()
+
+    @property
+    def num_consumed(self) -> int:
+        return len(self._history)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._grammar.vocab.size
+
+    # -- jump-forward -------------------------------------------------------------------
+    def forced_bytes(self) -> bytes:
+        """Bytes every continuation starts with: follow the parser while the text is not a
+        sentence and exactly one next byte is viable."""
+        state = self._state
+        out = bytearray()
+        limit = self._grammar.cfg_limits.max_forced_bytes
+        while state is not None and not state.is_accepting and len(out) < limit:
+            live = self._engine.live_bytes(state)
+            if len(live) != 1:
+                break
+            out.append(live[0])
+            state = self._engine.step_byte(state, live[0])
+        return bytes(out)
+
+    def forced_tokens(self) -> list[int]:
+        """Greedy longest-match tokens spelling a prefix of `forced_bytes`, each allowed in turn
+        (they lie inside forced text).  Not necessarily the tokenizer's canonical split."""
+        forced = self.forced_bytes()
+        if not forced:
+            return []
+        table = self._grammar.token_by_bytes
+        longest = max(1, self._grammar.token_table.trie.max_depth)
+        tokens: list[int] = []
+        position = 0
+        while position < len(forced):
+            for length in range(min(longest, len(forced) - position), 0, -1):
+                token_id = table.get(forced[position : position + length])
+                if token_id is not None:
+                    tokens.append(token_id)
+                    position += length
+                    break
+            else:
+                break
+        return tokens
