@@ -36,7 +36,23 @@ _LAZY: dict[str, str] = {
     "errors": "automask.errors",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = [
+    "CompileLimits",
+    "CompiledGrammar",
+    "LogitsProcessor",
+    "Matcher",
+    "Vocabulary",
+    "__version__",
+    "allocate_token_bitmask",
+    "apply_token_bitmask_inplace",
+    "compile_grammar",
+    "compile_regex",
+    "errors",
+    "generate",
+    "load_default_model",
+    "load_tokenizer",
+    "load_vocabulary",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,10 +72,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from automask import errors
     from automask.api import compile_regex
-    from automask.grammar_api import compile_grammar
     from automask.compiler.limits import CompileLimits
     from automask.compiler.vocabulary.builtin import load_tokenizer, load_vocabulary
     from automask.compiler.vocabulary.vocabulary import Vocabulary
+    from automask.grammar_api import compile_grammar
     from automask.runtime.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
     from automask.runtime.compiled_grammar import CompiledGrammar
     from automask.runtime.integrations.default_model import load_default_model

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from automask.compiler.vocabulary.builtin import load_tokenizer, load_vocabulary
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import lark
 import pytest
+
 from automask.compiler.grammar.earley_reference import EarleyRecognizer
 from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
 from automask.compiler.grammar.ir import Grammar

@@ -7,6 +7,7 @@ import re
 import warnings
 
 import pytest
+
 from automask.compiler.grammar.builder import (
     GrammarBuilder,
     choice,
@@ -32,7 +33,6 @@ from automask.compiler.grammar.ir import NonTerminal, Terminal
 from automask.compiler.grammar.lark_frontend import grammar_from_lark
 from automask.compiler.grammar.pyregex import python_regex_to_ast
 from automask.compiler.grammar.validate import GrammarWarning
-
 from automask.errors import (
     CompileLimitExceeded,
     EmptyLanguage,

@@ -13,6 +13,8 @@ import tarfile
 import zipfile
 
 import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
 from automask.compiler.vocabulary import artifacts
 from automask.compiler.vocabulary.artifacts import Artifact, artifact_file
 from automask.compiler.vocabulary.builtin import (
@@ -24,8 +26,6 @@ from automask.compiler.vocabulary.builtin import (
 )
 from automask.compiler.vocabulary.hf import gpt2_unicode_to_byte, vocabulary_from_hf
 from automask.compiler.vocabulary.vocabulary import Vocabulary
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-
 from automask.errors import ArtifactUnavailable, TokenizerError
 
 SENTENCEPIECE = {"mistral-sp", "phi3"}

@@ -70,6 +70,10 @@ class AutomaskEngine(Engine):
             self._vocabulary = self._am.Vocabulary.from_hf(hf, name=source.name)
         else:
             self._vocabulary = self._am.load_vocabulary(source.name)
+        # Per-tokenizer preparation, as the peers' tokenizer objects do: the token trie.
+        from automask.compiler.token_index.trie import token_trie
+
+        token_trie(self._vocabulary)
 
     @property
     def vocab_size(self) -> int:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from automask.compiler.grammar.ir import Grammar, NonTerminal
 from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, RegexNode, Repeat
-
 from automask.errors import CompileLimitExceeded
 
 # A character-grammar symbol: an int is a nonterminal id, a `_CharTest` one character.

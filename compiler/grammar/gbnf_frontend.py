@@ -34,7 +34,6 @@ from automask.compiler.grammar.errors import UndefinedSymbolError
 from automask.compiler.grammar.ir import Grammar, SourceLocation
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import MAX_CODE_POINT, CharSet, char_set
-
 from automask.errors import GrammarSyntaxError, UnsupportedFeature
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")

@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 
 import lark
+from lark.exceptions import GrammarError, LarkError, UnexpectedInput
+
 from automask.compiler.grammar.errors import UndefinedSymbolError
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, SourceLocation, Terminal, TerminalDef
 from automask.compiler.grammar.pyregex import python_regex_to_ast
 from automask.compiler.grammar.validate import check_grammar
-from lark.exceptions import GrammarError, LarkError, UnexpectedInput
-
 from automask.errors import GrammarSyntaxError, RegexSyntaxError, UnsupportedFeature
 
 _DEFINITION = re.compile(

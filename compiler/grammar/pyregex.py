@@ -29,7 +29,6 @@ from automask.compiler.regex.ast import (
     normalize_ranges,
     repeat,
 )
-
 from automask.errors import RegexSyntaxError, UnsupportedFeature
 
 CASE_FOLD_RANGE_LIMIT = 5000

@@ -37,7 +37,7 @@ from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.token_index import _kernels
 from automask.compiler.token_index.reference import allowed_rows_reference
-from automask.compiler.token_index.trie import TokenTrie, build_token_trie
+from automask.compiler.token_index.trie import TokenTrie, token_trie
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 from automask.runtime.bitmask import bitmask_words
 
@@ -193,7 +193,7 @@ def build_token_index(
         return TokenIndex(state_row, table.stacked(), vocab.size, num_classes=num_states)
 
     if trie is None:
-        trie = build_token_trie(vocab)
+        trie = token_trie(vocab)
     classes = bounded_equivalence(dfa, trie.max_depth)
     num_classes = int(classes.max()) + 1 if num_states else 0
     _, representative = np.unique(classes, return_index=True)

@@ -113,3 +113,12 @@ def build_token_trie(vocab: Vocabulary) -> TokenTrie:
     for array in arrays:
         array.setflags(write=False)
     return TokenTrie(*arrays, max_depth=max_depth)
+
+
+def token_trie(vocab: Vocabulary) -> TokenTrie:
+    """The trie of ``vocab``, built on first use and then kept with the vocabulary.
+
+    Building it is per-tokenizer preparation (like xgrammar's ``TokenizerInfo``): every
+    grammar compiled for the same `Vocabulary` object reuses it.
+    """
+    return vocab.derived("token_trie", build_token_trie)

@@ -46,7 +46,6 @@ from automask.compiler.vocabulary.artifacts import (
 )
 from automask.compiler.vocabulary.hf import vocabulary_from_hf
 from automask.compiler.vocabulary.vocabulary import Vocabulary
-
 from automask.errors import TokenizerError
 
 _LLAMA_CPP_MODELS = "vendor/llama.cpp/models/"

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from automask.compiler.vocabulary.vocabulary import Vocabulary
-
 from automask.errors import TokenizerError
 
 # Texts of special tokens that end a generation in common chat models.  Only tokens the

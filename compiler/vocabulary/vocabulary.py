@@ -20,15 +20,19 @@ Conventions:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 class Vocabulary:
     """Token id -> bytes, plus special and end-of-sequence ids.  Immutable."""
 
-    __slots__ = ("_token_bytes", "_special_ids", "_eos_ids", "_name", "_fingerprint", "_flat")
+    __slots__ = ("_token_bytes", "_special_ids", "_eos_ids", "_name", "_fingerprint", "_flat", "_derived", "_lock")
 
     def __init__(
         self,
@@ -52,6 +56,8 @@ class Vocabulary:
         self._name = name
         self._fingerprint: str | None = None
         self._flat: tuple[np.ndarray, np.ndarray] | None = None
+        self._derived: dict[str, object] = {}
+        self._lock = threading.Lock()
 
     # -- basic accessors -------------------------------------------------------------
     @property
@@ -102,21 +108,39 @@ class Vocabulary:
         Special tokens get an empty slice here, so kernels never see them as text.
         """
         if self._flat is None:
-            lengths = np.fromiter(
-                (0 if i in self._special_ids else len(b) for i, b in enumerate(self._token_bytes)),
-                dtype=np.int64,
-                count=self.size,
-            )
+            lengths = np.fromiter(map(len, self._token_bytes), dtype=np.int64, count=self.size)
+            raw = np.frombuffer(b"".join(self._token_bytes), dtype=np.uint8)
+            special = np.array(sorted(self._special_ids), dtype=np.int64)
+            if special.size:
+                ends = np.cumsum(lengths)
+                keep = np.ones(raw.size, dtype=bool)
+                for token_id in special.tolist():
+                    keep[ends[token_id] - lengths[token_id] : ends[token_id]] = False
+                raw = raw[keep]
+                lengths[special] = 0
             offsets = np.zeros(self.size + 1, dtype=np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            data = np.frombuffer(
-                b"".join(b"" if i in self._special_ids else b for i, b in enumerate(self._token_bytes)),
-                dtype=np.uint8,
-            ).copy()
+            data = raw.copy()
             data.setflags(write=False)
             offsets.setflags(write=False)
             self._flat = (data, offsets)
         return self._flat
+
+    def derived(self, key: str, build: Callable[[Vocabulary], T]) -> T:
+        """A structure computed from this vocabulary once and kept with it (e.g. the token trie).
+
+        The vocabulary is immutable, so anything derived from it stays valid for its lifetime;
+        keeping it here (rather than in a module-level cache) ties its lifetime and ownership to
+        the vocabulary.  Thread-safe: concurrent first calls build it once.
+        """
+        value = self._derived.get(key)
+        if value is None:
+            with self._lock:
+                value = self._derived.get(key)
+                if value is None:
+                    value = build(self)
+                    self._derived[key] = value
+        return value  # type: ignore[return-value]
 
     def fingerprint(self) -> str:
         """Stable hash of the bytes and special ids; keys caches and compiled artifacts."""
