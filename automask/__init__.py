@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     # public API
     "compile_regex": "automask.api",
     "compile_grammar": "automask.grammar_api",
+    "compile_json_schema": "automask.json_schema_api",
     "CompileLimits": "automask.compiler.limits",
     "Vocabulary": "automask.compiler.vocabulary.vocabulary",
     "load_vocabulary": "automask.compiler.vocabulary.builtin",
@@ -46,6 +47,7 @@ __all__ = [
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",
     "compile_grammar",
+    "compile_json_schema",
     "compile_regex",
     "errors",
     "generate",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from automask.compiler.vocabulary.builtin import load_tokenizer, load_vocabulary
     from automask.compiler.vocabulary.vocabulary import Vocabulary
     from automask.grammar_api import compile_grammar
+    from automask.json_schema_api import compile_json_schema
     from automask.runtime.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
     from automask.runtime.compiled_grammar import CompiledGrammar
     from automask.runtime.integrations.default_model import load_default_model

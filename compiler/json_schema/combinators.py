@@ -1,0 +1,309 @@
+"""In-place applicators: ``allOf`` (merging), ``anyOf``, ``oneOf``, ``not``.
+
+Regular languages are closed under intersection, but the AST has no intersection node, so
+``allOf`` is reduced *at the keyword level* by `merge_schemas`: bounds tighten, ``type`` and
+``enum`` intersect, ``required`` unions, per-property schemas nest into ``allOf``,
+identical values are kept; a pair that cannot be merged (two different ``pattern``s,
+``patternProperties``, ...) raises `UnsupportedFeature`.
+
+``anyOf`` distributes over its siblings: ``{S, anyOf: [A, B]}`` is ``allOf(S, A) | allOf(S, B)``.
+``oneOf`` is compiled as ``anyOf`` only when its branches are *provably disjoint*: each is
+compiled to a byte DFA and every pair's product is checked to have no common accepted
+string; otherwise it is refused.  ``not`` is reduced when its operand is a bare ``type``
+(or ``true``/``false``/``{}``); other forms are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
+from automask.compiler.json_schema.enum_const import json_equal
+from automask.compiler.json_schema.refs import RefError, resolve_ref
+
+if TYPE_CHECKING:
+    from automask.compiler.json_schema.compile import SchemaCompiler
+
+_TIGHTEN_MAX = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains")
+_TIGHTEN_MIN = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
+_SCHEMA_VALUED = ("items", "contains", "propertyNames", "additionalItems")
+_ANNOTATION_KEYS = frozenset(
+    ("title", "description", "default", "examples", "$comment", "$schema", "$id", "$defs", "definitions")
+)
+MAX_INLINED_REFS = 64
+
+
+class CannotMerge(Exception):
+    def __init__(self, keyword: str, detail: str):
+        super().__init__(detail)
+        self.keyword = keyword
+
+
+def _inline_ref(ctx: SchemaCompiler, schema: Any, pointer: str, budget: list[int]) -> Any:
+    """``schema`` with a top-level ``$ref`` replaced by (a merge with) its target."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise CannotMerge("$ref", "recursive $ref inside allOf needs the CFG engine")
+        try:
+            target, _ = resolve_ref(ctx.root, schema["$ref"])
+        except RefError as error:
+            raise CannotMerge("$ref", str(error)) from None
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = merge_schemas(ctx, target, rest, pointer, budget) if rest else target
+    return schema
+
+
+def merge_schemas(
+    ctx: SchemaCompiler, left: Any, right: Any, pointer: str, budget: list[int] | None = None
+) -> Any:
+    """A schema whose instances are those valid under both ``left`` and ``right``."""
+    budget = budget if budget is not None else [MAX_INLINED_REFS]
+    left = _inline_ref(ctx, left, pointer, budget)
+    right = _inline_ref(ctx, right, pointer, budget)
+    if left is False or right is False:
+        return False
+    if left is True:
+        return right
+    if right is True:
+        return left
+    merged = dict(left)
+    for key, value in right.items():
+        if key not in merged:
+            merged[key] = value
+        elif key in _ANNOTATION_KEYS or json_equal(merged[key], value):
+            continue
+        elif key in _TIGHTEN_MAX:
+            merged[key] = max(merged[key], value)
+        elif key in _TIGHTEN_MIN:
+            merged[key] = min(merged[key], value)
+        elif key == "type":
+            merged[key] = _merge_types(merged[key], value)
+        elif key == "required":
+            merged[key] = list(dict.fromkeys([*merged[key], *value]))
+        elif key == "enum":
+            merged[key] = [item for item in merged[key] if any(json_equal(item, other) for other in value)]
+        elif key == "const":
+            return False
+        elif key == "uniqueItems":
+            merged[key] = bool(merged[key]) or bool(value)
+        elif key == "multipleOf" and all(isinstance(v, int) for v in (merged[key], value)):
+            merged[key] = math.lcm(merged[key], value)
+        elif key in _SCHEMA_VALUED:
+            merged[key] = {"allOf": [merged[key], value]}
+        elif key == "allOf":
+            merged[key] = [*merged[key], *value]
+        elif key in ("anyOf", "oneOf", "not"):
+            merged["allOf"] = [*merged.get("allOf", []), {key: value}]
+        elif key in ("properties", "additionalProperties"):
+            continue  # merged below, together
+        else:
+            raise CannotMerge(key, f"cannot intersect two different {key!r} values")
+    for side, other in ((left, right), (right, left)):
+        if (
+            "items" in side
+            and "prefixItems" in other
+            and not json_equal(side.get("prefixItems"), other["prefixItems"])
+        ):
+            raise CannotMerge("items", "items of one schema and prefixItems of another")
+    if any(k in left or k in right for k in ("properties", "additionalProperties", "patternProperties")):
+        _merge_properties(left, right, merged)
+    if "allOf" in merged and not merged["allOf"]:
+        del merged["allOf"]
+    return merged
+
+
+def _merge_types(left: Any, right: Any) -> list[str]:
+    def expand(names: Any) -> set[str]:
+        kinds = {names} if isinstance(names, str) else set(names)
+        return kinds | ({"integer"} if "number" in kinds else set())
+
+    common = expand(left) & expand(right)
+    if "number" in common:
+        common.discard("integer")
+    return sorted(common)
+
+
+def _merge_properties(left: dict, right: dict, merged: dict) -> None:
+    if (
+        "patternProperties" in left
+        and "patternProperties" in right
+        and not json_equal(left["patternProperties"], right["patternProperties"])
+    ):
+        raise CannotMerge("patternProperties", "cannot intersect two patternProperties")
+    for side, other in ((left, right), (right, left)):
+        if (
+            "patternProperties" in side
+            and ("properties" in other or "additionalProperties" in other)
+            and "patternProperties" not in other
+        ):
+            raise CannotMerge("patternProperties", "patternProperties merged with another object schema")
+    left_props, right_props = left.get("properties", {}), right.get("properties", {})
+    left_extra, right_extra = left.get("additionalProperties", True), right.get("additionalProperties", True)
+    properties: dict[str, Any] = {}
+    for name in dict.fromkeys([*left_props, *right_props]):
+        parts = [left_props.get(name, left_extra), right_props.get(name, right_extra)]
+        parts = [part for part in parts if part is not True and part != {}]
+        properties[name] = parts[0] if len(parts) == 1 else ({"allOf": parts} if parts else True)
+    if properties:
+        merged["properties"] = properties
+    extras = [part for part in (left_extra, right_extra) if part is not True and part != {}]
+    if extras:
+        merged["additionalProperties"] = extras[0] if len(extras) == 1 else {"allOf": extras}
+    else:
+        merged.pop("additionalProperties", None)
+
+
+def reduce_applicators(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
+    """``schema`` without allOf/anyOf/oneOf/not: a merged dict, a bool, or a list of
+    ``(branch, pointer)`` whose union it is."""
+    if "allOf" in schema:
+        parts = schema["allOf"]
+        if not isinstance(parts, list) or not parts:
+            raise ctx.error("allOf must be a non-empty array", f"{pointer}/allOf")
+        merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
+        for index, part in enumerate(parts):
+            try:
+                merged = merge_schemas(ctx, merged, part, f"{pointer}/allOf/{index}")
+            except CannotMerge as error:
+                ctx.unsupported("allOf", pointer, f"{error.keyword}: {error}")
+            if merged is False:
+                return False
+        return merged if not isinstance(merged, dict) else reduce_applicators(ctx, merged, pointer)
+    for keyword in ("anyOf", "oneOf"):
+        if keyword not in schema:
+            continue
+        branches = schema[keyword]
+        if not isinstance(branches, list) or not branches:
+            raise ctx.error(f"{keyword} must be a non-empty array", f"{pointer}/{keyword}")
+        rest = {k: v for k, v in schema.items() if k != keyword}
+        union = []
+        for index, branch in enumerate(branches):
+            try:
+                union.append((merge_schemas(ctx, rest, branch, pointer), f"{pointer}/{keyword}/{index}"))
+            except CannotMerge as error:
+                ctx.unsupported(keyword, pointer, f"branch {index}: {error.keyword}: {error}")
+                union.append((rest, f"{pointer}/{keyword}/{index}"))
+        if keyword == "oneOf" and len(union) > 1 and not _provably_disjoint(ctx, union):
+            ctx.unsupported(
+                "oneOf", pointer, "branches are not provably disjoint (an instance may match several)"
+            )
+        return union
+    if "not" in schema:
+        return _reduce_not(ctx, schema, pointer)
+    return schema
+
+
+def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
+    operand = schema["not"]
+    rest = {k: v for k, v in schema.items() if k != "not"}
+    if operand is True or operand == {}:
+        return False
+    if operand is False:
+        return rest
+    if isinstance(operand, dict) and set(operand) - _ANNOTATION_KEYS == {"type"}:
+        excluded = _merge_types(operand["type"], list(_ALL))
+        allowed = _merge_types(rest.get("type", list(_ALL)), list(_ALL))
+        if "number" in allowed and "integer" in excluded and "number" not in excluded:
+            ctx.unsupported("not", pointer, "not integer inside number (non-integral numbers) is not reduced")
+            return rest
+        kept = [kind for kind in allowed if kind not in excluded]
+        return {**rest, "type": kept} if kept else False
+    if (
+        isinstance(operand, dict)
+        and set(operand) - _ANNOTATION_KEYS <= {"enum", "const"}
+        and ("enum" in rest or "const" in rest)
+    ):
+        banned = [operand["const"]] if "const" in operand else list(operand.get("enum", []))
+        values = [rest["const"]] if "const" in rest else list(rest["enum"])
+        kept = [value for value in values if not any(json_equal(value, other) for other in banned)]
+        return {**{k: v for k, v in rest.items() if k != "const"}, "enum": kept}
+    ctx.unsupported("not", pointer, "only 'not' of a type, true/false or a value in an enum is reduced")
+    return rest
+
+
+_ALL = ("null", "boolean", "integer", "number", "string", "array", "object")
+
+
+def _branch_types(branch: Any) -> set[str] | None:
+    if not isinstance(branch, dict):
+        return None
+    values = [branch["const"]] if "const" in branch else branch.get("enum")
+    if isinstance(values, list):
+        from automask.compiler.json_schema.enum_const import json_type
+
+        return {"number" if json_type(value) == "integer" else json_type(value) for value in values}
+    if "type" not in branch:
+        return None
+    kinds = set(_merge_types(branch["type"], list(_ALL)))
+    return {"number" if kind == "integer" else kind for kind in kinds}
+
+
+def _values(branch: Any) -> list[Any] | None:
+    if not isinstance(branch, dict):
+        return None
+    return [branch["const"]] if "const" in branch else branch.get("enum")
+
+
+def _discriminated(left: Any, right: Any) -> bool:
+    """Whether some property is required in both with disjoint const/enum values."""
+    if not isinstance(left, dict) or not isinstance(right, dict):
+        return False
+    for name, left_sub in left.get("properties", {}).items():
+        right_sub = right.get("properties", {}).get(name)
+        if name not in left.get("required", []) or name not in right.get("required", []):
+            continue
+        left_values, right_values = _values(left_sub), _values(right_sub)
+        if (
+            left_values is not None
+            and right_values is not None
+            and not any(json_equal(a, b) for a in left_values for b in right_values)
+        ):
+            return True
+    return False
+
+
+def _provably_disjoint(ctx: SchemaCompiler, union: list[tuple[Any, str]]) -> bool:
+    """Whether no JSON *value* satisfies two branches, judged structurally: disjoint types,
+    disjoint const/enum sets, or a required discriminator property with disjoint values.
+
+    (Comparing the branches' automata would not do: each automaton fixes a member order and
+    omits some spellings, so disjoint automata do not imply disjoint sets of values.)"""
+    branches = [branch for branch, _ in union if branch is not False]
+    for index, left in enumerate(branches):
+        for right in branches[index + 1 :]:
+            left_types, right_types = _branch_types(left), _branch_types(right)
+            if left_types is not None and right_types is not None and not (left_types & right_types):
+                continue
+            left_values, right_values = _values(left), _values(right)
+            if (
+                left_values is not None
+                and right_values is not None
+                and not any(json_equal(a, b) for a in left_values for b in right_values)
+            ):
+                continue
+            if _discriminated(left, right):
+                continue
+            return False
+    return True
+
+
+def dfas_disjoint(left: ByteDFA, right: ByteDFA) -> bool:
+    """Whether no byte string is accepted by both (breadth-first search of the product)."""
+    seen = {(left.start, right.start)}
+    frontier = [(left.start, right.start)]
+    left_table, right_table = left.transitions, right.transitions
+    while frontier:
+        a, b = frontier.pop()
+        if left.accepting[a] and right.accepting[b]:
+            return False
+        row_a, row_b = left_table[a], right_table[b]
+        both = np.nonzero((row_a != DEAD) & (row_b != DEAD))[0]
+        for pair in set(zip(row_a[both].tolist(), row_b[both].tolist(), strict=True)):
+            if pair not in seen:
+                seen.add(pair)
+                frontier.append(pair)
+    return True

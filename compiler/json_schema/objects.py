@@ -1,0 +1,249 @@
+"""``object`` keywords: properties, required, additionalProperties, patternProperties,
+propertyNames, minProperties/maxProperties.
+
+Member order is fixed: ``properties`` in schema order (optional ones skippable), then
+required names not listed in ``properties``, then any additional members.  Keys of
+additional members are any string *other than* the listed names (a finite complement,
+built as a trie), so a declared property can never reappear with an unchecked value.
+
+``patternProperties`` is compiled only when no other key is allowed
+(``additionalProperties: false``), the patterns are pairwise disjoint and match no listed
+name (checked on their automata); ``propertyNames`` only checks the listed names unless
+it is trivially true.  Everything else raises `UnsupportedFeature`.
+
+Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
+choices, so it is supported with at most `MAX_COUNTED_OPTIONAL` optional properties.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from automask.compiler.json_schema.json_ast import ANY_CHAR, encode_content, json_string, token, whitespace
+from automask.compiler.json_schema.strings import pattern_node
+from automask.compiler.regex.ast import (
+    EMPTY,
+    NOTHING,
+    RegexNode,
+    alternation,
+    char_set,
+    concat,
+    literal,
+    repeat,
+)
+
+if TYPE_CHECKING:
+    from automask.compiler.json_schema.compile import SchemaCompiler
+
+MAX_COUNTED_OPTIONAL = 10
+
+
+def key_not_in(names: list[str]) -> RegexNode:
+    """Decoded strings that are none of ``names`` (complement of a finite set, via a trie)."""
+    trie: dict[str, Any] = {}
+    for name in names:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _complement(trie)
+
+
+def _complement(trie: dict[str, Any]) -> RegexNode:
+    anything = repeat(ANY_CHAR, 0, None)
+    children = [char for char in trie if char]
+    options: list[RegexNode] = [] if "" in trie else [EMPTY]
+    others = char_set([(ord(char), ord(char)) for char in children], negate=True)
+    options.append(concat([others, anything]))
+    for char in children:
+        options.append(concat([literal(char), _complement(trie[char])]))
+    return alternation(options)
+
+
+def _count_bound(ctx: SchemaCompiler, schema: dict, keyword: str, pointer: str) -> int | None:
+    value = schema.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ctx.error(f"{keyword} must be a non-negative integer", f"{pointer}/{keyword}")
+    return value
+
+
+def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> RegexNode:
+    """The JSON objects ``schema`` accepts (its object keywords; other types handled elsewhere)."""
+    options = ctx.options
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        raise ctx.error("properties must be an object", f"{pointer}/properties")
+    required_raw = schema.get("required", [])
+    if not isinstance(required_raw, list) or not all(isinstance(name, str) for name in required_raw):
+        raise ctx.error("required must be an array of strings", f"{pointer}/required")
+    required = set(required_raw) | (set(properties) if options.strict else set())
+    additional = False if options.strict else schema.get("additionalProperties", True)
+    patterns = schema.get("patternProperties", {})
+    names_schema = schema.get("propertyNames", True)
+    if names_schema == {}:
+        names_schema = True
+
+    declared: list[tuple[str, Any, str]] = [
+        (name, sub, f"{pointer}/properties/{name}") for name, sub in properties.items()
+    ]
+    for name in required_raw:
+        if name not in properties:
+            declared.append((name, additional, f"{pointer}/additionalProperties"))
+    if patterns:
+        _check_patterns(ctx, patterns, additional, declared, pointer)
+    members: list[tuple[RegexNode, bool]] = []
+    for name, sub, sub_pointer in declared:
+        if names_schema is not True and not _name_allowed(ctx, names_schema, name, pointer):
+            sub = False
+        value = ctx.compile(sub, sub_pointer, depth - 1 if sub is True else depth)
+        member = concat([json_string(literal(name)), token(":", options), value])
+        if name in required:
+            members.append((member, True))
+        elif value != NOTHING:
+            members.append((member, False))
+    if any(member == NOTHING or value_is_nothing(member) for member, needed in members if needed):
+        return NOTHING
+    names = [name for name, _, _ in declared]
+    extra: RegexNode | None = None
+    if patterns:
+        extra = alternation(
+            concat(
+                [
+                    json_string(pattern_node(pattern)),
+                    token(":", options),
+                    ctx.compile(sub, f"{pointer}/patternProperties/{pattern}", depth),
+                ]
+            )
+            for pattern, sub in patterns.items()
+        )
+    elif additional is not False:
+        if names_schema is not True:
+            ctx.unsupported("propertyNames", pointer, "propertyNames on additional (unlisted) properties")
+        value = ctx.compile(
+            additional, f"{pointer}/additionalProperties", depth - 1 if additional is True else depth
+        )
+        if value != NOTHING:
+            extra = concat([encode_quoted(key_not_in(names)), token(":", options), value])
+    low = _count_bound(ctx, schema, "minProperties", pointer) or 0
+    high = _count_bound(ctx, schema, "maxProperties", pointer)
+    space = whitespace(options)
+    if low == 0 and high is None:
+        body = _members_uncounted(members, extra, token(",", options))
+    else:
+        optional = sum(1 for _, needed in members if not needed)
+        if optional > MAX_COUNTED_OPTIONAL:
+            ctx.unsupported(
+                "minProperties" if low else "maxProperties",
+                pointer,
+                f"counting members over {optional} optional properties",
+            )
+            body = _members_uncounted(members, extra, token(",", options))
+        else:
+            body = _members_counted(members, extra, token(",", options), 0, 0, low, high)
+    return concat([literal("{"), space, body, space, literal("}")])
+
+
+def value_is_nothing(member: RegexNode) -> bool:
+    from automask.compiler.regex.ast import Concat
+
+    return isinstance(member, Concat) and any(item == NOTHING for item in member.items)
+
+
+def encode_quoted(content: RegexNode) -> RegexNode:
+    return concat([literal('"'), encode_content(content), literal('"')])
+
+
+def _members_uncounted(
+    members: list[tuple[RegexNode, bool]], extra: RegexNode | None, comma: RegexNode
+) -> RegexNode:
+    """Members in order, optional ones skippable, then any number of ``extra`` members.
+
+    ``after[i]``: the rest from member ``i`` once something was written (each member led
+    by a comma) -- a linear chain.  ``first[i]``: the rest when nothing was written yet;
+    it shares ``after`` so the AST stays quadratic, not exponential.
+    """
+    tail_after = repeat(concat([comma, extra]), 0, None) if extra is not None else EMPTY
+    tail_first = repeat(concat([extra, tail_after]), 0, 1) if extra is not None else EMPTY
+    after, first = tail_after, tail_first
+    for member, needed in reversed(members):
+        with_member = concat([member, after])
+        led = concat([comma, member])
+        first = with_member if needed else alternation([with_member, first])
+        after = concat([led if needed else repeat(led, 0, 1), after])
+    return first
+
+
+def _members_counted(
+    members: list[tuple[RegexNode, bool]],
+    extra: RegexNode | None,
+    comma: RegexNode,
+    index: int,
+    written: int,
+    low: int,
+    high: int | None,
+) -> RegexNode:
+    if high is not None and written > high:
+        return NOTHING
+    lead = [comma] if written else []
+    if index == len(members):
+        need = max(0, low - written)
+        room = None if high is None else high - written
+        if extra is None:
+            return EMPTY if need == 0 else NOTHING
+        if room is not None and need > room:
+            return NOTHING
+        if written:
+            return repeat(concat([comma, extra]), need, room)
+        if room == 0:
+            return EMPTY if need == 0 else NOTHING
+        more = repeat(concat([comma, extra]), max(0, need - 1), None if room is None else room - 1)
+        chain = concat([extra, more])
+        return chain if need else alternation([EMPTY, chain])
+    member, needed = members[index]
+    taken = concat(
+        [*lead, member, _members_counted(members, extra, comma, index + 1, written + 1, low, high)]
+    )
+    if needed:
+        return taken
+    skipped = _members_counted(members, extra, comma, index + 1, written, low, high)
+    return alternation([taken, skipped])
+
+
+def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: str) -> bool:
+    import json
+
+    from automask.compiler.regex import ast_to_dfa
+    from automask.errors import EmptyLanguage
+
+    try:
+        dfa = ast_to_dfa(ctx.compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
+    except EmptyLanguage:
+        return False
+    return dfa.matches(json.dumps(name, ensure_ascii=False).encode())
+
+
+def _check_patterns(
+    ctx: SchemaCompiler, patterns: dict, additional: Any, declared: list, pointer: str
+) -> None:
+    from automask.compiler.json_schema.combinators import dfas_disjoint
+    from automask.compiler.regex import ast_to_dfa
+
+    if additional is not False:
+        ctx.unsupported(
+            "patternProperties",
+            pointer,
+            "with additionalProperties other than false (needs a regex complement)",
+        )
+        return
+    dfas = [ast_to_dfa(pattern_node(pattern), ctx.limits) for pattern in patterns]
+    for dfa, pattern in zip(dfas, patterns, strict=True):
+        if any(dfa.matches(name.encode()) for name, _, _ in declared):
+            ctx.unsupported(
+                "patternProperties", pointer, f"pattern {pattern!r} also matches a listed property"
+            )
+    if not all(dfas_disjoint(a, b) for i, a in enumerate(dfas) for b in dfas[i + 1 :]):
+        ctx.unsupported("patternProperties", pointer, "overlapping patterns")

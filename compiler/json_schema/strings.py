@@ -1,0 +1,220 @@
+"""``string`` keywords: minLength/maxLength (code points), pattern, format.
+
+Everything is built over the decoded content and encoded by `json_ast.json_string`.
+``pattern`` is ECMA-262 and *unanchored* (matches anywhere): each top-level branch is
+parsed (ASCII ``\\d \\w``) and padded with "any characters" on each side not pinned by
+``^``/``$``.  Length bounds are combined with a pattern or format by `restrict_length`,
+which rewrites the AST to the strings of a given length range when that can be done
+exactly (fixed-length pieces, one variable piece, or a short enough maximum); otherwise
+the combination raises `UnsupportedFeature` -- intersecting two regular languages has no
+AST form here.
+"""
+
+from __future__ import annotations
+
+import math
+
+from automask.compiler.json_schema.formats import format_node
+from automask.compiler.json_schema.json_ast import ANY_CHAR, ANY_STRING_CONTENT
+from automask.compiler.regex import parse_regex
+from automask.compiler.regex.ast import (
+    EMPTY,
+    NOTHING,
+    Alternation,
+    CharSet,
+    Concat,
+    Empty,
+    RegexNode,
+    Repeat,
+    alternation,
+    concat,
+    repeat,
+)
+
+MAX_SPLIT_LENGTH = 24
+"""Largest remaining length for which a concatenation of several variable-length pieces is
+split into every length assignment."""
+
+
+class StringConstraintError(ValueError):
+    """A string keyword that cannot be compiled; the caller adds the JSON pointer."""
+
+    def __init__(self, message: str, keyword: str, unsupported: bool = True):
+        super().__init__(message)
+        self.keyword = keyword
+        self.unsupported = unsupported
+
+
+def _split_top_level(pattern: str) -> list[str]:
+    """The pattern's top-level ``|`` branches (outside groups, classes and escapes)."""
+    branches, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    branches.append(pattern[start:])
+    return branches
+
+
+def _ends_with_anchor(branch: str) -> bool:
+    if not branch.endswith("$"):
+        return False
+    backslashes = len(branch) - 1 - len(branch[:-1].rstrip("\\"))
+    return backslashes % 2 == 0
+
+
+def pattern_node(pattern: str) -> RegexNode:
+    """Decoded strings in which the ECMA-262 ``pattern`` matches somewhere."""
+    options = []
+    anything = repeat(ANY_CHAR, 0, None)
+    for branch in _split_top_level(pattern):
+        body = parse_regex(branch, unicode_classes=False)
+        start = [] if branch.startswith("^") else [anything]
+        end = [] if _ends_with_anchor(branch) else [anything]
+        options.append(concat([*start, body, *end]))
+    return alternation(options)
+
+
+def fixed_length(node: RegexNode) -> int | None:
+    """The length of every string of ``node`` when they all have one length, else ``None``."""
+    if isinstance(node, CharSet):
+        return 1
+    if isinstance(node, Empty):
+        return 0
+    if isinstance(node, Concat):
+        total = 0
+        for item in node.items:
+            length = fixed_length(item)
+            if length is None:
+                return None
+            total += length
+        return total
+    if isinstance(node, Alternation):
+        lengths = {fixed_length(option) for option in node.options}
+        return lengths.pop() if len(lengths) == 1 else None
+    if isinstance(node, Repeat):
+        length = fixed_length(node.item)
+        if length == 0:
+            return 0
+        return None if length is None or node.min != node.max else length * node.min
+    return None
+
+
+def restrict_length(node: RegexNode, low: int, high: int | None) -> RegexNode | None:
+    """``node``'s strings whose length is in ``[low, high]``, or ``None`` if not expressible."""
+    low = max(low, 0)
+    if high is not None and low > high:
+        return NOTHING
+    if isinstance(node, (CharSet, Empty)):
+        length = 1 if isinstance(node, CharSet) else 0
+        return node if low <= length and (high is None or length <= high) else NOTHING
+    if isinstance(node, Alternation):
+        options = [restrict_length(option, low, high) for option in node.options]
+        return None if any(option is None for option in options) else alternation(options)  # type: ignore[misc]
+    if isinstance(node, Repeat):
+        step = fixed_length(node.item)
+        if step is None:
+            return None
+        if step == 0:
+            return node if low == 0 else NOTHING
+        first = max(node.min, math.ceil(low / step))
+        last_candidates = [
+            bound for bound in (node.max, None if high is None else high // step) if bound is not None
+        ]
+        last = min(last_candidates) if last_candidates else None
+        if last is not None and first > last:
+            return NOTHING
+        return repeat(node.item, first, last)
+    assert isinstance(node, Concat)
+    fixed_total, variable = 0, []
+    for position, item in enumerate(node.items):
+        length = fixed_length(item)
+        if length is None:
+            variable.append(position)
+        else:
+            fixed_total += length
+    if not variable:
+        return node if low <= fixed_total and (high is None or fixed_total <= high) else NOTHING
+    if len(variable) == 1:
+        position = variable[0]
+        inner = restrict_length(
+            node.items[position], low - fixed_total, None if high is None else high - fixed_total
+        )
+        if inner is None:
+            return None
+        return concat([*node.items[:position], inner, *node.items[position + 1 :]])
+    if high is None or high - fixed_total > MAX_SPLIT_LENGTH:
+        return None
+    head, tail = node.items[0], concat(node.items[1:])
+    options = []
+    for head_length in range(0, high + 1):
+        head_part = restrict_length(head, head_length, head_length)
+        if head_part is None:
+            return None
+        if head_part == NOTHING:
+            continue
+        tail_part = restrict_length(tail, low - head_length, high - head_length)
+        if tail_part is None:
+            return None
+        options.append(concat([head_part, tail_part]))
+    return alternation(options)
+
+
+def _length_keyword(schema: dict, keyword: str) -> int | None:
+    value = schema.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StringConstraintError(
+            f"{keyword} must be a non-negative integer, not {value!r}", keyword, False
+        )
+    return value
+
+
+def string_content(schema: dict) -> RegexNode:
+    """The decoded contents a ``string`` schema accepts (before JSON encoding)."""
+    low = _length_keyword(schema, "minLength") or 0
+    high = _length_keyword(schema, "maxLength")
+    shapes: list[tuple[str, RegexNode]] = []
+    if "pattern" in schema:
+        pattern = schema["pattern"]
+        if not isinstance(pattern, str):
+            raise StringConstraintError(f"pattern must be a string, not {pattern!r}", "pattern", False)
+        shapes.append(("pattern", pattern_node(pattern)))
+    if "format" in schema:
+        name = schema["format"]
+        node = format_node(name) if isinstance(name, str) else None
+        if node is None:
+            raise StringConstraintError(f"format {name!r}", "format")
+        shapes.append(("format", node))
+    if len(shapes) > 1:
+        raise StringConstraintError("pattern together with format (needs a language intersection)", "pattern")
+    if not shapes:
+        return repeat(ANY_CHAR, low, high) if (low or high is not None) else ANY_STRING_CONTENT
+    keyword, shape = shapes[0]
+    if low == 0 and high is None:
+        return shape
+    restricted = restrict_length(shape, low, high)
+    if restricted is None:
+        raise StringConstraintError(
+            f"{keyword} together with minLength/maxLength (needs a language intersection)", keyword
+        )
+    return restricted
+
+
+__all__ = ["StringConstraintError", "string_content", "pattern_node", "restrict_length", "EMPTY"]

@@ -1,0 +1,260 @@
+"""Keyword-level tests of the JSON-Schema front-end: DFA acceptance vs `jsonschema` validation.
+
+Each schema is compiled to a byte DFA; instances are serialised like MaskBench
+(``json.dumps(..., ensure_ascii=False)``) and must be accepted exactly when `jsonschema`
+says they are valid.  Instances are chosen in schema property order and without exponent
+notation, the documented limits of the regular front-end.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from automask.compiler.json_schema.compile import SchemaError, schema_to_regex_ast
+from automask.compiler.json_schema.options import JsonSchemaOptions
+from automask.compiler.limits import CompileLimits
+from automask.compiler.regex import ast_to_dfa
+from automask.errors import CompileLimitExceeded, EmptyLanguage, UnsupportedFeature
+
+jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (test extra) is the validation oracle")
+
+
+def dfa_for(schema, **options):
+    return ast_to_dfa(schema_to_regex_ast(schema, JsonSchemaOptions(**options)))
+
+
+CASES = [
+    (
+        {"type": "integer", "minimum": -12, "exclusiveMaximum": 105},
+        [-13, -12, -1, 0, 5, 104, 105, 3.0, 2.5, "1", None],
+    ),
+    ({"type": "number", "minimum": 0.25, "maximum": 7.5}, [0.2, 0.25, 0.3, 1, 7.5, 7.51, -1, 3.14159]),
+    ({"type": "number", "exclusiveMinimum": -1.5, "exclusiveMaximum": 0}, [-1.5, -1.49, -1, -0.0, 0, 0.1]),
+    ({"type": "integer", "multipleOf": 4, "minimum": 0, "maximum": 30}, [0, 4, 6, 28, 32, -4]),
+    ({"type": "integer", "multipleOf": 5}, [0, 5, -15, 7, 1000, 1001]),
+    ({"type": "string", "minLength": 2, "maxLength": 3}, ["a", "ab", "abc", "abcd", "é\n", 'a"b', "\\\\\\"]),
+    ({"type": "string", "pattern": "^[a-z]+\\d$", "maxLength": 4}, ["ab1", "abc1", "abcd1", "1", "Ab1"]),
+    ({"type": "string", "pattern": "b+c"}, ["abbcd", "bc", "ac", "x\ny bc", ""]),
+    ({"type": "string", "pattern": "^a|b$"}, ["axx", "xxb", "xax", "bx"]),
+    ({"type": "string", "format": "date"}, ["2024-02-29", "2023-02-29", "2024-13-01", "2024-04-31", "x"]),
+    (
+        {"type": "string", "format": "uuid"},
+        ["123e4567-e89b-12d3-a456-426614174000", "123e4567e89b12d3a456426614174000"],
+    ),
+    ({"type": "string", "format": "ipv4"}, ["192.168.0.1", "256.1.1.1", "01.1.1.1", "1.1.1"]),
+    (
+        {"enum": ["a", 1, None, [1, "x"], {"k": True}]},
+        ["a", 1, 1.0, None, [1, "x"], {"k": True}, {"k": 1}, "b", True],
+    ),
+    ({"const": 'he said "hi"\n'}, ['he said "hi"\n', "he said hi"]),
+    ({"type": "string", "enum": ["a", 1, "bb"], "maxLength": 1}, ["a", "bb", 1]),
+    (
+        {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "boolean"}},
+            "required": ["b"],
+            "additionalProperties": False,
+        },
+        [{"b": "x"}, {"a": 1, "b": "x"}, {"a": 1, "b": "x", "c": True}, {"a": 1}, {"b": "x", "d": 1}, {}],
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}},
+            "additionalProperties": {"type": "string"},
+        },
+        [{"a": 1, "z": "s"}, {"z": "s"}, {"a": 1, "z": 2}, {"a": "s"}, {}],
+    ),
+    (
+        {
+            "type": "object",
+            "properties": {"a": {}, "b": {}},
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": False,
+        },
+        [{}, {"a": 1}, {"b": [1]}, {"a": 1, "b": 2}],
+    ),
+    (
+        {"type": "object", "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
+        [{}, {"x-a": 1}, {"x-a": "s"}, {"y": 1}],
+    ),
+    (
+        {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3},
+        [[], [1], [1, 2, 3], [1, 2, 3, 4], [1, "a"]],
+    ),
+    (
+        {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False},
+        [[], ["a"], ["a", 1], ["a", 1, 2], [1]],
+    ),
+    ({"type": "array", "contains": {"const": 7}, "minContains": 2}, [[7], [7, 7], [1, 7, 2, 7], [1, 2]]),
+    (
+        {"type": "array", "items": {"enum": ["x", "y"]}, "uniqueItems": True},
+        [[], ["x"], ["x", "y"], ["x", "x"], ["y", "x"]],
+    ),
+    ({"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 1}]}, [1, "a", "ab", None]),
+    ({"oneOf": [{"type": "integer"}, {"type": "null"}]}, [1, None, "a"]),
+    (
+        {
+            "allOf": [
+                {"type": "object", "properties": {"a": {"type": "integer"}}},
+                {"required": ["a"], "properties": {"a": {"minimum": 3}}},
+            ]
+        },
+        [{"a": 3}, {"a": 2}, {}],
+    ),
+    ({"type": ["string", "null"], "not": {"type": "null"}}, ["a", None]),
+    (
+        {
+            "$defs": {"pos": {"type": "integer", "minimum": 1}},
+            "type": "array",
+            "items": {"$ref": "#/$defs/pos"},
+        },
+        [[1, 2], [0], []],
+    ),
+    (
+        {
+            "$defs": {
+                "node": {
+                    "type": "object",
+                    "properties": {"next": {"$ref": "#/$defs/node"}},
+                    "additionalProperties": False,
+                }
+            },
+            "$ref": "#/$defs/node",
+        },
+        [{}, {"next": {}}, {"next": {"next": {"next": 1}}}],
+    ),
+    (True, [1, "a", None, [1, [2]], {"a": {"b": 1}}]),
+]
+
+
+@pytest.mark.parametrize(("schema", "instances"), CASES, ids=[json.dumps(case[0])[:50] for case in CASES])
+def test_dfa_agrees_with_jsonschema(schema, instances):
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    for instance in instances:
+        text = json.dumps(instance, ensure_ascii=False)
+        assert dfa.matches(text.encode()) == validator.is_valid(instance), text
+
+
+def test_flexible_whitespace_accepts_pretty_printing_and_is_bounded():
+    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}}
+    dfa = dfa_for(schema)
+    instance = {"a": [1, 2]}
+    for text in (
+        json.dumps(instance),
+        json.dumps(instance, indent=2),
+        json.dumps(instance, separators=(",", ":")),
+    ):
+        assert dfa.matches(text.encode()), text
+    assert not dfa.matches(b'{"a":' + b" " * 17 + b"[]}")
+    assert not dfa.matches(b' {"a": []}')
+    compact = dfa_for(schema, whitespace="compact")
+    assert compact.matches(b'{"a":[1,2]}')
+    assert not compact.matches(json.dumps(instance).encode())
+
+
+def test_escaped_forms_are_accepted_and_count_as_one_character():
+    dfa = dfa_for({"type": "string", "maxLength": 2, "pattern": "^é"})
+    for text in ('"é"', '"\\u00e9"', '"\\u00E9\\n"', '"é\\/"'):
+        assert dfa.matches(text.encode()), text
+    assert not dfa.matches('"é12"'.encode())
+    assert not dfa.matches(b'"\\ud800"')
+    emoji = dfa_for({"const": "\U0001f600"})
+    assert emoji.matches('"\U0001f600"'.encode())
+    assert emoji.matches(b'"\\ud83d\\ude00"')
+
+
+def test_strict_mode_requires_every_property_and_forbids_others():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}
+    dfa = dfa_for(schema, strict=True)
+    assert dfa.matches(b'{"a": 1, "b": 2}')
+    assert not dfa.matches(b'{"a": 1}')
+    assert not dfa.matches(b'{"a": 1, "b": 2, "c": 3}')
+
+
+def test_additional_key_cannot_repeat_a_declared_name():
+    dfa = dfa_for({"type": "object", "properties": {"a": {"type": "integer"}}})
+    assert dfa.matches(b'{"a": 1, "ab": "x"}')
+    assert not dfa.matches(b'{"a": 1, "a": "x"}')
+
+
+def test_recursion_is_unrolled_to_max_nesting():
+    schema = {"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}}, "$ref": "#/$defs/n"}
+    dfa = dfa_for(schema, max_nesting=2)
+    assert dfa.matches(b"[[[]]]")
+    assert not dfa.matches(b"[[[[[]]]]]")
+
+
+@pytest.mark.parametrize(
+    ("schema", "pointer"),
+    [
+        ({"properties": {"a": {"dependentRequired": {"x": ["y"]}}}}, "#/properties/a/dependentRequired"),
+        ({"type": "string", "format": "no-such-format"}, "#/format"),
+        ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
+        ({"$ref": "http://example.com/other.json"}, "#/$ref"),
+        ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
+    ],
+)
+def test_unsupported_keywords_name_the_keyword_and_pointer(schema, pointer):
+    with pytest.raises(UnsupportedFeature) as info:
+        schema_to_regex_ast(schema)
+    assert pointer in str(info.value)
+
+
+def test_lenient_ignores_with_a_warning():
+    schema = {"type": "string", "format": "no-such-format"}
+    with pytest.warns(UserWarning, match="no-such-format"):
+        node = schema_to_regex_ast(schema, JsonSchemaOptions(lenient=True))
+    assert ast_to_dfa(node).matches(b'"anything"')
+
+
+def test_annotations_are_ignored_silently():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dfa = dfa_for(
+            {
+                "title": "t",
+                "description": "d",
+                "default": 1,
+                "examples": [1],
+                "$comment": "c",
+                "type": "integer",
+            }
+        )
+    assert dfa.matches(b"12")
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "strnig"},
+        {"$ref": "#/$defs/missing"},
+        {"type": "string", "minLength": -1},
+        {"properties": []},
+        3,
+    ],
+)
+def test_malformed_schemas_raise_schema_error(schema):
+    with pytest.raises(SchemaError):
+        schema_to_regex_ast(schema)
+
+
+def test_unsatisfiable_schema_is_an_empty_language():
+    with pytest.raises(EmptyLanguage):
+        dfa_for({"type": "integer", "minimum": 5, "maximum": 4})
+
+
+def test_state_limit_surfaces_as_compile_limit_exceeded():
+    schema = {
+        "type": "object",
+        "properties": {f"p{i}": {"type": "string", "maxLength": 8} for i in range(12)},
+    }
+    with pytest.raises(CompileLimitExceeded):
+        ast_to_dfa(schema_to_regex_ast(schema), CompileLimits(max_dfa_states=50))
