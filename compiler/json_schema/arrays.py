@@ -25,17 +25,6 @@ if TYPE_CHECKING:
 MAX_UNIQUE_VALUES = 5
 
 
-def _count(ctx: SchemaCompiler, schema: dict, keyword: str, pointer: str) -> int | None:
-    value = schema.get(keyword)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ctx.error(f"{keyword} must be a non-negative integer", f"{pointer}/{keyword}")
-    return value
-
-
 def array_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> RegexNode:
     options = ctx.options
     prefix = schema.get("prefixItems", [])
@@ -46,8 +35,8 @@ def array_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> R
         items_pointer = f"{pointer}/additionalItems"
     if not isinstance(prefix, list):
         raise ctx.error("prefixItems must be an array", f"{pointer}/prefixItems")
-    low = _count(ctx, schema, "minItems", pointer) or 0
-    high = _count(ctx, schema, "maxItems", pointer)
+    low = ctx.count_keyword(schema, "minItems", pointer) or 0
+    high = ctx.count_keyword(schema, "maxItems", pointer)
     comma = token(",", options)
     space = whitespace(options)
 

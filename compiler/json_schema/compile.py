@@ -82,6 +82,17 @@ class SchemaCompiler:
         text = f"JSON Schema keyword {keyword!r} at {where}"
         raise UnsupportedFeature(text + (f": {detail}" if detail else ""), where)
 
+    def count_keyword(self, schema: dict, keyword: str, pointer: str) -> int | None:
+        """A non-negative integer keyword (``minItems``, ``maxProperties`` ...), or None when absent."""
+        value = schema.get(keyword)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.error(f"{keyword} must be a non-negative integer", f"{pointer}/{keyword}")
+        return value
+
     def error(self, message: str, pointer: str) -> SchemaError:
         return SchemaError(message, pointer)
 

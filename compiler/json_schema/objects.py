@@ -60,17 +60,6 @@ def _complement(trie: dict[str, Any]) -> RegexNode:
     return alternation(options)
 
 
-def _count_bound(ctx: SchemaCompiler, schema: dict, keyword: str, pointer: str) -> int | None:
-    value = schema.get(keyword)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ctx.error(f"{keyword} must be a non-negative integer", f"{pointer}/{keyword}")
-    return value
-
-
 def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> RegexNode:
     """The JSON objects ``schema`` accepts (its object keywords; other types handled elsewhere)."""
     options = ctx.options
@@ -128,8 +117,8 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         )
         if value != NOTHING:
             extra = concat([encode_quoted(key_not_in(names)), token(":", options), value])
-    low = _count_bound(ctx, schema, "minProperties", pointer) or 0
-    high = _count_bound(ctx, schema, "maxProperties", pointer)
+    low = ctx.count_keyword(schema, "minProperties", pointer) or 0
+    high = ctx.count_keyword(schema, "maxProperties", pointer)
     space = whitespace(options)
     if low == 0 and high is None:
         body = _members_uncounted(members, extra, token(",", options))
