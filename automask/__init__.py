@@ -34,18 +34,28 @@ _LAZY: dict[str, str] = {
     "LogitsProcessor": "automask.runtime.integrations.transformers",
     "generate": "automask.runtime.integrations.transformers",
     "load_default_model": "automask.runtime.integrations.default_model",
+    "awrs_step": "automask.runtime.awrs",
+    "SMC": "automask.runtime.smc",
+    "SMCResult": "automask.runtime.smc",
+    "ASAp": "automask.runtime.asap",
+    "MaskedSampler": "automask.runtime.sampling_masked",
     "errors": "automask.errors",
 }
 
 __all__ = [
+    "ASAp",
     "CompileLimits",
     "CompiledGrammar",
     "LogitsProcessor",
+    "MaskedSampler",
     "Matcher",
+    "SMC",
+    "SMCResult",
     "Vocabulary",
     "__version__",
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",
+    "awrs_step",
     "compile_grammar",
     "compile_json_schema",
     "compile_regex",
@@ -79,8 +89,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from automask.compiler.vocabulary.vocabulary import Vocabulary
     from automask.grammar_api import compile_grammar
     from automask.json_schema_api import compile_json_schema
+    from automask.runtime.asap import ASAp
+    from automask.runtime.awrs import awrs_step
     from automask.runtime.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
     from automask.runtime.compiled_grammar import CompiledGrammar
     from automask.runtime.integrations.default_model import load_default_model
     from automask.runtime.integrations.transformers import LogitsProcessor, generate
     from automask.runtime.matcher import Matcher
+    from automask.runtime.sampling_masked import MaskedSampler
+    from automask.runtime.smc import SMC, SMCResult

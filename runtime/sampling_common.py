@@ -1,0 +1,271 @@
+"""Shared pieces of the distribution-correct samplers: the next-token model protocol, a
+Hugging Face adapter, a memoising wrapper, log-space helpers and exact enumeration.
+
+The samplers (`automask.runtime.sampling_masked`, `.awrs`, `.smc`, `.asap`) never call a
+transformers model directly; they ask a `NextTokenModel` for next-token log-probabilities:
+
+    lm.next_token_logprobs(prompt_ids, continuations) -> float64 [len(continuations), V]
+
+where ``prompt_ids`` is the tokenized prompt and each continuation is the tuple of generated
+token ids so far.  ``V`` is the vocabulary size of the compiled grammar (a model's padded
+logits columns are dropped before the softmax).  Tests use a tiny deterministic fake that
+implements the same two members; `as_next_token_model` wraps a Hugging Face causal LM.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from automask.runtime.compiled_grammar import CompiledGrammar
+    from automask.runtime.matcher import Matcher
+
+
+@runtime_checkable
+class NextTokenModel(Protocol):
+    """What a sampler needs from a language model."""
+
+    def encode_prompt(self, prompt: str) -> tuple[int, ...]:
+        """Token ids of ``prompt`` (chat template applied where the adapter does so)."""
+        ...
+
+    def next_token_logprobs(
+        self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
+    ) -> np.ndarray:
+        """Log-softmax next-token distributions, float64 ``[len(continuations), V]``."""
+        ...
+
+
+class HFNextTokenModel:
+    """A Hugging Face causal LM as a `NextTokenModel`, reusing the prompt's KV cache.
+
+    The prompt is run once (per distinct prompt; the last one is kept) and its key/value
+    cache is copied and repeated for each call; only the generated tokens are recomputed.
+    Continuations of equal length run as one batch (no padding; only the last position's
+    logits are materialised), so an SMC step over N live particles, which all have the same
+    length, is one forward pass.  Recomputing the generated part costs O(generated) per step
+    instead of O(1) with a per-sequence cache; for the short outputs these samplers target
+    that is simple and exact.  ``prompt_cache=False`` recomputes everything (the reference).
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, vocab_size: int, *, chat: bool = True, prompt_cache: bool = True
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self.chat = chat
+        self.prompt_cache = prompt_cache
+        self.forward_calls = 0
+        self._prompt_state: tuple[tuple[int, ...], Any, np.ndarray] | None = None
+
+    def encode_prompt(self, prompt: str) -> tuple[int, ...]:
+        from automask.runtime.integrations.transformers import encode_prompt
+
+        return tuple(encode_prompt(self.tokenizer, prompt, chat=self.chat)["input_ids"][0].tolist())
+
+    def next_token_logprobs(
+        self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
+    ) -> np.ndarray:
+        import torch
+
+        out = np.empty((len(continuations), self.vocab_size), dtype=np.float64)
+        by_length: dict[int, list[int]] = {}
+        for row, cont in enumerate(continuations):
+            by_length.setdefault(len(cont), []).append(row)
+        prompt = tuple(int(t) for t in prompt_ids)
+        with torch.inference_mode():
+            for length, rows in by_length.items():
+                if not self.prompt_cache:
+                    ids = torch.tensor([list(prompt) + list(continuations[r]) for r in rows])
+                    out[rows] = self._forward(ids, None)[0]
+                    continue
+                cache, prompt_logprobs = self._prompt(prompt)
+                if length == 0:
+                    out[rows] = prompt_logprobs
+                    continue
+                batch_cache = copy.deepcopy(cache)
+                batch_cache.batch_repeat_interleave(len(rows))
+                ids = torch.tensor([list(continuations[r]) for r in rows], dtype=torch.long)
+                out[rows] = self._forward(ids, batch_cache)[0]
+        return out
+
+    def _prompt(self, prompt: tuple[int, ...]) -> tuple[Any, np.ndarray]:
+        import torch
+
+        if self._prompt_state is None or self._prompt_state[0] != prompt:
+            logprobs, cache = self._forward(torch.tensor([list(prompt)]), None, use_cache=True)
+            self._prompt_state = (prompt, cache, logprobs[0])
+        return self._prompt_state[1], self._prompt_state[2]
+
+    def _forward(self, ids: Any, cache: Any, *, use_cache: bool = False) -> tuple[np.ndarray, Any]:
+        import torch
+
+        kwargs: dict[str, Any] = {"input_ids": ids, "logits_to_keep": 1}
+        if cache is not None or use_cache:
+            kwargs["use_cache"] = True
+        if cache is not None:
+            kwargs["cache"] = cache
+        result = self.model(**kwargs)
+        self.forward_calls += 1
+        logits = result.logits[:, -1, : self.vocab_size]
+        new_cache = getattr(result, "cache", None) if use_cache else None
+        return torch.log_softmax(logits.double(), dim=-1).numpy(), new_cache
+
+
+class CachedNextTokenModel:
+    """Memoises another `NextTokenModel` per (prompt, continuation).
+
+    Language models are deterministic functions of the prefix, so a sampler run against
+    this wrapper behaves exactly as against the wrapped model; the evaluation harness uses
+    it to draw thousands of samples from a small finite language while calling the real
+    model once per distinct prefix.  ``calls`` counts cache misses (rows computed).
+    """
+
+    def __init__(self, inner: NextTokenModel) -> None:
+        self.inner = inner
+        self._cache: dict[tuple[tuple[int, ...], tuple[int, ...]], np.ndarray] = {}
+        self.calls = 0
+
+    def encode_prompt(self, prompt: str) -> tuple[int, ...]:
+        return self.inner.encode_prompt(prompt)
+
+    def next_token_logprobs(
+        self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
+    ) -> np.ndarray:
+        prompt = tuple(prompt_ids)
+        keys = [(prompt, tuple(c)) for c in continuations]
+        missing = sorted({k for k in keys if k not in self._cache}, key=lambda k: len(k[1]))
+        if missing:
+            rows = self.inner.next_token_logprobs(prompt, [k[1] for k in missing])
+            self.calls += len(missing)
+            for key, row in zip(missing, rows, strict=True):
+                self._cache[key] = row
+        return np.stack([self._cache[k] for k in keys])
+
+
+def as_next_token_model(model: Any, tokenizer: Any, compiled: CompiledGrammar) -> NextTokenModel:
+    """``model`` itself if it already is a `NextTokenModel`, else an `HFNextTokenModel`."""
+    if isinstance(model, NextTokenModel):
+        return model
+    return HFNextTokenModel(model, tokenizer, compiled.vocab.size)
+
+
+def encode(lm: NextTokenModel, prompt: str | Sequence[int]) -> tuple[int, ...]:
+    """Prompt ids: a string goes through the model's adapter, ids are taken as they are."""
+    return lm.encode_prompt(prompt) if isinstance(prompt, str) else tuple(int(t) for t in prompt)
+
+
+# -- log-space helpers -----------------------------------------------------------------
+def logsumexp(values: np.ndarray) -> float:
+    """``log(sum(exp(values)))``, ``-inf`` for an empty or all ``-inf`` input."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return -math.inf
+    top = float(values.max())
+    if top == -math.inf:
+        return -math.inf
+    return top + math.log(float(np.exp(values - top).sum()))
+
+
+def log_mean_exp(values: np.ndarray) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    return logsumexp(values) - math.log(values.size) if values.size else -math.inf
+
+
+def to_numpy_logits(logits: Any) -> np.ndarray:
+    """A float64 1-D numpy copy of a torch tensor / numpy array / sequence of logits."""
+    if hasattr(logits, "detach"):
+        logits = logits.detach().to("cpu").double().numpy()
+    return np.array(logits, dtype=np.float64).reshape(-1)
+
+
+def decode_text(compiled: CompiledGrammar, token_ids: Sequence[int]) -> str:
+    """The exact bytes of the (non-special) tokens, as UTF-8 (replacement for broken bytes)."""
+    return compiled.vocab.decode(token_ids).decode("utf-8", errors="replace")
+
+
+def allowed_mask(matcher: Matcher) -> np.ndarray:
+    """Bool array over the vocabulary: True where ``matcher`` allows the token now."""
+    mask = np.zeros(matcher.vocab_size, dtype=bool)
+    mask[matcher.allowed_token_ids()] = True
+    return mask
+
+
+# -- exact enumeration (tests and the evaluation harness) -------------------------------
+def enumerate_language(
+    lm: NextTokenModel,
+    prompt_ids: Sequence[int],
+    compiled: CompiledGrammar,
+    *,
+    max_tokens: int,
+    max_sequences: int = 100_000,
+) -> dict[tuple[int, ...], float]:
+    """Every token sequence the constraint allows (any tokenization), with its LM log-prob.
+
+    Returns ``{token ids (EOS excluded): log P(ids + EOS | prompt)}`` over complete
+    sequences of at most ``max_tokens`` tokens (EOS not counted).  ``logsumexp`` of the
+    values is log P(L | prompt); normalising gives the exact constrained distribution
+    P(w | w in L) that globally correct samplers target.  The LM is queried level by level
+    (one batch per depth).  Raises ValueError past ``max_sequences`` prefixes.
+    """
+    vocab = compiled.vocab
+    eos = vocab.eos_ids
+    result: dict[tuple[int, ...], float] = {}
+    frontier: list[tuple[tuple[int, ...], float, Matcher]] = [((), 0.0, compiled.matcher())]
+    seen = 0
+    for _ in range(max_tokens + 1):
+        if not frontier:
+            break
+        rows = lm.next_token_logprobs(prompt_ids, [p for p, _, _ in frontier])
+        nxt: list[tuple[tuple[int, ...], float, Matcher]] = []
+        for (prefix, logp, matcher), row in zip(frontier, rows, strict=True):
+            for token in matcher.allowed_token_ids().tolist():
+                if row[token] == -math.inf:
+                    continue
+                if token in eos:
+                    # All EOS ids end the same string; their probabilities add.
+                    result[prefix] = float(np.logaddexp(result.get(prefix, -math.inf), logp + row[token]))
+                    continue
+                if len(prefix) < max_tokens:
+                    child = matcher.fork()
+                    child.consume_token(token)
+                    nxt.append((prefix + (token,), logp + float(row[token]), child))
+        seen += len(nxt)
+        if seen > max_sequences:
+            raise ValueError(f"more than {max_sequences} prefixes; the language is too large to enumerate")
+        frontier = nxt
+    return result
+
+
+def normalise(log_weights: dict[Any, float]) -> dict[Any, float]:
+    """Probabilities from unnormalised log-weights."""
+    keys = list(log_weights)
+    values = np.array([log_weights[k] for k in keys])
+    total = logsumexp(values)
+    return {k: float(math.exp(v - total)) for k, v in zip(keys, values.tolist(), strict=True)}
+
+
+def kl_divergence(
+    exact: dict[Any, float], empirical_counts: dict[Any, float], *, pseudo_count: float = 0.5
+) -> float:
+    """KL(exact || smoothed empirical), in nats.
+
+    The empirical distribution gets ``pseudo_count`` added to every outcome of the exact
+    support (Krichevsky-Trofimov smoothing), so the divergence stays finite when a
+    small sample misses an outcome; outcomes outside the support are ignored (a correct
+    sampler never produces them).  ``empirical_counts`` may be weighted counts.
+    """
+    total = sum(empirical_counts.get(k, 0.0) for k in exact) + pseudo_count * len(exact)
+    kl = 0.0
+    for key, p in exact.items():
+        if p <= 0:
+            continue
+        q = (empirical_counts.get(key, 0.0) + pseudo_count) / total
+        kl += p * math.log(p / q)
+    return kl
