@@ -294,3 +294,29 @@ def test_index_limit_counts_distinct_rows_only():
     # 2001 states, all accepting, but only 2 distinct rows: {a, eos} and, at the end, {eos}
     index = build_token_index(dfa, vocab, CompileLimits(max_index_bytes=2001 * 4 + 2 * 4))
     assert index.num_rows == 2
+
+
+def random_regex(rng: random.Random, depth: int = 0) -> str:
+    """A random pattern over a few ASCII and multi-byte characters (classes, groups, repeats)."""
+    atoms = ["a", "b", "é", "中", "-", "[a-c]", "[^a]", r"[\d-]", ".", "(ab|中é)"]
+    if depth >= 3 or rng.random() < 0.3:
+        return rng.choice(atoms)
+    kind = rng.choice(["concat", "alt", "repeat", "group"])
+    if kind == "concat":
+        return random_regex(rng, depth + 1) + random_regex(rng, depth + 1)
+    if kind == "alt":
+        return f"({random_regex(rng, depth + 1)}|{random_regex(rng, depth + 1)})"
+    if kind == "repeat":
+        return f"({random_regex(rng, depth + 1)})" + rng.choice(["*", "+", "?", "{1,3}", "{2}"])
+    return f"(?:{random_regex(rng, depth + 1)})"
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_kernel_matches_reference_on_random_regexes(seed):
+    """Regex front-end -> ByteDFA -> index: the numba walk equals the per-token reference."""
+    from automask.compiler.regex import regex_to_dfa
+
+    rng = random.Random(f"regex-{seed}")
+    pattern = random_regex(rng)
+    vocab = random_vocab(rng, size=300)
+    assert_index_equals_reference(regex_to_dfa(pattern), vocab)
