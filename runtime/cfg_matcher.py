@@ -7,9 +7,16 @@ rows / completion points over the vocabulary trie (`compiler.cfg.token_walk`).
 The matcher's state is a persistent `ParseState` (`compiler.cfg.earley`): consuming a token
 steps its bytes one at a time through the lexer entries and the Earley parser, producing a
 new immutable state; ``history`` keeps the state before each consumed token, so
-``rollback(n)`` restores ``history[-n]`` and ``fork`` copies a list of references.  Each
-matcher owns an `EarleyEngine` (the mutable memo of Earley sets shared by its mask walks
-and token steps); forks get a fresh one, so matchers never share mutable data.
+``rollback(n)`` restores ``history[-n]`` and ``fork`` copies a list of references.
+
+Shared by all matchers of a grammar (both thread-safe, both caches only):
+
+- the `EarleyEngine`, whose memo makes Earley sets canonical (equal parse contexts are the
+  same objects), so a state's ``entries`` tuple identifies everything its mask depends on;
+- the *mask cache*: ``entries`` -> the regular-token mask (uint32 ``[W]``, read-only, EOS
+  excluded).  JSON-like grammars revisit few distinct contexts (inside a string at a given
+  nesting, after ``,`` / ``:``), so most masks become one dict lookup and a row copy.
+  Bounded by `CFGLimits.max_cached_masks` (cleared when full).
 
 Termination follows `DFAMatcher`: consuming EOS (allowed exactly when the text so far is a
 sentence) terminates; a terminated matcher allows only EOS again; rollback un-terminates.
@@ -17,6 +24,7 @@ sentence) terminates; a terminated matcher allows only EOS again; rollback un-te
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -24,8 +32,9 @@ import numpy as np
 
 from automask.compiler.cfg.earley import EarleyEngine, ParseState
 from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
-from automask.compiler.cfg.token_walk import TerminalTokenTable, fill_token_mask
+from automask.compiler.cfg.token_walk import FrontierScratch, TerminalTokenTable, fill_token_mask
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 from automask.runtime.bitmask import as_numpy_bitmask
 from automask.runtime.compiled_grammar import CompiledGrammar
@@ -33,7 +42,11 @@ from automask.runtime.matcher import Matcher
 
 
 class CFGGrammar(CompiledGrammar):
-    """A context-free constraint compiled against one vocabulary.  Immutable."""
+    """A context-free constraint compiled against one vocabulary.
+
+    The compiled tables are immutable; the shared caches (Earley sets, lowered sets, masks)
+    only grow, are bounded by `CFGLimits`, and are safe to use from several threads.
+    """
 
     def __init__(
         self,
@@ -57,6 +70,31 @@ class CFGGrammar(CompiledGrammar):
             eos_row[token_id >> 5] |= np.uint32(1 << (token_id & 31))
         eos_row.setflags(write=False)
         self.eos_row = eos_row
+        self.engine = EarleyEngine(tables, cfg_limits)
+        self.initial_state = self.engine.initial_state()
+        self.set_index = SetIndex(self.engine, cfg_limits.max_cached_sets)
+        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._scratch = threading.local()  # per-thread `FrontierScratch`
+
+    def regular_token_mask(self, state: ParseState) -> np.ndarray:
+        """The regular tokens allowed after ``state`` (uint32 ``[W]``, read-only; EOS not included)."""
+        key = state.entries
+        cache = self._mask_cache
+        mask = cache.get(key)
+        if mask is None:
+            mask = np.zeros(self.words, dtype=np.uint32)
+            scratch = getattr(self._scratch, "arrays", None)
+            if scratch is None:
+                scratch = self._scratch.arrays = FrontierScratch(self.token_table.trie.max_depth)
+            limit = self.cfg_limits.max_frontier_entries
+            fill_token_mask(self.set_index, self.token_table, self.tables, state, mask, scratch, limit)
+            mask.setflags(write=False)
+            limit = self.cfg_limits.max_cached_masks
+            if limit:
+                if len(cache) >= limit:
+                    cache.clear()
+                cache[key] = mask
+        return mask
 
     @cached_property
     def token_by_bytes(self) -> dict[bytes, int]:
@@ -82,8 +120,8 @@ class CFGMatcher(Matcher):
 
     def __init__(self, grammar: CFGGrammar) -> None:
         self._grammar = grammar
-        self._engine = EarleyEngine(grammar.tables, grammar.cfg_limits)
-        self._initial = self._engine.initial_state()
+        self._engine = grammar.engine
+        self._initial = grammar.initial_state
         self._state: ParseState | None = self._initial  # None = terminated
         self._history: list[ParseState | None] = []
 
@@ -95,16 +133,15 @@ class CFGMatcher(Matcher):
         if array.shape[1] < words:
             raise ValueError(f"bitmask has {array.shape[1]} words per row, the vocabulary needs {words}")
         state = self._state
-        if state is None:
-            mask = grammar.eos_row.copy()
-        else:
-            mask = np.zeros(words, dtype=np.uint32)
-            fill_token_mask(self._engine, grammar.token_table, state, mask)
-            if state.is_accepting:
-                mask |= grammar.eos_row
         target = array[row]
-        target[:words] = mask.view(np.int32)
-        target[words:] = 0
+        if state is None:
+            target[:words] = grammar.eos_row.view(np.int32)
+        else:
+            target[:words] = grammar.regular_token_mask(state).view(np.int32)
+            if state.is_accepting:
+                target[:words] |= grammar.eos_row.view(np.int32)
+        if array.shape[1] > words:
+            target[words:] = 0
 
     def _next_state(self, token_id: int) -> ParseState | None | bool:
         """The state after ``token_id``: a `ParseState`, ``None`` for EOS, ``False`` if refused."""
@@ -150,7 +187,7 @@ class CFGMatcher(Matcher):
     def fork(self) -> CFGMatcher:
         twin = CFGMatcher.__new__(CFGMatcher)
         twin._grammar = self._grammar
-        twin._engine = EarleyEngine(self._grammar.tables, self._grammar.cfg_limits)
+        twin._engine = self._engine
         twin._initial = self._initial
         twin._state = self._state
         twin._history = self._history.copy()

@@ -15,14 +15,17 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from automask.compiler.cfg import _kernels
+from automask.compiler.cfg.flatten import FLAT_PREFIX, flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.tables import build_grammar_tables
+from automask.compiler.cfg.token_walk import FrontierScratch, fill_token_mask, lower_state
 from automask.compiler.grammar.earley_reference import EarleyRecognizer
 from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, Terminal, TerminalDef
@@ -98,9 +101,11 @@ def random_grammar(rng: random.Random) -> Grammar:
     return Grammar("S", tuple(rules), tuple(terminals), ignore)
 
 
-def oracle_walk(grammar: Grammar, vocab: Vocabulary, rng: random.Random, steps: int) -> None:
+def oracle_walk(
+    grammar: Grammar, vocab: Vocabulary, rng: random.Random, steps: int, cfg_limits: CFGLimits | None = None
+) -> None:
     oracle = EarleyRecognizer(grammar)
-    matcher = compile_grammar_ir(grammar, vocab).matcher()
+    matcher = compile_grammar_ir(grammar, vocab, cfg_limits=cfg_limits).matcher()
     prefix = ""
     for _ in range(steps):
         mask = check_against_oracle(matcher, oracle, vocab, prefix)
@@ -131,6 +136,131 @@ def test_random_grammars_agree_with_the_earley_oracle_many(seed):
     grammar = random_grammar(rng)
     vocab = synthetic_vocab("abc " if grammar.ignore else "abc", 3)
     oracle_walk(grammar, vocab, rng, steps=10)
+
+
+def regular_heavy_grammar(rng: random.Random) -> Grammar:
+    """A random GBNF-like grammar: layers of regular helper rules (chains, alternatives, left-
+    and right-linear loops) under a recursive top, so that `flatten_regular` has work to do."""
+    patterns = rng.sample(["a", "b", "c", "ab", "[ab]", "b?", "c+"], 4)
+    terminals = [TerminalDef(f"T{i}", python_regex_to_ast(p), p) for i, p in enumerate(patterns)]
+
+    def term() -> Terminal:
+        return Terminal(rng.choice(terminals).name)
+
+    rules = [
+        Rule("R2", (term(),)),
+        Rule("R2", (term(), term())),
+        Rule("L", ()),  # left-linear loop: L = (R2 T)*
+        Rule("L", (NonTerminal("L"), NonTerminal("R2"), term())),
+        Rule("RR", (term(),)),  # right-linear loop: RR = (T R2)* T
+        Rule("RR", (term(), NonTerminal("R2"), NonTerminal("RR"))),
+        Rule("R1", (NonTerminal(rng.choice(["L", "RR", "R2"])), term())),
+        Rule("R1", (NonTerminal("L"),)),
+    ]
+    top = [NonTerminal("R1"), NonTerminal("RR"), NonTerminal("S"), term()]
+    rules += [
+        Rule("S", (NonTerminal("R1"),)),
+        Rule("S", tuple(rng.choice(top) for _ in range(rng.randint(2, 3)))),
+        Rule("S", (term(), NonTerminal("S"), term())),  # not regular: stays a rule
+    ]
+    return Grammar("S", tuple(rules), tuple(terminals))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_flattened_regular_subgrammars_agree_with_the_oracle(seed):
+    rng = random.Random(seed)
+    grammar = regular_heavy_grammar(rng)
+    flat = flatten_regular(grammar, DEFAULT_LIMITS, CFGLimits().max_flat_states)
+    assert any(t.name.startswith(FLAT_PREFIX) for t in flat.terminals)
+    oracle_walk(grammar, synthetic_vocab("abc", 3), rng, steps=8)
+
+
+def test_flattening_keeps_recursion_and_ignore():
+    json_flat = flatten_regular(grammar_from_gbnf(load_bundled("json.gbnf")), DEFAULT_LIMITS, 2000)
+    origins = {rule.origin for rule in json_flat.rules}
+    assert {"value", "object", "array", "member"} <= origins  # recursive: kept
+    assert not origins & {"string", "char", "number", "ws"}  # regular: now terminals
+    used = {s.name for rule in json_flat.rules for s in rule.expansion}
+    assert {"__flat_string", "__flat_number", "__flat_ws"} <= used
+    lark_json = grammar_from_lark(load_bundled("json.lark"))
+    assert flatten_regular(lark_json, DEFAULT_LIMITS, 2000) is lark_json  # %ignore: left alone
+    tiny = flatten_regular(grammar_from_gbnf(load_bundled("json.gbnf")), DEFAULT_LIMITS, 1)
+    assert "string" in {rule.origin for rule in tiny.rules}  # over the DFA budget: kept as rules
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tiny_caches_still_give_exact_masks(seed):
+    """Caches that overflow at every step (Earley sets, lowered sets, masks) change nothing."""
+    rng = random.Random(100 + seed)
+    grammar = random_grammar(rng)
+    vocab = synthetic_vocab("abc " if grammar.ignore else "abc", 2 if grammar.ignore else 3)
+    limits = CFGLimits(max_cached_sets=2, max_cached_masks=1)
+    oracle_walk(grammar, vocab, rng, steps=6, cfg_limits=limits)
+
+
+def test_matchers_share_caches_and_agree_across_threads():
+    grammar = grammar_from_lark(HANDWRITTEN["ignore"])
+    vocab = synthetic_vocab("aelt= ", 2)
+    shared = compile_grammar_ir(grammar, vocab)
+    uncached = compile_grammar_ir(grammar, vocab, cfg_limits=CFGLimits(max_cached_masks=0))
+    walks = []
+    for seed in range(8):
+        rng = random.Random(seed)
+        matcher, tokens = uncached.matcher(), []
+        for _ in range(8):
+            allowed = [t for t in np.flatnonzero(mask_of(matcher)).tolist() if t not in vocab.eos_ids]
+            if not allowed:
+                break
+            tokens.append(rng.choice(allowed))
+            matcher.consume_token(tokens[-1])
+        walks.append(tokens)
+
+    def masks_along(tokens: list[int]) -> list[bytes]:
+        matcher, masks = shared.matcher(), []
+        for token in tokens:
+            masks.append(mask_of(matcher).tobytes())
+            assert matcher.consume_token(token)
+        return masks
+
+    expected = []
+    for tokens in walks:
+        matcher, masks = uncached.matcher(), []
+        for token in tokens:
+            masks.append(mask_of(matcher).tobytes())
+            matcher.consume_token(token)
+        expected.append(masks)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(masks_along, walks * 3))
+    assert results == expected * 3
+
+
+def test_fill_mask_kernel_matches_reference():
+    grammar = grammar_from_lark(HANDWRITTEN["ignore"])
+    vocab = synthetic_vocab("aelt= ", 3)
+    compiled = compile_grammar_ir(grammar, vocab)
+    table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
+    token_bytes = [(t, data) for t, data in enumerate(vocab.token_bytes) if data]
+    matcher = compiled.matcher()
+    rng = random.Random(5)
+    for _ in range(6):
+        mask_of(matcher)  # resolves every parser answer this state needs
+        initial_states, initial_entries, _ = lower_state(index, table, tables, matcher._state)
+        lowered = index.arrays()
+        expected = np.zeros(table.words, dtype=np.uint32)
+        missing = _kernels.fill_mask_reference(
+            tables.transitions, tables.accepting, token_bytes, initial_states, initial_entries,
+            lowered.entry_first, lowered.entry_count, lowered.entry_state, lowered.entry_next,
+            lowered.num_sets, expected,
+        )  # fmt: skip
+        assert not missing
+        scratch = FrontierScratch(table.trie.max_depth, capacity=2)  # forces a regrow
+        out = np.zeros(table.words, dtype=np.uint32)
+        fill_token_mask(index, table, tables, matcher._state, out, scratch, 1000)
+        assert (out == expected).all()
+        allowed = [t for t in np.flatnonzero(mask_of(matcher)).tolist() if t not in vocab.eos_ids]
+        if not allowed:
+            break
+        matcher.consume_token(rng.choice(allowed))
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -1,8 +1,14 @@
-"""automask adapter: `automask.load_vocabulary`, `automask.compile_regex`, `CompiledGrammar.matcher()`.
+"""automask adapter: `automask.load_vocabulary`, `automask.compile_regex` / `compile_grammar`, `.matcher()`.
 
 automask's hot loops are numba functions compiled with ``cache=True``: the first compile in a
 process with an empty on-disk cache includes JIT compilation.  `environment_notes` reports the
 cache state seen when the worker starts, so a cold number can be told from a warm one.
+
+Grammar workloads: a compiled grammar caches masks by parse context, shared by its matchers,
+so timed walks that repeat the warm-up walk's text would all be cache hits and hide the cost
+of contexts never seen before.  The benchmark therefore compiles with the mask cache OFF by
+default (every timed mask is one kernel walk, Earley sets already known from the warm-up);
+``AUTOMASK_BENCH_CFG_MASK_CACHE=1`` measures the cached path instead.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ _COMPILE_MODULES = (
     "automask.compiler.regex",
     "automask.compiler.token_index.index",
     "automask.runtime.compiled_grammar",
+    "automask.grammar_api",
+    "automask.compiler.grammar.lark_frontend",
+    "automask.compiler.grammar.gbnf_frontend",
+    "automask.compiler.cfg.token_walk",
+    "automask.runtime.cfg_matcher",
 )
 
 
@@ -41,10 +52,14 @@ def numba_cache_files() -> int:
     return sum(1 for root in roots if root.is_dir() for _ in root.rglob("*.nbi"))
 
 
+def _cfg_mask_cache_enabled() -> bool:
+    return os.environ.get("AUTOMASK_BENCH_CFG_MASK_CACHE", "0") != "0"
+
+
 class AutomaskEngine(Engine):
     name = "automask"
     requires = ("automask",)
-    supported_kinds = frozenset({WorkloadKind.REGEX})
+    supported_kinds = frozenset({WorkloadKind.REGEX, WorkloadKind.LARK, WorkloadKind.GBNF})
     needs_hf_tokenizer = False
 
     def __init__(self) -> None:
@@ -62,7 +77,17 @@ class AutomaskEngine(Engine):
     def environment_notes(self) -> list[str]:
         count = numba_cache_files()
         state = "warm" if count else "cold: the first compile includes numba JIT"
-        return [f"numba cache: {count} index files ({state})"]
+        notes = [f"numba cache: {count} index files ({state})"]
+        if _cfg_mask_cache_enabled():
+            notes.append(
+                "grammar mask cache on: lark/gbnf timed walks repeat the warm-up walk's text, so their "
+                "masks are cache hits (the default, AUTOMASK_BENCH_CFG_MASK_CACHE=0, measures uncached masks)"
+            )
+        else:
+            notes.append(
+                "grammar mask cache off (AUTOMASK_BENCH_CFG_MASK_CACHE=0): every mask is a kernel walk"
+            )
+        return notes
 
     def prepare(self, source: TokenizerSource, hf_tokenizer: Any | None) -> None:
         if source.path is not None:
@@ -85,6 +110,14 @@ class AutomaskEngine(Engine):
     def compile(self, workload: Workload) -> Any:
         if workload.kind is WorkloadKind.REGEX:
             return self._am.compile_regex(workload.source, self._vocabulary)
+        if workload.kind in (WorkloadKind.LARK, WorkloadKind.GBNF):
+            from automask.compiler.cfg.limits import CFGLimits
+
+            syntax = "lark" if workload.kind is WorkloadKind.LARK else "gbnf"
+            limits = None if _cfg_mask_cache_enabled() else CFGLimits(max_cached_masks=0)
+            return self._am.compile_grammar(
+                workload.source, self._vocabulary, syntax=syntax, cfg_limits=limits
+            )
         raise UnsupportedWorkload(
             f"automask's {workload.kind.value} front-end is not wired into the benchmark"
         )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.workloads import regex
+from benchmarks.workloads import cfg, regex
 from benchmarks.workloads.base import Workload, WorkloadKind
 
 SUITES: dict[str, Callable[[], list[Workload]]] = {
     "regex": regex.workloads,
+    "cfg": cfg.workloads,
 }
 
 

@@ -134,3 +134,338 @@ def walk_subtrees_reference(
                 if accepting[state] and node_end[node] > node + 1:
                     completions.append((node, entry))
     return completions
+
+
+# ---------------------------------------------------------------------------------------
+# The whole mask in one call: one depth-first trie walk carrying the lexer/parser frontier.
+#
+# Earley sets are lowered (`set_index.SetIndex`) to integer ids with a flat list of lexer
+# entries each: set ``s`` owns entries ``entry_first[s] .. entry_first[s] + entry_count[s]``;
+# entry ``e`` starts terminal DFA state ``entry_state[e]`` and, when that terminal ends,
+# the parser continues in set ``entry_next[e]`` (-1: not computed yet, Python must ask the
+# parser; ids >= ``num_sets`` count as not computed too).
+#
+# The walk keeps, for every depth of the current trie path, the *frontier*: the pairs
+# ``(dfa_state, entry)`` alive after the path's bytes (``entry``: whose terminal is being
+# lexed, i.e. where the parser goes when it ends).  Stepping a byte steps every pair; a pair
+# whose state accepts, at a node with children, also starts the set that follows (the
+# llguidance design, with the parser lowered to table lookups).  A started set is one pair
+# ``(-1, set)`` that the next byte expands into only the set's entries live on that byte
+# (``byte_offsets`` / ``byte_entries``), since most of them die at once.  A token is allowed
+# iff some pair survives its last byte.
+#
+# The initial pairs (the parse state's entries) are *row-covered*: the tokens they read
+# without ending their terminal are OR-ed in from ``rows`` up front (the context-independent
+# part, the xgrammar idea), so a subtree in which only row-covered pairs are alive is entered
+# only if it holds one of their precomputed completion points.  Inside a JSON string that
+# makes a mask one row copy plus a walk below the few nodes where the string may close.
+#
+# When a pair needs an ``entry_next`` not computed yet, the walk *suspends* at that node:
+# it writes the missing entries to ``missing`` (up to its capacity), keeps its depth-first
+# position in the scratch arrays (``resume[0]`` = depth), and returns their number.  Python
+# asks the parser (`SetIndex.resolve`) and calls again with the same scratch; the walk
+# redoes that node and goes on.  So a cold mask costs one round trip per new parser answer,
+# never a second walk.  Returns 0 when the mask is complete (``resume[0] = -1``), and -1 if a
+# frontier exceeds the scratch capacity (the caller starts afresh with larger arrays).
+# ---------------------------------------------------------------------------------------
+
+_FILL_SIGNATURE = nb.int64(
+    _readonly(nb.int32, 2),  # transitions [S, 256]
+    _readonly(nb.boolean, 1),  # accepting [S]
+    _readonly(nb.int32, 1),  # node_end
+    _readonly(nb.int32, 1),  # token_offsets
+    _readonly(nb.int32, 1),  # token_ids
+    nb.int64,  # max_depth
+    _readonly(nb.uint32, 2),  # rows [S, W]
+    _readonly(nb.int64, 1),  # completion_offsets [S + 1]
+    _readonly(nb.int32, 1),  # completion_nodes
+    _readonly(nb.int64, 1),  # child_offsets [N + 2]: children of node n (-1 = root) at [n + 1, n + 2)
+    _readonly(nb.uint8, 1),  # child_bytes
+    _readonly(nb.int32, 1),  # child_nodes
+    _readonly(nb.int32, 1),  # initial dfa states
+    _readonly(nb.int32, 1),  # initial entries (-1: the terminal never ends inside a token)
+    nb.int32[::1],  # entry_first [sets]
+    nb.int32[::1],  # entry_count [sets]
+    nb.int32[::1],  # entry_state [entries]
+    nb.int32[::1],  # entry_next [entries]
+    nb.int32[::1],  # byte_offsets [sets * 257]
+    nb.int32[::1],  # byte_entries
+    nb.int64,  # num_sets
+    nb.uint32[::1],  # out
+    nb.int32[::1],  # missing (output)
+    nb.int32[:, ::1],  # frontier states [max_depth + 2, capacity] (scratch)
+    nb.int32[:, ::1],  # frontier entries (scratch)
+    nb.boolean[:, ::1],  # frontier row-covered flags (scratch)
+    nb.int64[::1],  # entry_stamp [>= entries] (scratch, see `_add_pair`)
+    nb.int64[::1],  # set_stamp [>= sets] (scratch: a set started twice at one node is added once)
+    nb.int64[::1],  # clock [1]: the last stamp used (scratch, increases across calls)
+    nb.int64[::1],  # counts [max_depth + 2]: frontier sizes (scratch, kept for a resume)
+    nb.int64[::1],  # path_node [max_depth + 2] (scratch, kept for a resume)
+    nb.int64[::1],  # path_cursor [max_depth + 2] (scratch, kept for a resume)
+    nb.int64[::1],  # resume [1]: -1 = start afresh, else the depth to resume at (in/out)
+)
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_pair(
+    states, entries, covered, level, count, state, entry, is_covered, entry_stamp, visit
+):  # pragma: no cover
+    """Append ``(state, entry)`` to frontier ``level`` unless present; returns the new count (-1: full).
+
+    ``entry_stamp[entry] == visit`` says some pair of this entry is already at this level; only
+    then (or for ``entry < 0``) is the level scanned, so deduplication is linear in practice.
+    """
+    if entry < 0 or entry_stamp[entry] == visit:
+        for k in range(count):
+            if states[level, k] == state and entries[level, k] == entry:
+                if not is_covered:
+                    covered[level, k] = False
+                return count
+    else:
+        entry_stamp[entry] = visit
+    if count == states.shape[1]:
+        return -1
+    states[level, count] = state
+    entries[level, count] = entry
+    covered[level, count] = is_covered
+    return count + 1
+
+
+@nb.njit(_FILL_SIGNATURE, cache=True, nogil=True)
+def fill_mask(
+    transitions,
+    accepting,
+    node_end,
+    token_offsets,
+    token_ids,
+    max_depth,
+    rows,
+    completion_offsets,
+    completion_nodes,
+    child_offsets,
+    child_bytes,
+    child_nodes,
+    initial_states,
+    initial_entries,
+    entry_first,
+    entry_count,
+    entry_state,
+    entry_next,
+    byte_offsets,
+    byte_entries,
+    num_sets,
+    out,
+    missing,
+    states,
+    entries,
+    covered,
+    entry_stamp,
+    set_stamp,
+    clock,
+    counts,
+    path_node,
+    path_cursor,
+    resume,
+):  # pragma: no cover - compiled
+    words = out.shape[0]
+    room = missing.shape[0]
+    found = 0
+    total = 0
+    fresh = resume[0] < 0
+    for i in range(initial_states.shape[0]):
+        state = initial_states[i]
+        if fresh:
+            for w in range(words):
+                out[w] |= rows[state, w]
+        total += completion_offsets[state + 1] - completion_offsets[state]
+    if total == 0:
+        resume[0] = -1
+        return 0
+
+    sp = resume[0]
+    resume[0] = -1
+    count = 0
+    clock[0] += 1
+    for i in range(initial_states.shape[0] if fresh else 0):
+        count = _add_pair(
+            states,
+            entries,
+            covered,
+            0,
+            count,
+            initial_states[i],
+            initial_entries[i],
+            True,
+            entry_stamp,
+            clock[0],
+        )
+        if count < 0:
+            resume[0] = -1
+            return -1
+    if fresh:
+        counts[0] = count
+        sp = 0
+        path_node[0] = -1
+        path_cursor[0] = child_offsets[0]
+    while sp >= 0:
+        cursor = path_cursor[sp]
+        if cursor == child_offsets[path_node[sp] + 2]:
+            sp -= 1
+            continue
+        path_cursor[sp] = cursor + 1
+        byte = child_bytes[cursor]
+        node = child_nodes[cursor]
+        has_children = child_offsets[node + 2] > child_offsets[node + 1]
+        level = sp + 1
+        count = 0
+        alive = False
+        suspend = False
+        clock[0] += 1
+        visit = clock[0]
+        for j in range(counts[sp]):
+            source = states[sp, j]
+            if source >= 0:  # a lexer pair: step it
+                lo, hi = 0, 1
+            else:  # a started set: only its entries live on this byte
+                base = entries[sp, j] * 257 + byte
+                lo, hi = byte_offsets[base], byte_offsets[base + 1]
+            for k in range(lo, hi):
+                if source >= 0:
+                    entry = entries[sp, j]
+                    state = transitions[source, byte]
+                    is_covered = covered[sp, j]
+                else:
+                    entry = byte_entries[k]
+                    state = transitions[entry_state[entry], byte]
+                    is_covered = False
+                if state < 0:
+                    continue
+                alive = True
+                count = _add_pair(
+                    states, entries, covered, level, count, state, entry, is_covered, entry_stamp, visit
+                )
+                if count < 0:
+                    resume[0] = -1
+                    return -1
+                if not (has_children and accepting[state]) or entry < 0:
+                    continue
+                following = entry_next[entry]
+                if following < 0 or following >= num_sets:
+                    if found < room:
+                        missing[found] = entry
+                    found += 1
+                    suspend = True
+                    continue
+                if entry_count[following] == 0 or set_stamp[following] == visit:
+                    continue  # expects nothing, or already started at this node
+                set_stamp[following] = visit
+                if count == states.shape[1]:
+                    resume[0] = -1
+                    return -1
+                states[level, count] = -1  # the started set, as one pair
+                entries[level, count] = following
+                covered[level, count] = False
+                count += 1
+        if suspend:  # come back to this very node once Python has the parser's answers
+            path_cursor[sp] = cursor
+            resume[0] = sp
+            return found
+        if not alive:
+            continue
+        for k in range(token_offsets[node], token_offsets[node + 1]):
+            token = token_ids[k]
+            out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+        if not has_children:
+            continue
+        needed = False
+        for j in range(count):
+            if not covered[level, j]:
+                needed = True
+                break
+        if not needed:  # only row-covered pairs: enter only to reach one of their completion points
+            for i in range(initial_states.shape[0]):  # each list is sorted (preorder)
+                state = initial_states[i]
+                first, stop = completion_offsets[state], completion_offsets[state + 1]
+                at = first + np.searchsorted(completion_nodes[first:stop], node)
+                if at < stop and completion_nodes[at] < node_end[node]:
+                    needed = True
+                    break
+        if not needed:
+            continue
+        counts[level] = count
+        sp = level
+        path_node[sp] = node
+        path_cursor[sp] = child_offsets[node + 1]
+    return 0
+
+
+def fill_mask_reference(
+    transitions: np.ndarray,
+    accepting: np.ndarray,
+    token_bytes: list[tuple[int, bytes]],
+    initial_states: np.ndarray,
+    initial_entries: np.ndarray,
+    entry_first: np.ndarray,
+    entry_count: np.ndarray,
+    entry_state: np.ndarray,
+    entry_next: np.ndarray,
+    num_sets: int,
+    out: np.ndarray,
+) -> set[int]:
+    """Specification of `fill_mask`: each token ``(id, bytes)`` lexed on its own, no rows, no trie.
+
+    A pair whose terminal ends before the token's last byte starts the following set's
+    entries.  Returns the entries whose ``entry_next`` was needed but missing.
+    """
+    missing: set[int] = set()
+    for token, data in token_bytes:
+        frontier = set(zip(initial_states.tolist(), initial_entries.tolist(), strict=True))
+        for position, byte in enumerate(data):
+            stepped: set[tuple[int, int]] = set()
+            for state, entry in frontier:
+                target = int(transitions[state, byte])
+                if target < 0:
+                    continue
+                stepped.add((target, entry))
+                if accepting[target] and position + 1 < len(data) and entry >= 0:
+                    following = int(entry_next[entry])
+                    if not 0 <= following < num_sets:
+                        missing.add(entry)
+                        continue
+                    first = int(entry_first[following])
+                    stepped.update(
+                        (int(entry_state[e]), e) for e in range(first, first + int(entry_count[following]))
+                    )
+            frontier = stepped
+            if not frontier:
+                break
+        if frontier:
+            out[token >> 5] |= np.uint32(1 << (token & 31))
+    return missing
+
+
+def child_lists(node_depth: np.ndarray, node_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each trie node's children as CSR, for walks that must skip dead bytes cheaply.
+
+    Returns ``(child_offsets int64 [N + 2], child_bytes uint8, child_nodes int32)``: the
+    children of node ``n`` (``n = -1`` for the root) are ``child_nodes[child_offsets[n + 1] :
+    child_offsets[n + 2]]`` in byte order, on edges ``child_bytes[...]``.
+    """
+    parents = _parents(node_depth)
+    order = np.argsort(parents, kind="stable").astype(np.int32)  # preorder = byte order within a parent
+    counts = np.bincount(parents + 1, minlength=node_depth.shape[0] + 1)
+    offsets = np.zeros(node_depth.shape[0] + 2, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, np.ascontiguousarray(node_byte[order]), order
+
+
+@nb.njit(nb.int64[::1](_readonly(nb.int32, 1)), cache=True, nogil=True)
+def _parents(node_depth):  # pragma: no cover - compiled
+    """Parent of every preorder node (-1 for children of the root): the last node one level up."""
+    parents = np.empty(node_depth.shape[0], dtype=np.int64)
+    last_at = np.full(node_depth.max() + 2 if node_depth.shape[0] else 2, -1, dtype=np.int64)
+    for node in range(node_depth.shape[0]):
+        depth = node_depth[node]
+        parents[node] = last_at[depth - 1]
+        last_at[depth] = node
+    return parents

@@ -29,6 +29,8 @@ an item expecting a nullable symbol also advances over it immediately.
 
 from __future__ import annotations
 
+import threading
+
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.tables import GrammarTables, terminal_symbol
 from automask.errors import CompileLimitExceeded
@@ -69,14 +71,19 @@ class ParseState:
 
 
 class EarleyEngine:
-    """Builds Earley sets for one matcher (and its trie walks); holds the memo of sets.
+    """Builds Earley sets and holds their memo; one per compiled grammar, shared by its matchers.
 
-    Not thread-safe (the memo is mutable); each matcher owns one.
+    Sharing the memo makes sets *canonical* across matchers: the same completions from the
+    same origins give the same set object, so a `ParseState`'s ``entries`` tuple identifies
+    its whole parse context and can key the grammar's mask cache.  Thread-safe: lookups are
+    single dict reads; building a missing set holds ``_lock`` (sets are immutable once
+    published).
     """
 
     __slots__ = (
         "tables",
         "limits",
+        "_lock",
         "_memo",
         "_by_content",
         "_transitions",
@@ -89,6 +96,7 @@ class EarleyEngine:
     def __init__(self, tables: GrammarTables, limits: CFGLimits) -> None:
         self.tables = tables
         self.limits = limits
+        self._lock = threading.Lock()
         self._memo: dict[frozenset[tuple[int, EarleySet]], EarleySet] = {}
         self._by_content: dict[frozenset[tuple[int, int, object]], EarleySet] = {}
         self._transitions = memoryview(tables.transitions).cast("B").cast("i") if tables.num_states else []
@@ -100,8 +108,9 @@ class EarleyEngine:
     # ------------------------------------------------------------------ states
 
     def initial_state(self) -> ParseState:
-        first = EarleySet()
-        first = self._close(first, [(self.tables.start_rule, 0, first)])
+        with self._lock:
+            first = EarleySet()
+            first = self._close(first, [(self.tables.start_rule, 0, first)])
         return ParseState(first.entries, first)
 
     def step_byte(self, state: ParseState, byte: int) -> ParseState | None:
@@ -155,6 +164,14 @@ class EarleyEngine:
         found = memo.get(key)
         if found is not None:
             return found
+        with self._lock:
+            found = memo.get(key)
+            if found is not None:
+                return found
+            return self._complete_locked(key)
+
+    def _complete_locked(self, key: frozenset[tuple[int, EarleySet]]) -> EarleySet:
+        memo = self._memo
         created = EarleySet()
         agenda: list[Item] = []
         for terminal, origin in key:

@@ -3,7 +3,7 @@
 `CompileLimits` (shared with the regex path) bounds the terminal DFAs (``max_dfa_states``)
 and the precomputed per-state token rows (``max_index_bytes``).  `CFGLimits` bounds what is
 specific to Earley parsing: grammar size, the size of one Earley set, the number of live
-lexer entries after one byte, and the per-matcher cache of Earley sets.  Exceeding any of
+lexer entries after one byte, and the per-grammar caches of Earley sets and of masks.  Exceeding any of
 them raises `automask.errors.CompileLimitExceeded` (at compile time or, for the per-byte
 bounds, during matching).
 """
@@ -21,7 +21,11 @@ class CFGLimits:
     max_frontier_entries: int = 100_000
     """Live ``(terminal DFA state, origin set)`` pairs after one byte."""
     max_cached_sets: int = 100_000
-    """Earley sets a matcher memoises before it drops its cache (a cache only: never an error)."""
+    """Earley sets a grammar memoises before it drops its cache (a cache only: never an error)."""
+    max_flat_states: int = 2000
+    """Largest DFA a regular sub-grammar is flattened into (larger ones keep their rules)."""
+    max_cached_masks: int = 2048
+    """Token masks a compiled grammar caches by parse context (0 disables the cache)."""
     max_forced_bytes: int = 4096
     """Longest `forced_bytes` answer."""
     max_completion_nodes: int = 50_000_000

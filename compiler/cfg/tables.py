@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.cfg.flatten import flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.grammar.ir import Grammar, NonTerminal
 from automask.compiler.limits import CompileLimits
@@ -65,9 +66,11 @@ class GrammarTables:
 def build_grammar_tables(grammar: Grammar, limits: CompileLimits, cfg_limits: CFGLimits) -> GrammarTables:
     """Lower ``grammar`` (already validated by its front-end) to `GrammarTables`.
 
+    Regular sub-grammars are first flattened into terminals (`flatten.flatten_regular`).
     Raises `EmptyLanguage` if the start symbol derives no string and `CompileLimitExceeded`
     if the grammar or the terminal DFAs exceed the limits.
     """
+    grammar = flatten_regular(grammar, limits, cfg_limits.max_flat_states)
     used_terminals = {
         s.name for rule in grammar.rules for s in rule.expansion if not isinstance(s, NonTerminal)
     }

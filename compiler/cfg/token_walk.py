@@ -13,14 +13,17 @@ Precomputed at compile time (`TerminalTokenTable`, immutable), for every global 
   (the context-independent part, exactly a regex token-index row);
 - ``completion_offsets`` int64 ``[S + 1]`` / ``completion_nodes`` int32: CSR list of the trie
   nodes (with descendants) after which the DFA from ``s`` accepts - the only places where
-  the parser must be asked.
+  the parser must be asked;
+- ``child_offsets`` / ``child_bytes`` / ``child_nodes``: the trie's child lists as CSR
+  (`_kernels.child_lists`), so the run-time walk skips a dead byte without touching the
+  (large, cache-cold) subtree arrays.
 
-At run time (`fill_token_mask`): OR the rows of the state's entries; then, for every
-completion point, build the next Earley set (memoised by `EarleyEngine.complete`) and walk
-the subtree below that node from the new set's entries with the numba kernel, which again
-reports completion points; repeat until no completion point is left (tokens are finite).
-Completion points are grouped by the Earley set they lead to, so each distinct set costs
-one kernel call over all its subtrees.
+At run time (`fill_token_mask`), one numba call (`_kernels.fill_mask`): OR the rows of the
+state's entries; then, for every completion point, continue in the Earley set that follows
+(looked up in the lowered `set_index.SetIndex`) and walk the subtree below that node from
+that set's entries, which again reports completion points, until none is left (tokens are
+finite).  ``(set, node)`` pairs are walked once.  Parser answers not computed yet send the
+kernel back to Python once (`SetIndex.resolve`), then it runs again.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from automask.compiler.cfg import _kernels
-from automask.compiler.cfg.earley import EarleyEngine, EarleySet, ParseState
+from automask.compiler.cfg.earley import ParseState
 from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.limits import CompileLimits
 from automask.compiler.token_index.trie import TokenTrie
@@ -45,10 +49,20 @@ class TerminalTokenTable:
     completion_offsets: np.ndarray
     completion_nodes: np.ndarray
     words: int
+    child_offsets: np.ndarray
+    child_bytes: np.ndarray
+    child_nodes: np.ndarray
 
     @property
     def nbytes(self) -> int:
-        return int(self.rows.nbytes + self.completion_offsets.nbytes + self.completion_nodes.nbytes)
+        arrays = (
+            self.rows,
+            self.completion_offsets,
+            self.completion_nodes,
+            self.child_offsets,
+            self.child_nodes,
+        )
+        return int(sum(array.nbytes for array in arrays) + self.child_bytes.nbytes)
 
 
 def build_terminal_token_table(
@@ -80,9 +94,11 @@ def build_terminal_token_table(
     np.cumsum([len(nodes) for nodes in per_state], out=offsets[1:])
     nodes = np.concatenate(per_state) if per_state else np.zeros(0, np.int32)
     limits.check("max_index_bytes", int(rows.nbytes + nodes.nbytes + offsets.nbytes))
-    for array in (rows, offsets, nodes):
+    child_offsets, child_bytes, child_nodes = _kernels.child_lists(trie.node_depth, trie.node_byte)
+    nodes = nodes.astype(np.int32)
+    for array in (rows, offsets, nodes, child_offsets, child_bytes, child_nodes):
         array.setflags(write=False)
-    return TerminalTokenTable(trie, rows, offsets, nodes.astype(np.int32), words)
+    return TerminalTokenTable(trie, rows, offsets, nodes, words, child_offsets, child_bytes, child_nodes)
 
 
 def _walk(
@@ -113,53 +129,111 @@ def _walk(
     )
 
 
+class FrontierScratch:
+    """Scratch arrays of `_kernels.fill_mask` (one per thread): frontier pairs per trie depth."""
+
+    def __init__(self, max_depth: int, capacity: int = 64) -> None:
+        self.missing = np.empty(4096, dtype=np.int32)
+        self.clock = np.zeros(1, dtype=np.int64)
+        self.entry_stamp = np.zeros(0, dtype=np.int64)
+        self.set_stamp = np.zeros(0, dtype=np.int64)
+        self.resize(max_depth, capacity)
+
+    def stamps_for(self, num_entries: int, num_sets: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stamp arrays covering the index's current entries and sets (zeros never match a stamp)."""
+        if self.entry_stamp.shape[0] < num_entries:
+            self.entry_stamp = np.zeros(2 * num_entries, dtype=np.int64)
+        if self.set_stamp.shape[0] < num_sets:
+            self.set_stamp = np.zeros(2 * num_sets, dtype=np.int64)
+        return self.entry_stamp, self.set_stamp
+
+    def resize(self, max_depth: int, capacity: int) -> None:
+        self.capacity = capacity
+        self.counts = np.zeros(max_depth + 2, dtype=np.int64)
+        self.path_node = np.empty(max_depth + 2, dtype=np.int64)
+        self.path_cursor = np.empty(max_depth + 2, dtype=np.int64)
+        self.resume = np.full(1, -1, dtype=np.int64)
+        self.states = np.empty((max_depth + 2, capacity), dtype=np.int32)
+        self.entries = np.empty((max_depth + 2, capacity), dtype=np.int32)
+        self.covered = np.empty((max_depth + 2, capacity), dtype=np.bool_)
+
+
 def fill_token_mask(
-    engine: EarleyEngine, table: TerminalTokenTable, state: ParseState, out: np.ndarray
+    index: SetIndex,
+    table: TerminalTokenTable,
+    tables: GrammarTables,
+    state: ParseState,
+    out: np.ndarray,
+    scratch: FrontierScratch,
+    max_frontier: int,
 ) -> None:
-    """OR into ``out`` (uint32 ``[W]``) the regular tokens allowed after ``state`` (EOS not included)."""
-    tables = engine.tables
-    owner = tables.state_terminal
-    offsets, all_nodes, rows = table.completion_offsets, table.completion_nodes, table.rows
-    pending: dict[EarleySet, list[np.ndarray]] = {}
-    seen_states: set[int] = set()
-    for dfa_state, origin in state.entries:
-        if dfa_state not in seen_states:
-            seen_states.add(dfa_state)
-            np.bitwise_or(out, rows[dfa_state], out=out)
-        first, stop = offsets[dfa_state], offsets[dfa_state + 1]
-        if stop > first:
-            following = engine.complete(frozenset(((int(owner[dfa_state]), origin),)))
-            pending.setdefault(following, []).append(all_nodes[first:stop])
-    buffer_nodes = np.empty(4096, dtype=np.int32)
-    buffer_entries = np.empty(4096, dtype=np.int32)
-    walked: dict[EarleySet, np.ndarray] = {}  # roots already walked from each set
-    while pending:
-        here, root_lists = pending.popitem()
-        if not here.entries:
-            continue  # the parser expects no terminal after this one: nothing longer fits
-        # Each list is sorted and duplicate-free (CSR slices, kernel output in preorder).
-        roots = root_lists[0] if len(root_lists) == 1 else np.unique(np.concatenate(root_lists))
-        before = walked.get(here)
-        if before is not None:
-            roots = roots[~np.isin(roots, before, assume_unique=True)]
-            if roots.size == 0:
-                continue
-            walked[here] = np.concatenate((before, roots))
-        else:
-            walked[here] = roots
-        starts = np.fromiter((s for s, _ in here.entries), dtype=np.int32, count=len(here.entries))
-        while True:
-            found = _walk(tables, table.trie, starts, roots, out, buffer_nodes, buffer_entries)
-            if found <= buffer_nodes.shape[0]:
-                break
-            buffer_nodes = np.empty(2 * found, dtype=np.int32)
-            buffer_entries = np.empty(2 * found, dtype=np.int32)
-        if not found:
+    """OR into ``out`` (uint32 ``[W]``) the regular tokens allowed after ``state`` (EOS not included).
+
+    One `_kernels.fill_mask` call does the whole walk; when it meets parser answers not
+    computed yet it suspends, `SetIndex.resolve` asks the parser, and the kernel resumes
+    where it stopped.  Once a grammar's contexts have been seen, a mask is one call.
+    Raises `CompileLimitExceeded` if a frontier would exceed ``max_frontier`` pairs.
+    """
+    offsets = table.completion_offsets
+    trie = table.trie
+    index.start_mask()
+    scratch.resume[0] = -1
+    lowered = None
+    while True:
+        if lowered is None:
+            lowered = lower_state(index, table, tables, state)
+            if lowered is None:
+                continue  # the index started over meanwhile
+            scratch.resume[0] = -1
+        initial_states, initial_entries, epoch = lowered
+        lowered_sets = index.arrays()
+        entry_first, entry_count, entry_state, entry_next = lowered_sets[:4]
+        if lowered_sets.epoch != epoch:
+            lowered = None  # another thread started a new epoch: start this mask afresh
             continue
-        nodes, entry_of = buffer_nodes[:found], buffer_entries[:found]
-        counts = np.bincount(entry_of, minlength=len(starts))
-        for entry in np.flatnonzero(counts).tolist():
-            dfa_state = int(starts[entry])
-            following = engine.complete(frozenset(((int(owner[dfa_state]), here),)))
-            chosen = nodes if counts[entry] == found else nodes[entry_of == entry]
-            pending.setdefault(following, []).append(np.sort(chosen))
+        entry_stamp, set_stamp = scratch.stamps_for(entry_next.shape[0], entry_first.shape[0])
+        found = _kernels.fill_mask(
+            tables.transitions, tables.accepting, trie.node_end, trie.token_offsets, trie.token_ids,
+            trie.max_depth, table.rows, offsets, table.completion_nodes, table.child_offsets,
+            table.child_bytes, table.child_nodes, initial_states, initial_entries, entry_first,
+            entry_count, entry_state, entry_next, lowered_sets.byte_offsets,
+            lowered_sets.byte_entries, lowered_sets.num_sets, out, scratch.missing, scratch.states,
+            scratch.entries, scratch.covered, entry_stamp, set_stamp, scratch.clock, scratch.counts, scratch.path_node,
+            scratch.path_cursor, scratch.resume,
+        )  # fmt: skip
+        if found < 0:
+            if scratch.capacity >= max_frontier:
+                raise CompileLimitExceeded(
+                    "max_frontier_entries", 2 * scratch.capacity, max_frontier, hint="grammar too ambiguous"
+                )
+            scratch.resize(trie.max_depth, min(2 * scratch.capacity, max_frontier))
+            continue
+        if not found:
+            return
+        index.resolve(scratch.missing[: min(int(found), scratch.missing.shape[0])], epoch)
+
+
+def lower_state(
+    index: SetIndex, table: TerminalTokenTable, tables: GrammarTables, state: ParseState
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The kernel's view of ``state``: ``(initial dfa states, initial entries, epoch)``.
+
+    An entry whose terminal may end inside a token (it has completion points) is paired with
+    the `SetIndex` entry of its origin set for that terminal, the rest with -1.  ``None`` if
+    the index started a new epoch while lowering (the caller tries again).
+    """
+    owner = tables.state_terminal
+    offsets = table.completion_offsets
+    lowered: dict[tuple[int, int], None] = {}
+    epochs: set[int] = set()
+    for dfa_state, origin in state.entries:
+        entry = -1
+        if offsets[dfa_state + 1] > offsets[dfa_state]:
+            entry, epoch = index.entry_for(origin, int(owner[dfa_state]))
+            epochs.add(epoch)
+        lowered[(dfa_state, entry)] = None
+    current = index.arrays().epoch
+    if epochs - {current}:
+        return None
+    pairs = np.array(list(lowered), dtype=np.int32).reshape(-1, 2)
+    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]), current

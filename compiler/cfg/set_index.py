@@ -1,0 +1,191 @@
+"""Earley sets lowered to integer arrays, so that a whole mask is one numba call (`_kernels.fill_mask`).
+
+Why: the mask walk asks the parser, at every trie node where a terminal may end, for the
+Earley set that follows.  Those answers depend only on ``(set, terminal)`` and are shared
+by all matchers of a grammar, so they are computed once in Python (`EarleyEngine.complete`)
+and stored here as integers; the kernel then walks trie and parser together and returns to
+Python only for answers not computed yet.
+
+Layout (grown by doubling; ``num_sets`` sets and ``num_entries`` entries are valid):
+
+- ``entry_first`` / ``entry_count`` int32 ``[sets]``: set ``s``'s lexer entries are
+  ``entry_first[s] .. + entry_count[s]`` (one per terminal the set expects, in
+  ``EarleySet.entries`` order);
+- ``entry_state`` int32 ``[entries]``: the terminal's DFA start state;
+- ``entry_terminal`` int32 ``[entries]``: the terminal id; ``entry_set``: the owning set;
+- ``entry_next`` int32 ``[entries]``: the id of the set after that terminal ends, -1 until
+  computed;
+- ``byte_offsets`` int32 ``[sets * 257]`` / ``byte_entries`` int32: for set ``s`` and byte
+  ``b``, the entries of ``s`` whose start state is live on ``b`` are ``byte_entries[
+  byte_offsets[257 s + b] : byte_offsets[257 s + b + 1]]``, so the walk can start a set as one
+  frontier pair that expands only into what the next byte keeps.
+
+Thread-safe: registration and growth hold a lock; readers take a snapshot (`arrays`), in
+which a set id not yet visible reads as "not computed" (the kernel checks ``num_sets``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+from automask.compiler.cfg.earley import EarleyEngine, EarleySet
+
+
+class LoweredSets(NamedTuple):
+    """A consistent snapshot of the index (see the module docstring); ``num_sets`` ids are valid."""
+
+    entry_first: np.ndarray
+    entry_count: np.ndarray
+    entry_state: np.ndarray
+    entry_next: np.ndarray
+    byte_offsets: np.ndarray
+    byte_entries: np.ndarray
+    num_sets: int
+    epoch: int
+
+
+class SetIndex:
+    """Integer ids and lowered entries for the Earley sets of one grammar's `EarleyEngine`."""
+
+    def __init__(self, engine: EarleyEngine, max_sets: int) -> None:
+        self.engine = engine
+        self.max_sets = max_sets
+        self._lock = threading.Lock()
+        self._epoch = 0
+        self._owner: list[int] = engine.tables.state_terminal.tolist()
+        self._transitions = engine.tables.transitions
+        self._reset()
+
+    def _reset(self) -> None:
+        self._epoch += 1
+        self._ids: dict[EarleySet, int] = {}
+        self._sets: list[EarleySet] = []
+        self._entry_first = np.zeros(64, dtype=np.int32)
+        self._entry_count = np.zeros(64, dtype=np.int32)
+        self._entry_state = np.zeros(256, dtype=np.int32)
+        self._entry_terminal = np.zeros(256, dtype=np.int32)
+        self._entry_set = np.zeros(256, dtype=np.int32)
+        self._entry_next = np.full(256, -1, dtype=np.int32)
+        self._num_entries = 0
+        self._byte_offsets = np.zeros(64 * 257, dtype=np.int32)
+        self._byte_entries = np.zeros(256, dtype=np.int32)
+        self._num_byte_entries = 0
+        self._snapshot = self._make_snapshot()
+
+    def _make_snapshot(self) -> LoweredSets:
+        return LoweredSets(
+            self._entry_first,
+            self._entry_count,
+            self._entry_state,
+            self._entry_next,
+            self._byte_offsets,
+            self._byte_entries,
+            len(self._sets),
+            self._epoch,
+        )
+
+    def arrays(self) -> LoweredSets:
+        """The current snapshot (arrays and counts mutually consistent)."""
+        return self._snapshot
+
+    def start_mask(self) -> None:
+        """Called before each mask: past ``max_sets`` sets, start a new epoch.
+
+        Only here, so that one mask always completes (it may need more sets than the bound;
+        resetting in the middle of it could start over forever).
+        """
+        if len(self._sets) >= self.max_sets:
+            with self._lock:
+                if len(self._sets) >= self.max_sets:
+                    self._reset()  # a cache only: ids start over (old snapshots stay consistent)
+
+    def id_of(self, earley_set: EarleySet) -> int:
+        found = self._ids.get(earley_set)
+        if found is not None:
+            return found
+        with self._lock:
+            return self._register(earley_set)
+
+    def _register(self, earley_set: EarleySet) -> int:
+        found = self._ids.get(earley_set)
+        if found is not None:
+            return found
+        set_id = len(self._sets)
+        entries = earley_set.entries
+        first, count = self._num_entries, len(entries)
+        if set_id >= self._entry_first.shape[0]:
+            self._entry_first = _grown(self._entry_first, set_id + 1, 0)
+            self._entry_count = _grown(self._entry_count, set_id + 1, 0)
+        if first + count > self._entry_state.shape[0]:
+            self._entry_state = _grown(self._entry_state, first + count, 0)
+            self._entry_terminal = _grown(self._entry_terminal, first + count, 0)
+            self._entry_set = _grown(self._entry_set, first + count, 0)
+            self._entry_next = _grown(self._entry_next, first + count, -1)
+        owner = self._owner
+        for offset, (dfa_state, _) in enumerate(entries):
+            self._entry_state[first + offset] = dfa_state
+            self._entry_terminal[first + offset] = owner[dfa_state]
+            self._entry_set[first + offset] = set_id
+            self._entry_next[first + offset] = -1
+        self._register_bytes(set_id, first, count)
+        self._entry_first[set_id] = first
+        self._entry_count[set_id] = count
+        self._num_entries = first + count
+        self._sets.append(earley_set)
+        self._ids[earley_set] = set_id
+        self._snapshot = self._make_snapshot()
+        return set_id
+
+    def _register_bytes(self, set_id: int, first: int, count: int) -> None:
+        """Fill set ``set_id``'s byte -> live entries lists (``byte_offsets`` / ``byte_entries``)."""
+        base = self._num_byte_entries
+        if count:
+            live = self._transitions[self._entry_state[first : first + count]] >= 0  # [count, 256]
+            by_byte, entry = np.nonzero(live.T)  # sorted by byte, then entry
+            per_byte = np.bincount(by_byte, minlength=256)
+        else:
+            entry = np.zeros(0, dtype=np.int64)
+            per_byte = np.zeros(256, dtype=np.int64)
+        if (set_id + 1) * 257 > self._byte_offsets.shape[0]:
+            self._byte_offsets = _grown(self._byte_offsets, (set_id + 1) * 257, 0)
+        if base + entry.shape[0] > self._byte_entries.shape[0]:
+            self._byte_entries = _grown(self._byte_entries, base + entry.shape[0], 0)
+        offsets = self._byte_offsets[set_id * 257 : (set_id + 1) * 257]
+        offsets[0] = base
+        offsets[1:] = base + np.cumsum(per_byte)
+        self._byte_entries[base : base + entry.shape[0]] = first + entry
+        self._num_byte_entries = base + entry.shape[0]
+
+    def entry_for(self, origin: EarleySet, terminal: int) -> tuple[int, int]:
+        """``(entry, epoch)``: the entry of ``origin`` (registered on demand) lexing ``terminal`` (-1: none)."""
+        with self._lock:
+            set_id = self._register(origin)
+            first, count = int(self._entry_first[set_id]), int(self._entry_count[set_id])
+            terminals = self._entry_terminal
+            for entry in range(first, first + count):
+                if terminals[entry] == terminal:
+                    return entry, self._epoch
+            return -1, self._epoch
+
+    def resolve(self, entries: np.ndarray, epoch: int) -> None:
+        """Compute ``entry_next`` for the entry ids (of ``epoch``): asks the parser, registers new sets."""
+        engine = self.engine
+        with self._lock:
+            for entry in set(entries.tolist()):
+                if self._epoch != epoch:
+                    return  # ids of an older epoch: the caller starts over
+                origin = self._sets[int(self._entry_set[entry])]
+                terminal = int(self._entry_terminal[entry])
+                following = engine.complete(frozenset(((terminal, origin),)))
+                following_id = self._register(following)
+                if self._epoch == epoch:
+                    self._entry_next[entry] = following_id
+
+
+def _grown(array: np.ndarray, needed: int, fill: int) -> np.ndarray:
+    grown = np.full(max(needed, 2 * array.shape[0]), fill, dtype=array.dtype)
+    grown[: array.shape[0]] = array
+    return grown
