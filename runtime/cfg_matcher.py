@@ -25,7 +25,6 @@ sentence) terminates; a terminated matcher allows only EOS again; rollback un-te
 from __future__ import annotations
 
 import threading
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from automask.compiler.cfg.token_walk import FrontierScratch, TerminalTokenTable
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 from automask.runtime.bitmask import as_numpy_bitmask
 from automask.runtime.compiled_grammar import CompiledGrammar
+from automask.runtime.forced_text import greedy_tokens
 from automask.runtime.matcher import Matcher
 
 
@@ -95,15 +95,6 @@ class CFGGrammar(CompiledGrammar):
                     cache.clear()
                 cache[key] = mask
         return mask
-
-    @cached_property
-    def token_by_bytes(self) -> dict[bytes, int]:
-        """Regular token bytes -> the smallest id spelling them (for `forced_tokens`)."""
-        table: dict[bytes, int] = {}
-        for token_id, data in enumerate(self.token_bytes):
-            if data and token_id not in self.special_ids:
-                table.setdefault(data, token_id)
-        return table
 
     def matcher(self) -> CFGMatcher:
         return CFGMatcher(self)
@@ -221,22 +212,5 @@ class CFGMatcher(Matcher):
         return bytes(out)
 
     def forced_tokens(self) -> list[int]:
-        """Greedy longest-match tokens spelling a prefix of `forced_bytes`, each allowed in turn
-        (they lie inside forced text).  Not necessarily the tokenizer's canonical split."""
-        forced = self.forced_bytes()
-        if not forced:
-            return []
-        table = self._grammar.token_by_bytes
-        longest = max(1, self._grammar.token_table.trie.max_depth)
-        tokens: list[int] = []
-        position = 0
-        while position < len(forced):
-            for length in range(min(longest, len(forced) - position), 0, -1):
-                token_id = table.get(forced[position : position + length])
-                if token_id is not None:
-                    tokens.append(token_id)
-                    position += length
-                    break
-            else:
-                break
-        return tokens
+        """Tokens spelling `forced_bytes` (greedy longest match, see `runtime.forced_text`)."""
+        return greedy_tokens(self.forced_bytes(), self._grammar.vocab)

@@ -12,7 +12,6 @@ number of threads, each with its own matchers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -85,23 +84,6 @@ class DFAGrammar(CompiledGrammar):
         self.eos_row = eos_row.view(np.int32)
         self.eos_row.setflags(write=False)
         self.single_live_byte: list[int] = _single_live_byte(dfa).tolist()
-
-    @cached_property
-    def token_by_bytes(self) -> dict[bytes, int]:
-        """Regular token bytes -> the smallest id spelling them (for `forced_tokens`).
-
-        Built on first use; concurrent first uses may both build it, with the same result.
-        """
-        table: dict[bytes, int] = {}
-        special = self._vocab.special_ids
-        for token_id, data in enumerate(self._vocab.token_bytes):
-            if data and token_id not in special:
-                table.setdefault(data, token_id)
-        return table
-
-    @cached_property
-    def max_token_length(self) -> int:
-        return max((len(b) for b in self.token_by_bytes), default=0)
 
     def matcher(self) -> Matcher:
         from automask.runtime.dfa_matcher import DFAMatcher

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from automask.runtime.bitmask import as_numpy_bitmask
+from automask.runtime.forced_text import greedy_tokens
 from automask.runtime.matcher import Matcher
 
 if TYPE_CHECKING:
@@ -139,26 +140,5 @@ class DFAMatcher(Matcher):
         return bytes(out)
 
     def forced_tokens(self) -> list[int]:
-        """Greedy longest-match tokens spelling a prefix of `forced_bytes`, each allowed in turn.
-
-        Tokens lie fully inside the forced bytes, so each is allowed where it is placed.
-        This is *not* necessarily the tokenizer's canonical tokenization of that text.
-        """
-        forced = self.forced_bytes()
-        if not forced:
-            return []
-        grammar = self._grammar
-        table = grammar.token_by_bytes
-        longest = grammar.max_token_length
-        tokens: list[int] = []
-        position = 0
-        while position < len(forced):
-            for length in range(min(longest, len(forced) - position), 0, -1):
-                token_id = table.get(forced[position : position + length])
-                if token_id is not None:
-                    tokens.append(token_id)
-                    position += length
-                    break
-            else:
-                break
-        return tokens
+        """Tokens spelling `forced_bytes` (greedy longest match, see `runtime.forced_text`)."""
+        return greedy_tokens(self.forced_bytes(), self._grammar.vocab)
