@@ -59,7 +59,9 @@ def bitmask_to_token_ids(row: np.ndarray, vocab_size: int) -> np.ndarray:
 
 def bitmask_to_bool(row: np.ndarray, vocab_size: int) -> np.ndarray:
     """One bitmask row as a bool array of length ``vocab_size``."""
-    return np.unpackbits(np.ascontiguousarray(row).view(np.uint8), bitorder="little")[:vocab_size].astype(bool)
+    return np.unpackbits(np.ascontiguousarray(row).view(np.uint8), bitorder="little")[:vocab_size].astype(
+        bool
+    )
 
 
 def apply_token_bitmask_inplace(logits, bitmask, indices=None) -> None:

@@ -38,7 +38,7 @@ from automask.compiler.vocabulary.vocabulary import Vocabulary
 from automask.runtime.bitmask import as_numpy_bitmask
 from automask.runtime.compiled_grammar import CompiledGrammar
 from automask.runtime.forced_text import greedy_tokens
-from automask.runtime.matcher import Matcher
+from automask.runtime.matcher import HistoryMatcher
 
 
 class CFGGrammar(CompiledGrammar):
@@ -104,17 +104,17 @@ _TERMINATED = None
 """History marker: the state after EOS."""
 
 
-class CFGMatcher(Matcher):
+class CFGMatcher(HistoryMatcher):
     """Matcher over a `CFGGrammar`.  Not thread-safe: fork one per sequence."""
 
-    __slots__ = ("_grammar", "_engine", "_initial", "_state", "_history")
+    _grammar: CFGGrammar
 
     def __init__(self, grammar: CFGGrammar) -> None:
-        self._grammar = grammar
         self._engine = grammar.engine
-        self._initial = grammar.initial_state
-        self._state: ParseState | None = self._initial  # None = terminated
-        self._history: list[ParseState | None] = []
+        super().__init__(grammar)  # state: a ParseState, None once terminated
+
+    def _start_state(self) -> ParseState:
+        return self._grammar.initial_state
 
     # -- masks --------------------------------------------------------------------------
     def fill_next_token_bitmask(self, bitmask, row: int = 0) -> None:
@@ -164,37 +164,8 @@ class CFGMatcher(Matcher):
         following = self._next_state(int(token_id))
         if following is False:
             return False
-        self._history.append(self._state)
-        self._state = following
+        self._advance(following)
         return True
-
-    def rollback(self, num_tokens: int) -> None:
-        if num_tokens < 0 or num_tokens > len(self._history):
-            raise ValueError(f"cannot roll back {num_tokens} tokens; {len(self._history)} consumed")
-        if num_tokens:
-            self._state = self._history[-num_tokens]
-            del self._history[-num_tokens:]
-
-    def fork(self) -> CFGMatcher:
-        twin = CFGMatcher.__new__(CFGMatcher)
-        twin._grammar = self._grammar
-        twin._engine = self._engine
-        twin._initial = self._initial
-        twin._state = self._state
-        twin._history = self._history.copy()
-        return twin
-
-    def reset(self) -> None:
-        self._state = self._initial
-        self._history.clear()
-
-    @property
-    def num_consumed(self) -> int:
-        return len(self._history)
-
-    @property
-    def vocab_size(self) -> int:
-        return self._grammar.vocab.size
 
     # -- jump-forward -------------------------------------------------------------------
     def forced_bytes(self) -> bytes:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from automask.runtime.bitmask import as_numpy_bitmask
 from automask.runtime.forced_text import greedy_tokens
-from automask.runtime.matcher import Matcher
+from automask.runtime.matcher import HistoryMatcher
 
 if TYPE_CHECKING:
     from automask.runtime.compiled_grammar import DFAGrammar
@@ -32,15 +32,13 @@ TERMINATED = -2
 """Pseudo-state after EOS (never a DFA state, which are >= 0)."""
 
 
-class DFAMatcher(Matcher):
+class DFAMatcher(HistoryMatcher):
     """Matcher over a `DFAGrammar`.  Not thread-safe: fork one per sequence."""
 
-    __slots__ = ("_grammar", "_state", "_history")
+    _grammar: DFAGrammar
 
-    def __init__(self, grammar: DFAGrammar) -> None:
-        self._grammar = grammar
-        self._state = grammar.dfa.start
-        self._history: list[int] = []
+    def _start_state(self) -> int:
+        return self._grammar.dfa.start
 
     # -- masks --------------------------------------------------------------------------
     def fill_next_token_bitmask(self, bitmask, row: int = 0) -> None:
@@ -80,43 +78,16 @@ class DFAMatcher(Matcher):
         if not self.accepts_token(token_id):
             return False
         grammar = self._grammar
-        state = self._state
-        self._history.append(state)
         if token_id in grammar.eos_ids:
-            self._state = TERMINATED
+            self._advance(TERMINATED)
             return True
         # The bit test guarantees the walk never meets DEAD.
+        state = self._state
         table = grammar.transitions_flat
         for byte in grammar.token_bytes[token_id]:
             state = table[state * 256 + byte]
-        self._state = state
+        self._advance(state)
         return True
-
-    def rollback(self, num_tokens: int) -> None:
-        if num_tokens < 0 or num_tokens > len(self._history):
-            raise ValueError(f"cannot roll back {num_tokens} tokens; {len(self._history)} consumed")
-        if num_tokens:
-            self._state = self._history[-num_tokens]
-            del self._history[-num_tokens:]
-
-    def fork(self) -> DFAMatcher:
-        twin = DFAMatcher.__new__(DFAMatcher)
-        twin._grammar = self._grammar
-        twin._state = self._state
-        twin._history = self._history.copy()
-        return twin
-
-    def reset(self) -> None:
-        self._state = self._grammar.dfa.start
-        self._history.clear()
-
-    @property
-    def num_consumed(self) -> int:
-        return len(self._history)
-
-    @property
-    def vocab_size(self) -> int:
-        return self._grammar.index.vocab_size
 
     # -- jump-forward -------------------------------------------------------------------
     def forced_bytes(self) -> bytes:

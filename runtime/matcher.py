@@ -16,6 +16,7 @@ keep emitting it) and `rollback` can un-terminate it.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -99,3 +100,49 @@ class Matcher(ABC):
     @property
     @abstractmethod
     def vocab_size(self) -> int: ...
+
+
+class HistoryMatcher(Matcher):
+    """A matcher whose state is one immutable value, plus the value before each consumed token.
+
+    Rolling back restores an earlier value, forking copies the (short) list of values, and the
+    compiled grammar is shared.  Subclasses say where a sequence starts (`_start_state`) and
+    advance with `_advance`; the matchers of every constraint kind keep their state this way.
+    """
+
+    def __init__(self, grammar) -> None:
+        self._grammar = grammar
+        self._state = self._start_state()
+        self._history: list = []
+
+    @abstractmethod
+    def _start_state(self):
+        """The state of an empty output."""
+
+    def _advance(self, new_state) -> None:
+        self._history.append(self._state)
+        self._state = new_state
+
+    def rollback(self, num_tokens: int) -> None:
+        if num_tokens < 0 or num_tokens > len(self._history):
+            raise ValueError(f"cannot roll back {num_tokens} tokens; {len(self._history)} consumed")
+        if num_tokens:
+            self._state = self._history[-num_tokens]
+            del self._history[-num_tokens:]
+
+    def fork(self):
+        twin = copy.copy(self)
+        twin._history = self._history.copy()
+        return twin
+
+    def reset(self) -> None:
+        self._state = self._start_state()
+        self._history.clear()
+
+    @property
+    def num_consumed(self) -> int:
+        return len(self._history)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._grammar.vocab.size
