@@ -10,6 +10,7 @@ JSON (``additionalProperties: true``, ``items: {}``, untyped schemas) and recurs
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ from automask.compiler.json_schema.compile import compile_schema
 from automask.compiler.json_schema.options import JsonSchemaOptions, Whitespace
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.vocabulary.vocabulary import Vocabulary
-from automask.errors import EmptyLanguage, UnsupportedFeature
+from automask.errors import CompileLimitExceeded, EmptyLanguage, UnsupportedFeature
 from automask.runtime.compiled_grammar import CompiledGrammar
 
 
@@ -70,7 +71,15 @@ def compile_json_schema(
     vocab = resolve_vocabulary(vocab)
     document = schema_from(schema)
     started = time.perf_counter()
-    node, walk = compile_schema(document, options, limits)
+    try:
+        node, walk = compile_schema(document, options, limits)
+    except RecursionError:
+        raise CompileLimitExceeded(
+            "schema nesting depth",
+            sys.getrecursionlimit() + 1,
+            sys.getrecursionlimit(),
+            hint="the schema (after $ref expansion) is nested too deeply for the regular path",
+        ) from None
     try:
         dfa = ast_to_dfa(node, limits)
     except EmptyLanguage:

@@ -258,3 +258,16 @@ def test_state_limit_surfaces_as_compile_limit_exceeded():
     }
     with pytest.raises(CompileLimitExceeded):
         ast_to_dfa(schema_to_regex_ast(schema), CompileLimits(max_dfa_states=50))
+
+
+def test_schema_nested_beyond_the_recursion_limit_is_a_limit_error():
+    """Pathological nesting fails with a typed CompileLimitExceeded, never a RecursionError."""
+    from automask.compiler.vocabulary.vocabulary import Vocabulary
+    from automask.json_schema_api import compile_json_schema
+
+    vocab = Vocabulary([bytes([b]) for b in range(256)] + [b""], eos_ids=[256])
+    schema: dict = {"type": "integer"}
+    for _ in range(3000):
+        schema = {"type": "array", "items": schema, "maxItems": 1}
+    with pytest.raises(CompileLimitExceeded, match="nesting depth"):
+        compile_json_schema(schema, vocab)

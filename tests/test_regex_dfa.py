@@ -326,3 +326,17 @@ def test_unicode_class_semantics_flag() -> None:
     assert unicode_digits.matches(arabic_indic) and not ascii_digits.matches(arabic_indic)
     assert ascii_digits.matches(b"0123456789")
     assert regex_to_dfa(r"\w", unicode_classes=False).num_states == 2
+
+
+def test_ast_nested_beyond_the_recursion_limit_is_a_limit_error():
+    """Front-ends build ASTs directly; one nested too deeply fails with a typed error, not a crash."""
+    import sys
+
+    from automask.compiler.regex import ast_to_dfa
+    from automask.compiler.regex.ast import Alternation, Concat, literal
+
+    node = literal("a")
+    for depth in range(sys.getrecursionlimit() + 100):
+        node = Concat((literal("b"), Alternation((node, literal("c"))))) if depth % 2 else Alternation((node, literal("d")))
+    with pytest.raises(CompileLimitExceeded):
+        ast_to_dfa(node)

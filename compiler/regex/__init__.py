@@ -10,12 +10,15 @@ directly and call `ast_to_dfa`.
 
 from __future__ import annotations
 
+import sys
+
 from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.automata.dfa import nfa_to_dfa
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import RegexNode
 from automask.compiler.regex.parser import parse_regex
 from automask.compiler.regex.to_nfa import ast_to_nfa
+from automask.errors import CompileLimitExceeded
 
 __all__ = ["RegexNode", "ast_to_dfa", "parse_regex", "regex_to_dfa"]
 
@@ -24,9 +27,18 @@ def ast_to_dfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> ByteD
     """The minimal byte DFA accepting the UTF-8 encodings of ``node``'s strings.
 
     Raises `EmptyLanguage` if no string matches and `CompileLimitExceeded` when the NFA or
-    DFA would exceed ``limits``.
+    DFA would exceed ``limits`` -- also for an AST nested too deeply to walk.
     """
-    return nfa_to_dfa(ast_to_nfa(node, limits), limits)
+    try:
+        nfa = ast_to_nfa(node, limits)
+    except RecursionError:
+        raise CompileLimitExceeded(
+            "regex nesting depth",
+            sys.getrecursionlimit() + 1,
+            sys.getrecursionlimit(),
+            hint="the expression tree is nested too deeply; flatten it",
+        ) from None
+    return nfa_to_dfa(nfa, limits)
 
 
 def regex_to_dfa(
