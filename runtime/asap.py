@@ -79,6 +79,7 @@ class ASAp:
         self._roots: dict[tuple[tuple[int, ...], int], _Node] = {}
         self._num_nodes = 0
         self._bytes = 0
+        self._eos_ids = np.array(sorted(compiled.vocab.eos_ids), dtype=np.int64)
         self.lm_calls = 0
         self.restarts = 0
 
@@ -139,14 +140,16 @@ class ASAp:
             prefix: list[int] = []
             path: list[tuple[_Node, int]] = []
             while True:
-                weights = node.probs * node.child_efg
-                total = weights.sum()
+                cumulative = np.cumsum(node.probs * node.child_efg)
+                total = float(cumulative[-1]) if cumulative.size else 0.0
                 if total <= 0:  # dead end discovered: propagate the zero, start over
                     self.restarts += 1
                     path.append((node, -1))
                     _backpropagate(path)
                     break
-                index = int(rng.choice(weights.size, p=weights / total))
+                index = min(
+                    int(np.searchsorted(cumulative, rng.random() * total, side="right")), cumulative.size - 1
+                )
                 path.append((node, index))
                 token = int(node.token_ids[index])
                 if node.is_eos[index]:
@@ -172,7 +175,7 @@ class ASAp:
         self.lm_calls += 1
         allowed = matcher.allowed_token_ids()
         allowed = allowed[log_p[allowed] > -math.inf]
-        eos = np.array([t in self.compiled.vocab.eos_ids for t in allowed.tolist()], dtype=bool)
+        eos = np.isin(allowed, self._eos_ids)
         efg = np.ones(allowed.size)
         if len(prefix) >= max_tokens:
             efg[~eos] = 0.0  # no room left for anything but EOS

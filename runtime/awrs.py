@@ -11,19 +11,27 @@ Drawing without replacement: the tokens sorted by decreasing ``log p(t) + Gumbel
 a sample without replacement proportional to p (the Gumbel-top-k trick), so one lazy sort
 (a partial sort of the top 64 first) gives the rejection sequence; only drawn tokens are checked.
 
-Weight (the estimate of Z, which SMC multiplies into a particle's weight).  Let S be the
-refused tokens drawn before the accepted token x, and R = 1 - p(S) - p(x).  Conditional on
-(S, x), Z = p(x) + Z', with Z' = sum over U = V \\ (S u {x}) of p(t) a(t).  A second,
-independent run draws ``estimator_draws`` = m tokens y_1..y_m from U without replacement
-(prob. p(y_i) / R_i, R_i = R - p(y_1) - ... - p(y_{i-1})) and forms the Des Raj terms
+Weight (the estimate of Z that SMC multiplies into a particle's weight) -- the paper's
+"recursive AWRS" estimator, generalised to m >= 1 tail draws.  Let S be the refused tokens
+drawn before the accepted token x and R = 1 - p(S) - p(x) the mass of U = V \\ (S u {x}).
+Given (S, x), Z = p(x) + Z' with Z' = sum over U of p(t) a(t).  The Gumbel order *after* x
+is, conditionally on everything before it (a stopping time), a fresh sample without
+replacement from U proportional to p, so the same run simply continues: the next m tokens
+y_1..y_m (y_i drawn with probability p(y_i) / R_i, R_i = R - p(y_1) - ... - p(y_{i-1})) are
+checked and give the Des Raj terms
 
     T_i = sum_{j<i} p(y_j) a(y_j) + a(y_i) R_i,        Z_hat = p(x) + (T_1 + ... + T_m) / m.
 
-Each T_i is conditionally unbiased for Z' (E[a(y_i) R_i | y_<i] = Z' - sum_{j<i} p(y_j) a(y_j)),
-so E[Z_hat | S, x] = Z: the estimate is unbiased, never below p(x) > 0, and conditionally
-unbiased given the returned token — which makes (x, Z_hat) properly weighted for SMC.  When
-U runs out of tokens the remaining terms equal the exact Z'.  This is our variant of the
-paper's construction (which also reuses the rejection run); it costs ``m`` extra checks.
+E[a(y_i) R_i | S, x, y_<i] = Z' - sum_{j<i} p(y_j) a(y_j), so E[T_i | S, x] = Z' and
+E[Z_hat | S, x] = Z: unbiased, never below p(x) > 0, and conditionally unbiased given the
+returned token, which makes (x, Z_hat) properly weighted for SMC.  If U runs out of tokens
+with p > 0 the remaining terms are the exact Z'.  With m = 1 this is exactly the paper's
+estimator: writing it as the recursion E a(X) = q a(x) + (1 - q) E[a(X) | X != x] along the
+run, each refusal multiplies by 1 - q_j (the product telescopes to 1 - p(S)), and the tail
+after the acceptance is the one-draw "coin flip" q_x + (1 - q_x) a(y_1), i.e.
+Z_hat = p(x) + R a(y_1).  m > 1 (``estimator_draws``) averages more tail terms for a lower
+variance at m checks; ``"adaptive"`` takes m = refusals + 1 (at least 2), still a function of
+(S, x).  Not implemented: the paper's "geometric" variant for peaked distributions.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ def awrs_step(
     matcher: Matcher,
     generator: np.random.Generator,
     *,
-    estimator_draws: int | str = 2,
+    estimator_draws: int | str = 1,
     temperature: float = 1.0,
 ) -> tuple[int, float, int]:
     """``(token, log_z_hat, n_checks)`` for one constrained step.
@@ -56,9 +64,10 @@ def awrs_step(
     number of ``accepts_token`` calls made.  If no allowed token has positive probability
     the result is ``(-1, -inf, n_checks)``.  ``logits`` may be wider than the vocabulary.
 
-    ``estimator_draws`` is m, or ``"adaptive"``: m = number of rejections + 1, at least 2
-    (a function of (S, x) only, so the estimate stays unbiased) — more draws exactly when
-    the first run met much refused mass, which is when a fixed small m is noisy.
+    ``estimator_draws`` is m, the number of tail draws after the accepted token (1: the
+    paper's recursive AWRS estimator), or ``"adaptive"``: m = number of rejections + 1, at
+    least 2 (a function of (S, x) only, so the estimate stays unbiased) -- more draws
+    exactly when the run met much refused mass, which is when a small m is noisy.
     """
     adaptive = estimator_draws == "adaptive"
     if not adaptive and (not isinstance(estimator_draws, int) or estimator_draws < 1):
@@ -73,38 +82,32 @@ def awrs_step(
     log_p = values - (top + math.log(float(np.exp(values - top).sum())))
     probs = np.exp(log_p)
 
-    # First run: rejection without replacement, in Gumbel-perturbed order.
+    # One run in Gumbel-perturbed order: rejection until the first allowed token ...
     keys = log_p + generator.gumbel(size=vocab_size)
-    positive = int(np.count_nonzero(probs > 0))
+    order = _descending(keys, int(np.count_nonzero(probs > 0)))
     checks = 0
     token = -1
-    rejected: list[int] = []
-    for candidate in _descending(keys, positive):
+    rejected_mass = 0.0
+    for candidate in order:
         checks += 1
         if matcher.accepts_token(candidate):
             token = candidate
             break
-        rejected.append(candidate)
+        rejected_mass += float(probs[candidate])
     if token < 0:
         return -1, -math.inf, checks
 
-    # Second, independent run over U = V \ (S u {x}): Des Raj estimate of Z'.
-    draws_wanted = max(2, len(rejected) + 1) if adaptive else int(estimator_draws)
-    remaining_mass = max(0.0, 1.0 - float(probs[rejected].sum()) - float(probs[token]))
-    keys = log_p + generator.gumbel(size=vocab_size)
-    keys[rejected] = -np.inf
-    keys[token] = -np.inf
-    keys[probs <= 0] = -np.inf
-    available = int(np.count_nonzero(np.isfinite(keys)))
-    draws = min(draws_wanted, available)
-    if draws:
-        drawn = np.argpartition(-keys, draws - 1)[:draws]
-        drawn = drawn[np.argsort(-keys[drawn], kind="stable")]
-    else:
-        drawn = np.empty(0, dtype=np.int64)
+    # ... then its continuation: m tail draws from U = V \ (S u {x}), Des Raj terms.
+    rejections = checks - 1
+    draws_wanted = max(2, rejections + 1) if adaptive else int(estimator_draws)
+    remaining_mass = max(0.0, 1.0 - rejected_mass - float(probs[token]))
     known_allowed = 0.0
     total = 0.0
-    for y in drawn.tolist():
+    draws = 0
+    for y in order:
+        if draws == draws_wanted:
+            break
+        draws += 1
         checks += 1
         allowed = matcher.accepts_token(y)
         total += known_allowed + (remaining_mass if allowed else 0.0)

@@ -42,15 +42,26 @@ class NextTokenModel(Protocol):
 
 
 class HFNextTokenModel:
-    """A Hugging Face causal LM as a `NextTokenModel`, reusing the prompt's KV cache.
+    """A Hugging Face causal LM as a `NextTokenModel`, with incremental key/value caches.
 
-    The prompt is run once (per distinct prompt; the last one is kept) and its key/value
-    cache is copied and repeated for each call; only the generated tokens are recomputed.
-    Continuations of equal length run as one batch (no padding; only the last position's
-    logits are materialised), so an SMC step over N live particles, which all have the same
-    length, is one forward pass.  Recomputing the generated part costs O(generated) per step
-    instead of O(1) with a per-sequence cache; for the short outputs these samplers target
-    that is simple and exact.  ``prompt_cache=False`` recomputes everything (the reference).
+    Three caches, all exact (a cache is only used when its token ids match the request):
+
+    * the prompt's (per distinct prompt; the last one is kept), so the prompt runs once;
+    * a *path* cache for single-continuation calls (ASAp, one masked sample): the last
+      continuation's cache is cropped to the longest common prefix with the new request and
+      extended with the rest, so walking down a sampled path costs one token per call, and
+      jumping back up the trie costs only the tokens below the branch point;
+    * a *batch* cache for calls whose continuations all extend a continuation of the
+      previous batched call by one token (an SMC step, resampled or not; a batch of masked
+      samples): the previous cache's rows are selected (and repeated) and one token per row
+      is run.
+
+    Anything else (continuations of mixed lengths, a batch that does not extend the last
+    one) falls back to the prompt cache plus recomputing the generated tokens, grouped by
+    length (no padding; only the last position's logits are materialised).
+    ``prompt_cache=False`` recomputes everything and is the reference the tests compare
+    against.  ``forward_calls`` and ``forward_tokens`` count model calls and the token
+    positions they ran (rows times new tokens).
     """
 
     def __init__(
@@ -62,7 +73,12 @@ class HFNextTokenModel:
         self.chat = chat
         self.prompt_cache = prompt_cache
         self.forward_calls = 0
+        self.forward_tokens = 0
         self._prompt_state: tuple[tuple[int, ...], Any, np.ndarray] | None = None
+        # (prompt, continuation, cache over prompt + continuation, log-probs after it)
+        self._path_state: tuple[tuple[int, ...], tuple[int, ...], Any, np.ndarray] | None = None
+        # (prompt, continuations row by row, cache with one row per continuation)
+        self._batch_state: tuple[tuple[int, ...], list[tuple[int, ...]], Any] | None = None
 
     def encode_prompt(self, prompt: str) -> tuple[int, ...]:
         from automask.runtime.integrations.transformers import encode_prompt
@@ -74,25 +90,82 @@ class HFNextTokenModel:
     ) -> np.ndarray:
         import torch
 
-        out = np.empty((len(continuations), self.vocab_size), dtype=np.float64)
-        by_length: dict[int, list[int]] = {}
-        for row, cont in enumerate(continuations):
-            by_length.setdefault(len(cont), []).append(row)
         prompt = tuple(int(t) for t in prompt_ids)
+        conts = [tuple(int(t) for t in c) for c in continuations]
         with torch.inference_mode():
-            for length, rows in by_length.items():
-                if not self.prompt_cache:
-                    ids = torch.tensor([list(prompt) + list(continuations[r]) for r in rows])
-                    out[rows] = self._forward(ids, None)[0]
-                    continue
-                cache, prompt_logprobs = self._prompt(prompt)
-                if length == 0:
-                    out[rows] = prompt_logprobs
-                    continue
-                batch_cache = copy.deepcopy(cache)
-                batch_cache.batch_repeat_interleave(len(rows))
-                ids = torch.tensor([list(continuations[r]) for r in rows], dtype=torch.long)
-                out[rows] = self._forward(ids, batch_cache)[0]
+            if self.prompt_cache and len(conts) == 1:
+                return self._path_step(prompt, conts[0])[None, :]
+            if self.prompt_cache and conts:
+                rows = self._batch_step(prompt, conts)
+                if rows is not None:
+                    return rows
+            return self._recompute(prompt, conts)
+
+    # -- the three ways of answering -------------------------------------------------------
+    def _path_step(self, prompt: tuple[int, ...], cont: tuple[int, ...]) -> np.ndarray:
+        import torch
+
+        state = self._path_state
+        if state is not None and state[0] == prompt and state[1] == cont:
+            return state[3]
+        cache, prompt_logprobs = self._prompt(prompt)
+        if not cont:
+            return prompt_logprobs
+        if state is not None and state[0] == prompt:
+            common = _common_prefix_length(state[1], cont)
+            keep = min(common, len(cont) - 1)  # at least one token must run for its logits
+            path_cache = state[2]
+            if len(state[1]) > keep:
+                path_cache.crop(keep - len(state[1]))
+        else:
+            keep = 0
+            path_cache = copy.deepcopy(cache)
+        self._path_state = None  # the cache is being modified in place
+        ids = torch.tensor([list(cont[keep:])], dtype=torch.long)
+        logprobs = self._forward(ids, path_cache)[0][0]
+        self._path_state = (prompt, cont, path_cache, logprobs)
+        return logprobs
+
+    def _batch_step(self, prompt: tuple[int, ...], conts: list[tuple[int, ...]]) -> np.ndarray | None:
+        import torch
+
+        state = self._batch_state
+        if state is None or state[0] != prompt:
+            return None
+        previous_row = {c: row for row, c in enumerate(state[1])}
+        parents = [previous_row.get(c[:-1]) if c else None for c in conts]
+        if any(p is None for p in parents):
+            return None
+        self._batch_state = None
+        cache = state[2]
+        cache.batch_select_indices(torch.tensor(parents, dtype=torch.long))
+        ids = torch.tensor([[c[-1]] for c in conts], dtype=torch.long)
+        out = self._forward(ids, cache)[0]
+        self._batch_state = (prompt, conts, cache)
+        return out
+
+    def _recompute(self, prompt: tuple[int, ...], conts: list[tuple[int, ...]]) -> np.ndarray:
+        import torch
+
+        out = np.empty((len(conts), self.vocab_size), dtype=np.float64)
+        by_length: dict[int, list[int]] = {}
+        for row, cont in enumerate(conts):
+            by_length.setdefault(len(cont), []).append(row)
+        for length, rows in by_length.items():
+            if not self.prompt_cache:
+                ids = torch.tensor([list(prompt) + list(conts[r]) for r in rows])
+                out[rows] = self._forward(ids, None)[0]
+                continue
+            cache, prompt_logprobs = self._prompt(prompt)
+            if length == 0:
+                out[rows] = prompt_logprobs
+                continue
+            batch_cache = copy.deepcopy(cache)
+            batch_cache.batch_repeat_interleave(len(rows))
+            ids = torch.tensor([list(conts[r]) for r in rows], dtype=torch.long)
+            out[rows] = self._forward(ids, batch_cache)[0]
+            if len(by_length) == 1:  # the next call may extend this batch by one token
+                self._batch_state = (prompt, [conts[r] for r in rows], batch_cache)
         return out
 
     def _prompt(self, prompt: tuple[int, ...]) -> tuple[Any, np.ndarray]:
@@ -113,9 +186,19 @@ class HFNextTokenModel:
             kwargs["cache"] = cache
         result = self.model(**kwargs)
         self.forward_calls += 1
+        self.forward_tokens += int(ids.numel())
         logits = result.logits[:, -1, : self.vocab_size]
         new_cache = getattr(result, "cache", None) if use_cache else None
         return torch.log_softmax(logits.double(), dim=-1).numpy(), new_cache
+
+
+def _common_prefix_length(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class CachedNextTokenModel:

@@ -24,9 +24,10 @@ EOS: a particle that draws EOS is finished (its weight then stays fixed); a part
 running after ``max_tokens`` tokens gets weight 0 (it is outside the truncated language).
 
 LM calls: one batched forward over all live particles per step (they all have the same
-length, so no padding).  The Hugging Face adapter reuses the prompt's KV cache and
-recomputes the generated tokens each step (no per-particle cache; see `HFNextTokenModel`):
-simple and exact, at O(generated length) cost per step.
+length, so no padding).  The Hugging Face adapter keeps the batch's key/value cache and,
+since every particle extends a particle of the previous step by one token (resampling only
+selects and repeats rows), runs one new token per particle per step (see
+`HFNextTokenModel`).
 """
 
 from __future__ import annotations

@@ -171,6 +171,59 @@ def test_awrs_samples_the_locally_constrained_distribution_and_estimates_z(toy, 
         assert checks / draws < compiled.vocab.size  # fewer checks than a full mask, on average
 
 
+class _ForcedOrder:
+    """Stands in for a numpy Generator in `awrs_step`: its Gumbel noise makes the
+    perturbed keys ``log p + g`` fall in the given order (first = largest)."""
+
+    def __init__(self, log_p: np.ndarray, order: Sequence[int]) -> None:
+        ranks = np.empty(log_p.size)
+        ranks[list(order)] = np.arange(log_p.size)
+        self.noise = -log_p + 1000.0 * (log_p.size - ranks)
+
+    def gumbel(self, size: int) -> np.ndarray:
+        return self.noise[:size].copy()
+
+
+def _awrs_exact_outcome(log_p: np.ndarray, matcher, estimator_draws) -> tuple[np.ndarray, float]:
+    """(P(awrs_step returns t) for every t, E[Z_hat]) by enumerating draw orders: a prefix
+    of the order is extended token by token (with its without-replacement probability)
+    until `awrs_step` has read no further than the prefix."""
+    p = np.exp(log_p)
+    token_probs = np.zeros(p.size)
+    mean_z_hat = 0.0
+    stack: list[tuple[tuple[int, ...], float]] = [((), 1.0)]
+    while stack:
+        order, prob = stack.pop()
+        rest = [t for t in range(p.size) if t not in order]
+        token, log_z_hat, checks = awrs_step(
+            log_p, matcher, _ForcedOrder(log_p, [*order, *rest]), estimator_draws=estimator_draws
+        )
+        if checks <= len(order) or not rest:  # the outcome depends on this prefix only
+            token_probs[token] += prob
+            mean_z_hat += prob * math.exp(log_z_hat)
+            continue
+        remaining = p[rest].sum()
+        stack += [((*order, t), prob * p[t] / remaining) for t in rest]
+    return token_probs, mean_z_hat
+
+
+@pytest.mark.parametrize("estimator_draws", [1, 2, "adaptive"])
+def test_awrs_is_exact_and_unbiased_by_enumerating_every_draw_order(toy, estimator_draws):
+    """E[Z_hat] = Z and P(token) = p a / Z *exactly*: every without-replacement draw order
+    is enumerated with its probability (prefixes are extended until `awrs_step` stops
+    reading the order), instead of sampling."""
+    compiled, lm, _ = toy
+    for prefix in [(), (3,)]:
+        matcher = compiled.matcher()
+        matcher.consume_tokens(prefix)
+        log_p = lm.next_token_logprobs(PROMPT, [prefix])[0]
+        target = constrained_distribution(log_p, matcher)
+        z_exact = exact_local_normaliser(log_p, matcher)
+        token_probs, mean_z_hat = _awrs_exact_outcome(log_p, matcher, estimator_draws)
+        np.testing.assert_allclose(token_probs, target, atol=1e-12)
+        assert mean_z_hat == pytest.approx(z_exact, rel=1e-9)
+
+
 def test_awrs_with_no_allowed_mass_returns_minus_infinity(toy):
     compiled, _, _ = toy
     logits = np.full(len(TOKENS), -np.inf)
@@ -285,17 +338,30 @@ def test_samplers_on_smollm2_produce_matching_strings(smollm2, one_torch_thread)
     assert math.isfinite(result.log_z) and result.log_z <= 0
 
 
-def test_prompt_kv_cache_matches_recomputation(smollm2, one_torch_thread):
+def test_kv_caches_match_recomputation(smollm2, one_torch_thread):
+    """The prompt, path (crop and extend) and batch (select rows, one token each) caches
+    give the same log-probs as recomputing every call from scratch."""
     model, tokenizer, vocab = smollm2
     cached = HFNextTokenModel(model, tokenizer, vocab.size)
     plain = HFNextTokenModel(model, tokenizer, vocab.size, prompt_cache=False)
     prompt_ids = cached.encode_prompt("Count to three.")
-    continuations = [(), (16,), (17,), (16, 17)]
-    np.testing.assert_allclose(
-        cached.next_token_logprobs(prompt_ids, continuations),
-        plain.next_token_logprobs(prompt_ids, continuations),
-        atol=1e-3,
-    )
+    calls = [
+        [()],
+        [(16,)],
+        [(16, 17)],  # path: extend by one
+        [(16,)],  # path: crop back up
+        [(17, 19)],  # path: branch off at the root
+        [(16, 17), (17, 19), (16, 18)],  # batch: recomputed
+        [(16, 17, 1), (16, 17, 2), (16, 18, 3)],  # batch: rows selected, repeated, dropped
+        [(5,), (6, 7)],  # mixed lengths: recomputed
+    ]
+    for continuations in calls:
+        np.testing.assert_allclose(
+            cached.next_token_logprobs(prompt_ids, continuations),
+            plain.next_token_logprobs(prompt_ids, continuations),
+            atol=1e-3,
+        )
+    assert cached.forward_tokens < plain.forward_tokens
 
 
 def test_samplers_work_on_a_context_free_grammar():
