@@ -31,15 +31,16 @@ def compile_grammar(
     Raises `GrammarSyntaxError` (with line/column), `UnsupportedFeature`, `EmptyLanguage`
     or `CompileLimitExceeded`.
     """
-    from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
-    from automask.compiler.grammar.lark_frontend import grammar_from_lark
-
     limits = DEFAULT_LIMITS if limits is None else limits
     limits.check("max_source_chars", len(text))
     started = time.perf_counter()
-    if syntax == "lark":
+    if syntax == "lark":  # import only the front-end needed (importing lark alone takes ~0.2 s)
+        from automask.compiler.grammar.lark_frontend import grammar_from_lark
+
         grammar = grammar_from_lark(text, start=start or "start")
     elif syntax == "gbnf":
+        from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
+
         grammar = grammar_from_gbnf(text, start=start or "root", limits=limits)
     else:
         raise ValueError(f"syntax must be 'lark' or 'gbnf', not {syntax!r}")
@@ -69,18 +70,19 @@ def _compile_ir(
 ) -> CompiledGrammar:
     from automask.api import _resolve_vocabulary
     from automask.compiler.cfg.tables import build_grammar_tables
+    from automask.compiler.cfg.terminal_cache import terminal_cache
     from automask.compiler.cfg.token_walk import build_terminal_token_table
-    from automask.compiler.token_index.trie import build_token_trie
     from automask.runtime.cfg_matcher import CFGGrammar
 
     limits = DEFAULT_LIMITS if limits is None else limits
     cfg_limits = DEFAULT_CFG_LIMITS if cfg_limits is None else cfg_limits
     vocabulary = _resolve_vocabulary(vocab)
     started = time.perf_counter()
-    tables = build_grammar_tables(grammar, limits, cfg_limits)
+    # Per-vocabulary, shared by every grammar: the token trie, terminal DFAs, token rows.
+    cache = terminal_cache(vocabulary)
+    tables = build_grammar_tables(grammar, limits, cfg_limits, cache.dfa)
     tables_done = time.perf_counter()
-    trie = build_token_trie(vocabulary)
-    token_table = build_terminal_token_table(tables, trie, vocabulary.size, limits, cfg_limits)
+    token_table = build_terminal_token_table(tables, cache, limits, cfg_limits)
     finished = time.perf_counter()
     stats = {
         "compile_seconds": finished - started + parse_seconds,
@@ -90,7 +92,5 @@ def _compile_ir(
         "num_rules": tables.num_rules,
         "num_terminals": len(tables.terminal_names),
         "num_states": tables.num_states,
-        "num_completion_nodes": int(token_table.completion_nodes.size),
-        "index_bytes": token_table.nbytes,
     }
     return CFGGrammar(tables, token_table, vocabulary, source, stats, cfg_limits)

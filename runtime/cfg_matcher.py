@@ -2,7 +2,8 @@
 
 The compiled part (`CFGGrammar`, immutable, shareable across threads): the integer grammar
 tables with the stacked terminal DFAs (`compiler.cfg.tables`) and the per-DFA-state token
-rows / completion points over the vocabulary trie (`compiler.cfg.token_walk`).
+rows / completion points over the vocabulary trie (`compiler.cfg.token_walk`, filled lazily
+from the vocabulary's shared `compiler.cfg.terminal_cache`).
 
 The matcher's state is a persistent `ParseState` (`compiler.cfg.earley`): consuming a token
 steps its bytes one at a time through the lexer entries and the Earley parser, producing a

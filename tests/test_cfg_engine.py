@@ -244,7 +244,7 @@ def test_fill_mask_kernel_matches_reference():
     rng = random.Random(5)
     for _ in range(6):
         mask_of(matcher)  # resolves every parser answer this state needs
-        initial_states, initial_entries, _ = lower_state(index, table, tables, matcher._state)
+        initial_states, initial_entries, _, _ = lower_state(index, table, tables, matcher._state)
         lowered = index.arrays()
         expected = np.zeros(table.words, dtype=np.uint32)
         missing = _kernels.fill_mask_reference(
@@ -586,3 +586,117 @@ def test_runaway_ambiguity_hits_the_item_limit():
         for _ in range(20):
             matcher.consume_token(2)
     assert grammar_from_gbnf('root ::= "a"') is not None
+
+
+# ------------------------------------------------ lazy rows and the per-vocabulary terminal cache
+
+
+def eager_state_rows(tables, trie, words: int) -> list[tuple[np.ndarray, list[int]]]:
+    """What v2 precomputed for every global DFA state: its row and completion points."""
+    rows = []
+    for state in range(tables.num_states):
+        row = np.zeros(words, dtype=np.uint32)
+        nodes = np.empty(trie.num_nodes + 1, dtype=np.int32)
+        entries = np.empty(trie.num_nodes + 1, dtype=np.int32)
+        found = _kernels.walk_subtrees(
+            tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
+            trie.token_offsets, trie.token_ids, trie.max_depth, np.array([state], dtype=np.int32),
+            np.array([-1], dtype=np.int32), row, nodes, entries,
+        )  # fmt: skip
+        rows.append((row, nodes[:found].tolist()))
+    return rows
+
+
+@pytest.mark.parametrize("name", ["ignore", "prefix_terminals", "nullable"])
+def test_lazily_filled_slots_equal_eagerly_built_rows(name):
+    vocab = synthetic_vocab("aelt=b c", 2)
+    compiled = compile_grammar_ir(grammar_from_lark(HANDWRITTEN[name]), vocab)
+    table, tables = compiled.token_table, compiled.tables
+    assert table.arrays().num_slots == 0  # nothing is walked at compile time
+    eager = eager_state_rows(tables, table.trie, table.words)
+    order = list(range(tables.num_states))
+    random.Random(1).shuffle(order)
+    for state in order:
+        table.slot_of(state)
+    slots = table.arrays()
+    assert slots.num_slots == tables.num_states
+    for state, (row, completions) in enumerate(eager):
+        slot = table.slot_of(state)
+        assert (slots.rows[slot] == row).all()
+        first, stop = slots.completion_offsets[slot], slots.completion_offsets[slot + 1]
+        assert slots.completion_nodes[first:stop].tolist() == completions
+        assert table.has_completions(slot) == bool(completions)
+
+
+def test_lazy_slot_fill_is_thread_safe():
+    vocab = synthetic_vocab("aelt= ", 3)
+    grammar = grammar_from_lark(HANDWRITTEN["ignore"])
+    compiled = compile_grammar_ir(grammar, vocab)
+    table, tables = compiled.token_table, compiled.tables
+    eager = eager_state_rows(tables, table.trie, table.words)
+
+    def fill(seed: int) -> list[int]:
+        order = list(range(tables.num_states)) * 3
+        random.Random(seed).shuffle(order)
+        for state in order:
+            table.slot_of(state)
+        return [table.slot_of(state) for state in range(tables.num_states)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fill, range(16)))
+    assert all(result == results[0] for result in results)
+    assert sorted(results[0]) == list(range(tables.num_states))  # one slot per state
+    slots = table.arrays()
+    for state, (row, completions) in enumerate(eager):
+        slot = results[0][state]
+        assert (slots.rows[slot] == row).all()
+        first, stop = slots.completion_offsets[slot], slots.completion_offsets[slot + 1]
+        assert slots.completion_nodes[first:stop].tolist() == completions
+
+
+SHARED_STRING = 'STRING: /"[^"\\\\]*"/\nNUMBER: /-?[0-9]+/\n%ignore " "\n'
+GRAMMAR_A = 'start: "[" (STRING | NUMBER) ("," (STRING | NUMBER))* "]"\n' + SHARED_STRING
+GRAMMAR_B = 'start: "{" STRING ":" NUMBER "}"\n' + SHARED_STRING
+
+
+def test_terminal_cache_is_shared_across_grammars_and_changes_no_mask():
+    from automask.compiler.cfg.terminal_cache import terminal_cache
+
+    shared_vocab = synthetic_vocab('ab"1-,:[]{} ', 2)
+    first = compile_grammar(GRAMMAR_A, shared_vocab)
+    second = compile_grammar(GRAMMAR_B, shared_vocab)
+    cache = terminal_cache(shared_vocab)
+    name_a, name_b = first.tables.terminal_names, second.tables.terminal_names
+    string_a = first.tables.terminal_dfas[name_a.index("STRING")]
+    string_b = second.tables.terminal_dfas[name_b.index("STRING")]
+    assert string_a is string_b  # one DFA for both grammars
+    assert cache.terminal_rows(string_a) is cache.terminal_rows(string_b)
+    # Same masks as grammars compiled against a vocabulary with no cache history.
+    texts = {GRAMMAR_A: '[ "ab", -1 ,"a"]', GRAMMAR_B: '{"b1" : 11}'}
+    for grammar_text, compiled in ((GRAMMAR_B, second), (GRAMMAR_A, first)):
+        fresh_vocab = Vocabulary(shared_vocab.token_bytes, eos_ids=shared_vocab.eos_ids)
+        fresh = compile_grammar(grammar_text, fresh_vocab, cfg_limits=CFGLimits(max_cached_masks=0))
+        cached, reference = compiled.matcher(), fresh.matcher()
+        for token in greedy_tokenize(shared_vocab, texts[grammar_text].encode()):
+            assert (mask_of(cached) == mask_of(reference)).all()
+            assert cached.consume_token(token) and reference.consume_token(token)
+        assert (mask_of(cached) == mask_of(reference)).all()
+        assert cached.is_accepting()
+
+
+def test_terminal_cache_bound_and_limits_on_a_hit():
+    from automask.compiler.cfg.terminal_cache import TerminalCache
+
+    vocab = synthetic_vocab("ab", 2)
+    cache = TerminalCache(vocab, max_terminals=1)
+    regex = python_regex_to_ast("[ab]{20}")
+    dfa = cache.dfa(regex, DEFAULT_LIMITS)
+    assert cache.dfa(regex, DEFAULT_LIMITS) is dfa
+    with pytest.raises(CompileLimitExceeded):  # a memoised DFA still obeys the caller's limits
+        cache.dfa(regex, CompileLimits(max_dfa_states=5))
+    other = cache.dfa(python_regex_to_ast("a+"), DEFAULT_LIMITS)  # evicts: the cache stays bounded
+    assert cache.dfa(regex, DEFAULT_LIMITS) is not dfa
+    rows = cache.terminal_rows(other)
+    assert cache.terminal_rows(other) is rows
+    assert cache.terminal_rows(dfa) is not rows
+    assert len(cache._rows) <= 1 and len(cache._dfas) <= 1

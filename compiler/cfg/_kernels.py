@@ -157,7 +157,9 @@ def walk_subtrees_reference(
 # The initial pairs (the parse state's entries) are *row-covered*: the tokens they read
 # without ending their terminal are OR-ed in from ``rows`` up front (the context-independent
 # part, the xgrammar idea), so a subtree in which only row-covered pairs are alive is entered
-# only if it holds one of their precomputed completion points.  Inside a JSON string that
+# only if it holds one of their completion points: precomputed nodes where the terminal
+# may end, kept only where the set that follows can go on (the node has a child on a byte
+# that set can start with; see `token_walk.fill_token_mask`).  Inside a JSON string that
 # makes a mask one row copy plus a walk below the few nodes where the string may close.
 #
 # When a pair needs an ``entry_next`` not computed yet, the walk *suspends* at that node:
@@ -176,14 +178,15 @@ _FILL_SIGNATURE = nb.int64(
     _readonly(nb.int32, 1),  # token_offsets
     _readonly(nb.int32, 1),  # token_ids
     nb.int64,  # max_depth
-    _readonly(nb.uint32, 2),  # rows [S, W]
-    _readonly(nb.int64, 1),  # completion_offsets [S + 1]
-    _readonly(nb.int32, 1),  # completion_nodes
+    _readonly(nb.uint32, 2),  # rows [slots, W]
+    _readonly(nb.int64, 1),  # completion_offsets [initial pairs + 1] (CSR, each list sorted)
+    _readonly(nb.int32, 1),  # completion_nodes: where pair i's terminal may end and its set go on
     _readonly(nb.int64, 1),  # child_offsets [N + 2]: children of node n (-1 = root) at [n + 1, n + 2)
     _readonly(nb.uint8, 1),  # child_bytes
     _readonly(nb.int32, 1),  # child_nodes
     _readonly(nb.int32, 1),  # initial dfa states
     _readonly(nb.int32, 1),  # initial entries (-1: the terminal never ends inside a token)
+    _readonly(nb.int32, 1),  # initial slots: row / completion list of each initial state
     nb.int32[::1],  # entry_first [sets]
     nb.int32[::1],  # entry_count [sets]
     nb.int32[::1],  # entry_state [entries]
@@ -247,6 +250,7 @@ def fill_mask(
     child_nodes,
     initial_states,
     initial_entries,
+    initial_slots,
     entry_first,
     entry_count,
     entry_state,
@@ -273,11 +277,11 @@ def fill_mask(
     total = 0
     fresh = resume[0] < 0
     for i in range(initial_states.shape[0]):
-        state = initial_states[i]
+        slot = initial_slots[i]
         if fresh:
             for w in range(words):
-                out[w] |= rows[state, w]
-        total += completion_offsets[state + 1] - completion_offsets[state]
+                out[w] |= rows[slot, w]
+        total += completion_offsets[i + 1] - completion_offsets[i]
     if total == 0:
         resume[0] = -1
         return 0
@@ -384,8 +388,7 @@ def fill_mask(
                 break
         if not needed:  # only row-covered pairs: enter only to reach one of their completion points
             for i in range(initial_states.shape[0]):  # each list is sorted (preorder)
-                state = initial_states[i]
-                first, stop = completion_offsets[state], completion_offsets[state + 1]
+                first, stop = completion_offsets[i], completion_offsets[i + 1]
                 at = first + np.searchsorted(completion_nodes[first:stop], node)
                 if at < stop and completion_nodes[at] < node_end[node]:
                     needed = True

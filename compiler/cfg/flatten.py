@@ -21,6 +21,9 @@ nonterminal keeps its rules and its own right-hand sides are flattened instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, Terminal, TerminalDef
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import ast as regex_ast
@@ -30,8 +33,17 @@ from automask.errors import CompileLimitExceeded, EmptyLanguage
 FLAT_PREFIX = "__flat_"
 
 
-def flatten_regular(grammar: Grammar, limits: CompileLimits, max_flat_states: int) -> Grammar:
-    """``grammar`` with regular nonterminals replaced by terminals (same language)."""
+def flatten_regular(
+    grammar: Grammar,
+    limits: CompileLimits,
+    max_flat_states: int,
+    dfa_of: Callable[[regex_ast.RegexNode, CompileLimits], ByteDFA] = ast_to_dfa,
+) -> Grammar:
+    """``grammar`` with regular nonterminals replaced by terminals (same language).
+
+    ``dfa_of`` compiles a regex AST (default `ast_to_dfa`; the compiler passes a memoised one,
+    `terminal_cache.TerminalCache.dfa`, so the DFA built here is reused for the terminal).
+    """
     if grammar.ignore:
         return grammar
     alternatives = grammar.rules_by_origin()
@@ -79,7 +91,7 @@ def flatten_regular(grammar: Grammar, limits: CompileLimits, max_flat_states: in
             flat_of[name] = None
             if node is not None:
                 try:
-                    dfa = ast_to_dfa(node, limits)
+                    dfa = dfa_of(node, limits)
                 except (CompileLimitExceeded, EmptyLanguage):
                     dfa = None
                 if dfa is not None and dfa.num_states <= max_flat_states:

@@ -21,6 +21,7 @@ What `build_grammar_tables` produces (`GrammarTables`, immutable):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from automask.compiler.cfg.flatten import flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.grammar.ir import Grammar, NonTerminal
 from automask.compiler.limits import CompileLimits
-from automask.compiler.regex import ast_to_dfa
+from automask.compiler.regex import RegexNode, ast_to_dfa
 from automask.errors import CompileLimitExceeded, EmptyLanguage
 
 
@@ -53,6 +54,10 @@ class GrammarTables:
     accepting: np.ndarray
     state_terminal: np.ndarray
     terminal_start: np.ndarray
+    terminal_dfas: tuple[ByteDFA | None, ...] = ()
+    """Each terminal's own DFA (``None``: empty language); its states are the global ids
+    ``terminal_offset[t] ..``."""
+    terminal_offset: tuple[int, ...] = ()
 
     @property
     def num_states(self) -> int:
@@ -63,14 +68,22 @@ class GrammarTables:
         return len(self.rule_lhs)
 
 
-def build_grammar_tables(grammar: Grammar, limits: CompileLimits, cfg_limits: CFGLimits) -> GrammarTables:
+def build_grammar_tables(
+    grammar: Grammar,
+    limits: CompileLimits,
+    cfg_limits: CFGLimits,
+    dfa_of: Callable[[RegexNode, CompileLimits], ByteDFA] = ast_to_dfa,
+) -> GrammarTables:
     """Lower ``grammar`` (already validated by its front-end) to `GrammarTables`.
+
+    ``dfa_of`` compiles each terminal regex (default `ast_to_dfa`; the compiler passes the
+    vocabulary's memo `terminal_cache.TerminalCache.dfa`, so repeated terminals are built once).
 
     Regular sub-grammars are first flattened into terminals (`flatten.flatten_regular`).
     Raises `EmptyLanguage` if the start symbol derives no string and `CompileLimitExceeded`
     if the grammar or the terminal DFAs exceed the limits.
     """
-    grammar = flatten_regular(grammar, limits, cfg_limits.max_flat_states)
+    grammar = flatten_regular(grammar, limits, cfg_limits.max_flat_states, dfa_of)
     used_terminals = {
         s.name for rule in grammar.rules for s in rule.expansion if not isinstance(s, NonTerminal)
     }
@@ -82,7 +95,7 @@ def build_grammar_tables(grammar: Grammar, limits: CompileLimits, cfg_limits: CF
     dfas: list[ByteDFA | None] = []
     for name in terminal_names:
         try:
-            dfas.append(ast_to_dfa(grammar.terminal(name).regex, limits))
+            dfas.append(dfa_of(grammar.terminal(name).regex, limits))
         except EmptyLanguage:
             dfas.append(None)  # unproductive: rules using it are pruned below
     total_states = sum(d.num_states for d in dfas if d is not None)
@@ -148,6 +161,10 @@ def build_grammar_tables(grammar: Grammar, limits: CompileLimits, cfg_limits: CF
         accepting=accepting,
         state_terminal=state_terminal,
         terminal_start=terminal_start,
+        terminal_dfas=tuple(dfas),
+        terminal_offset=tuple(
+            np.cumsum([0] + [0 if d is None else d.num_states for d in dfas])[:-1].tolist()
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""Token masks for a `ParseState`: precomputed per-terminal-state rows plus a parser-driven trie walk.
+"""Token masks for a `ParseState`: per-terminal-state rows (built lazily) plus a parser-driven trie walk.
 
 Why it splits like this: a token is allowed iff *some* lexer entry of the state can read
 all its bytes, either staying inside the entry's terminal (context independent: depends
@@ -6,29 +6,33 @@ only on the DFA state) or ending the terminal somewhere inside the token and con
 the terminals the parser expects next (context dependent).  Entries are independent
 alternatives, so the mask is the union over entries.
 
-Precomputed at compile time (`TerminalTokenTable`, immutable), for every global DFA state
-``s`` (see `tables.GrammarTables`):
+`TerminalTokenTable` (one per compiled grammar) gives every global DFA state (see
+`tables.GrammarTables`) that appears as an *initial* lexer entry of a mask a *slot*, filled
+on first use from the vocabulary's shared `terminal_cache.TerminalRows` (so a terminal used
+by many grammars is walked once per vocabulary, and states never seen in a mask are never
+walked).  Slot arrays, grown by doubling, read through a snapshot (`SlotArrays`):
 
-- ``rows[s]``: uint32 words ``[S, W]`` - tokens whose bytes keep the DFA alive from ``s``
-  (the context-independent part, exactly a regex token-index row);
-- ``completion_offsets`` int64 ``[S + 1]`` / ``completion_nodes`` int32: CSR list of the trie
-  nodes (with descendants) after which the DFA from ``s`` accepts - the only places where
-  the parser must be asked;
-- ``child_offsets`` / ``child_bytes`` / ``child_nodes``: the trie's child lists as CSR
-  (`_kernels.child_lists`), so the run-time walk skips a dead byte without touching the
-  (large, cache-cold) subtree arrays.
+- ``rows``: uint32 ``[slots, W]`` - tokens whose bytes keep the DFA alive from the slot's
+  state (the context-independent part, exactly a regex token-index row);
+- ``completion_offsets`` int64 ``[slots + 1]`` / ``completion_nodes`` int32: CSR list of the
+  trie nodes (with descendants) after which the DFA from that state accepts - the only
+  places where the parser must be asked;
+- the trie's child lists as CSR (``child_offsets`` / ``child_bytes`` / ``child_nodes``,
+  `_kernels.child_lists`, shared per vocabulary), so the run-time walk skips a dead byte
+  without touching the (large, cache-cold) subtree arrays.
 
 At run time (`fill_token_mask`), one numba call (`_kernels.fill_mask`): OR the rows of the
 state's entries; then, for every completion point, continue in the Earley set that follows
 (looked up in the lowered `set_index.SetIndex`) and walk the subtree below that node from
 that set's entries, which again reports completion points, until none is left (tokens are
-finite).  ``(set, node)`` pairs are walked once.  Parser answers not computed yet send the
-kernel back to Python once (`SetIndex.resolve`), then it runs again.
+finite).  Parser answers not computed yet send the kernel back to Python
+(`SetIndex.resolve`), then it resumes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,96 +41,135 @@ from automask.compiler.cfg.earley import ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
+from automask.compiler.cfg.terminal_cache import StateRow, TerminalCache, TerminalRows
 from automask.compiler.limits import CompileLimits
 from automask.compiler.token_index.trie import TokenTrie
 from automask.errors import CompileLimitExceeded
 
 
-@dataclass(frozen=True, eq=False)
-class TerminalTokenTable:
-    trie: TokenTrie
+class SlotArrays(NamedTuple):
+    """A consistent snapshot of a `TerminalTokenTable`'s slots (``num_slots`` are valid)."""
+
     rows: np.ndarray
     completion_offsets: np.ndarray
     completion_nodes: np.ndarray
-    words: int
-    child_offsets: np.ndarray
-    child_bytes: np.ndarray
-    child_nodes: np.ndarray
+    num_slots: int
+
+
+class TerminalTokenTable:
+    """Per-grammar slots holding the rows / completion points of the DFA states masks start from.
+
+    Thread-safe: `slot_of` fills a missing slot under a lock and publishes a new snapshot;
+    slots are only appended, so an older snapshot stays valid for the slots it holds.
+    """
+
+    def __init__(
+        self, tables: GrammarTables, cache: TerminalCache, limits: CompileLimits, cfg_limits: CFGLimits
+    ) -> None:
+        self.trie: TokenTrie = cache.trie
+        self.words = cache.words
+        self.child_offsets, self.child_bytes, self.child_nodes = cache.children
+        self.limits = limits
+        self.cfg_limits = cfg_limits
+        self._owner: list[int] = tables.state_terminal.tolist()
+        self._offset = tables.terminal_offset
+        self._terminals: list[TerminalRows | None] = [
+            None if dfa is None else cache.terminal_rows(dfa) for dfa in tables.terminal_dfas
+        ]
+        self._lock = threading.Lock()
+        self._slot: dict[int, int] = {}
+        self._completion_count: list[int] = []
+        self._state_rows: list[StateRow] = []
+        self._following: dict[tuple[int, bytes], np.ndarray] = {}
+        self._rows = np.zeros((4, self.words), dtype=np.uint32)
+        self._offsets = np.zeros(5, dtype=np.int64)
+        self._nodes = np.zeros(64, dtype=np.int32)
+        self._snapshot = SlotArrays(self._rows, self._offsets, self._nodes, 0)
 
     @property
     def nbytes(self) -> int:
-        arrays = (
-            self.rows,
-            self.completion_offsets,
-            self.completion_nodes,
-            self.child_offsets,
-            self.child_nodes,
+        snapshot = self._snapshot
+        return int(
+            snapshot.rows.nbytes + snapshot.completion_offsets.nbytes + snapshot.completion_nodes.nbytes
         )
-        return int(sum(array.nbytes for array in arrays) + self.child_bytes.nbytes)
+
+    def arrays(self) -> SlotArrays:
+        return self._snapshot
+
+    def slot_of(self, state: int) -> int:
+        """The slot of global DFA ``state``, filled on first use."""
+        found = self._slot.get(state)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._slot.get(state)
+            if found is None:
+                found = self._fill(state)
+        return found
+
+    def has_completions(self, slot: int) -> bool:
+        """Whether the slot's terminal may end inside some token (it has completion points)."""
+        return self._completion_count[slot] > 0
+
+    def _fill(self, state: int) -> int:
+        terminal = self._owner[state]
+        rows = self._terminals[terminal]
+        assert rows is not None  # only productive terminals have states
+        state_row = rows.state(state - self._offset[terminal])
+        row, completions = state_row.row, state_row.completions
+        slot = len(self._completion_count)
+        used = int(self._offsets[slot])
+        total = used + completions.shape[0]
+        if total > self.cfg_limits.max_completion_nodes:
+            raise CompileLimitExceeded("max_completion_nodes", total, self.cfg_limits.max_completion_nodes)
+        self.limits.check("max_index_bytes", (slot + 1) * self.words * 4 + total * 4)
+        rows_array, offsets, nodes = self._rows, self._offsets, self._nodes
+        if slot >= rows_array.shape[0]:  # grow into new arrays: published snapshots stay intact
+            rows_array = np.zeros((2 * rows_array.shape[0], self.words), dtype=np.uint32)
+            rows_array[:slot] = self._rows[:slot]
+            offsets = np.zeros(rows_array.shape[0] + 1, dtype=np.int64)
+            offsets[: slot + 1] = self._offsets[: slot + 1]
+        if total > nodes.shape[0]:
+            nodes = np.zeros(max(total, 2 * nodes.shape[0]), dtype=np.int32)
+            nodes[:used] = self._nodes[:used]
+        rows_array[slot] = row
+        nodes[used:total] = completions
+        offsets[slot + 1] = total
+        self._rows, self._offsets, self._nodes = rows_array, offsets, nodes
+        self._completion_count.append(int(completions.shape[0]))
+        self._state_rows.append(state_row)
+        self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1)
+        self._slot[state] = slot
+        return slot
+
+    def completions_before(self, slot: int, first_bytes: np.ndarray) -> np.ndarray:
+        """The slot's completion points (sorted) that have a child on one of ``first_bytes``.
+
+        Those are the only points where a set starting with those bytes can go on.  Memoised
+        per ``(slot, bytes)``, bounded (a cache only).
+        """
+        key = (slot, first_bytes.tobytes())
+        found = self._following.get(key)
+        if found is not None:
+            return found
+        state_row = self._state_rows[slot]
+        offsets, nodes = state_row.by_byte_offsets, state_row.by_byte_nodes
+        parts = [nodes[offsets[b] : offsets[b + 1]] for b in first_bytes.tolist()]
+        found = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int32)
+        found = found.astype(np.int32)
+        with self._lock:
+            if len(self._following) >= 4096:
+                self._following.clear()
+            self._following[key] = found
+        return found
 
 
 def build_terminal_token_table(
-    tables: GrammarTables, trie: TokenTrie, vocab_size: int, limits: CompileLimits, cfg_limits: CFGLimits
+    tables: GrammarTables, cache: TerminalCache, limits: CompileLimits, cfg_limits: CFGLimits
 ) -> TerminalTokenTable:
-    """Walk the whole trie once per global DFA state (numba) to fill the rows and completion lists."""
-    words = (vocab_size + 31) // 32
-    num_states = tables.num_states
-    limits.check("max_index_bytes", num_states * words * 4)
-    rows = np.zeros((num_states, words), dtype=np.uint32)
-    per_state: list[np.ndarray] = []
-    buffer_nodes = np.empty(1024, dtype=np.int32)
-    buffer_entries = np.empty(1024, dtype=np.int32)
-    total = 0
-    root = np.array([-1], dtype=np.int32)
-    for state in range(num_states):
-        start = np.array([state], dtype=np.int32)
-        while True:
-            found = _walk(tables, trie, start, root, rows[state], buffer_nodes, buffer_entries)
-            if found <= buffer_nodes.shape[0]:
-                break
-            buffer_nodes = np.empty(2 * found, dtype=np.int32)
-            buffer_entries = np.empty(2 * found, dtype=np.int32)
-        total += found
-        if total > cfg_limits.max_completion_nodes:
-            raise CompileLimitExceeded("max_completion_nodes", total, cfg_limits.max_completion_nodes)
-        per_state.append(buffer_nodes[:found].copy())
-    offsets = np.zeros(num_states + 1, dtype=np.int64)
-    np.cumsum([len(nodes) for nodes in per_state], out=offsets[1:])
-    nodes = np.concatenate(per_state) if per_state else np.zeros(0, np.int32)
-    limits.check("max_index_bytes", int(rows.nbytes + nodes.nbytes + offsets.nbytes))
-    child_offsets, child_bytes, child_nodes = _kernels.child_lists(trie.node_depth, trie.node_byte)
-    nodes = nodes.astype(np.int32)
-    for array in (rows, offsets, nodes, child_offsets, child_bytes, child_nodes):
-        array.setflags(write=False)
-    return TerminalTokenTable(trie, rows, offsets, nodes, words, child_offsets, child_bytes, child_nodes)
-
-
-def _walk(
-    tables: GrammarTables,
-    trie: TokenTrie,
-    states: np.ndarray,
-    roots: np.ndarray,
-    out: np.ndarray,
-    completion_nodes: np.ndarray,
-    completion_entries: np.ndarray,
-) -> int:
-    return int(
-        _kernels.walk_subtrees(
-            tables.transitions,
-            tables.accepting,
-            trie.node_byte,
-            trie.node_depth,
-            trie.node_end,
-            trie.token_offsets,
-            trie.token_ids,
-            trie.max_depth,
-            states,
-            roots,
-            out,
-            completion_nodes,
-            completion_entries,
-        )
-    )
+    """The grammar's (lazily filled) `TerminalTokenTable` over the vocabulary's `TerminalCache`."""
+    limits.check("max_index_bytes", tables.num_states * cache.words * 4)  # the most it can ever hold
+    return TerminalTokenTable(tables, cache, limits, cfg_limits)
 
 
 class FrontierScratch:
@@ -174,7 +217,6 @@ def fill_token_mask(
     where it stopped.  Once a grammar's contexts have been seen, a mask is one call.
     Raises `CompileLimitExceeded` if a frontier would exceed ``max_frontier`` pairs.
     """
-    offsets = table.completion_offsets
     trie = table.trie
     index.start_mask()
     scratch.resume[0] = -1
@@ -185,7 +227,13 @@ def fill_token_mask(
             if lowered is None:
                 continue  # the index started over meanwhile
             scratch.resume[0] = -1
-        initial_states, initial_entries, epoch = lowered
+            initial_states, initial_entries, initial_slots, epoch = lowered
+            slots = table.arrays()  # after lower_state: holds every initial slot
+            completions = initial_completions(index, table, initial_entries, initial_slots, epoch)
+            if completions is None:
+                lowered = None  # the index started over meanwhile
+                continue
+            completion_offsets, completion_nodes = completions
         lowered_sets = index.arrays()
         entry_first, entry_count, entry_state, entry_next = lowered_sets[:4]
         if lowered_sets.epoch != epoch:
@@ -194,9 +242,9 @@ def fill_token_mask(
         entry_stamp, set_stamp = scratch.stamps_for(entry_next.shape[0], entry_first.shape[0])
         found = _kernels.fill_mask(
             tables.transitions, tables.accepting, trie.node_end, trie.token_offsets, trie.token_ids,
-            trie.max_depth, table.rows, offsets, table.completion_nodes, table.child_offsets,
-            table.child_bytes, table.child_nodes, initial_states, initial_entries, entry_first,
-            entry_count, entry_state, entry_next, lowered_sets.byte_offsets,
+            trie.max_depth, slots.rows, completion_offsets, completion_nodes,
+            table.child_offsets, table.child_bytes, table.child_nodes, initial_states, initial_entries,
+            initial_slots, entry_first, entry_count, entry_state, entry_next, lowered_sets.byte_offsets,
             lowered_sets.byte_entries, lowered_sets.num_sets, out, scratch.missing, scratch.states,
             scratch.entries, scratch.covered, entry_stamp, set_stamp, scratch.clock, scratch.counts, scratch.path_node,
             scratch.path_cursor, scratch.resume,
@@ -213,27 +261,63 @@ def fill_token_mask(
         index.resolve(scratch.missing[: min(int(found), scratch.missing.shape[0])], epoch)
 
 
+def initial_completions(
+    index: SetIndex, table: TerminalTokenTable, entries: np.ndarray, slots: np.ndarray, epoch: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per initial pair, the completion points where the set after its terminal can go on (CSR).
+
+    A point whose node has no child on a byte the following set can start with only leads
+    to tokens already in the row, so the walk need not descend to it.  This is what keeps
+    ``NAME``-like terminals (which may end after almost every byte) cheap: their set goes on
+    only after the few nodes followed by an operator, a blank or a bracket.  Asks the
+    parser for following sets not computed yet.  ``None`` if the index started a new epoch.
+    """
+    wanted = [int(e) for e in entries.tolist() if e >= 0]
+    lowered = index.arrays()
+    missing = [e for e in wanted if not 0 <= lowered.entry_next[e] < lowered.num_sets]
+    if missing:
+        index.resolve(np.array(missing, dtype=np.int32), epoch)
+        lowered = index.arrays()
+    if lowered.epoch != epoch:
+        return None
+    offsets = np.zeros(entries.shape[0] + 1, dtype=np.int64)
+    parts: list[np.ndarray] = []
+    for i, (entry, slot) in enumerate(zip(entries.tolist(), slots.tolist(), strict=True)):
+        if entry >= 0:
+            following = int(lowered.entry_next[entry])
+            per_byte = lowered.byte_offsets[following * 257 : following * 257 + 257]
+            first_bytes = np.flatnonzero(per_byte[1:] > per_byte[:-1]).astype(np.uint8)
+            parts.append(table.completions_before(slot, first_bytes))
+            offsets[i + 1] = offsets[i] + parts[-1].shape[0]
+        else:
+            offsets[i + 1] = offsets[i]
+    nodes = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, dtype=np.int32)
+    return offsets, nodes
+
+
 def lower_state(
     index: SetIndex, table: TerminalTokenTable, tables: GrammarTables, state: ParseState
-) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """The kernel's view of ``state``: ``(initial dfa states, initial entries, epoch)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """The kernel's view of ``state``: ``(initial dfa states, initial entries, initial slots, epoch)``.
 
-    An entry whose terminal may end inside a token (it has completion points) is paired with
-    the `SetIndex` entry of its origin set for that terminal, the rest with -1.  ``None`` if
-    the index started a new epoch while lowering (the caller tries again).
+    Each entry's DFA state gets its `TerminalTokenTable` slot (filled on first use).  An entry
+    whose terminal may end inside a token (its slot has completion points) is paired with the
+    `SetIndex` entry of its origin set for that terminal, the rest with -1.  ``None`` if the
+    index started a new epoch while lowering (the caller tries again).
     """
     owner = tables.state_terminal
-    offsets = table.completion_offsets
-    lowered: dict[tuple[int, int], None] = {}
+    lowered: dict[tuple[int, int, int], None] = {}
     epochs: set[int] = set()
     for dfa_state, origin in state.entries:
         entry = -1
-        if offsets[dfa_state + 1] > offsets[dfa_state]:
+        slot = table.slot_of(dfa_state)
+        if table.has_completions(slot):
             entry, epoch = index.entry_for(origin, int(owner[dfa_state]))
             epochs.add(epoch)
-        lowered[(dfa_state, entry)] = None
+        lowered[(dfa_state, entry, slot)] = None
     current = index.arrays().epoch
     if epochs - {current}:
         return None
-    pairs = np.array(list(lowered), dtype=np.int32).reshape(-1, 2)
-    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]), current
+    triples = np.array(list(lowered), dtype=np.int32).reshape(-1, 3)
+    columns = (np.ascontiguousarray(triples[:, column]) for column in range(3))
+    return (*columns, current)

@@ -1,0 +1,211 @@
+"""Per-vocabulary caches of the CFG engine: terminal DFAs and their token rows, shared by grammars.
+
+Why: a JSON-Schema back-end compiles thousands of grammars against one vocabulary, and they
+keep using the same few terminals (JSON string bodies, numbers, whitespace, literals).  What
+the mask needs from a terminal depends only on the terminal's DFA and the vocabulary, never
+on the grammar around it, so it is computed once per vocabulary and shared.
+
+`TerminalCache` (one per `Vocabulary`, kept with it through `Vocabulary.derived`, see
+`terminal_cache`) holds, each bounded by ``max_terminals`` (a cache only: when full it is
+cleared, grammars keep what they already hold):
+
+- ``dfa(regex, limits)``: regex AST (a frozen, hashable `automask.compiler.regex.ast` node)
+  -> its minimal `ByteDFA`.  The DFA does not depend on the vocabulary; it is kept here only
+  so that its lifetime is tied to an object that grammars already share (no module-level
+  cache).
+- ``terminal_rows(dfa)``: a terminal DFA -> its `TerminalRows`, keyed by the DFA's exact
+  tables (start, accepting and transition bytes).  The same regex gives the same DFA
+  (construction is deterministic), so the same leaf terminal hits across grammars.
+
+`TerminalRows` fills, lazily and once per DFA state, what `_kernels.fill_mask` needs for a
+lexer entry in that state (one full-trie walk, `_kernels.walk_subtrees`):
+
+- ``row``: uint32 ``[W]`` - the tokens whose bytes keep the DFA alive from that state;
+- ``completions``: int32 - the trie nodes, in preorder, with descendants, after which the DFA
+  accepts (where the terminal may end inside a token).
+
+Only states that are the initial lexer entry of some mask are ever built (for JSON a handful:
+each terminal's start state and the states inside a string), so compile time does not pay
+for the rest.  Thread-safe: filling holds the object's lock; published results are read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.cfg import _kernels
+from automask.compiler.limits import CompileLimits
+from automask.compiler.regex import RegexNode, ast_to_dfa
+from automask.compiler.token_index.trie import TokenTrie, token_trie
+from automask.compiler.vocabulary.vocabulary import Vocabulary
+
+DEFAULT_MAX_TERMINALS = 512
+"""Terminal DFAs (and, separately, regexes) a vocabulary's `TerminalCache` keeps before clearing."""
+
+
+class StateRow(NamedTuple):
+    """What the mask needs for one DFA state (both arrays read-only)."""
+
+    row: np.ndarray  # uint32 [W]
+    completions: np.ndarray  # int32 trie nodes, preorder
+    by_byte_offsets: np.ndarray  # int64 [257]: completion nodes with a child on byte b are
+    by_byte_nodes: np.ndarray  # by_byte_nodes[by_byte_offsets[b] : by_byte_offsets[b + 1]] (preorder)
+
+
+class TrieChildren(NamedTuple):
+    """The trie's child lists as CSR (`_kernels.child_lists`), kept with the vocabulary."""
+
+    offsets: np.ndarray
+    bytes: np.ndarray
+    nodes: np.ndarray
+
+
+class TerminalRows:
+    """One terminal DFA's per-state token rows and completion points over one vocabulary's trie."""
+
+    def __init__(
+        self,
+        transitions: np.ndarray,
+        accepting: np.ndarray,
+        trie: TokenTrie,
+        children: TrieChildren,
+        words: int,
+    ) -> None:
+        self.transitions = np.ascontiguousarray(transitions, dtype=np.int32)
+        self.accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
+        for array in (self.transitions, self.accepting):
+            array.setflags(write=False)
+        self.trie = trie
+        self.children = children
+        self.words = words
+        self._lock = threading.Lock()
+        self._states: dict[int, StateRow] = {}
+
+    @property
+    def num_states(self) -> int:
+        return int(self.transitions.shape[0])
+
+    def state(self, local_state: int) -> StateRow:
+        """The row and completion points of ``local_state`` (built on first use)."""
+        found = self._states.get(local_state)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._states.get(local_state)
+            if found is None:
+                found = build_state_row(
+                    self.transitions, self.accepting, self.trie, self.children, self.words, local_state
+                )
+                self._states[local_state] = found
+        return found
+
+
+def build_state_row(
+    transitions: np.ndarray,
+    accepting: np.ndarray,
+    trie: TokenTrie,
+    children: TrieChildren,
+    words: int,
+    state: int,
+) -> StateRow:
+    """Walk the whole trie from ``state`` once (numba): its token row and completion points."""
+    row = np.zeros(words, dtype=np.uint32)
+    starts = np.array([state], dtype=np.int32)
+    roots = np.array([-1], dtype=np.int32)
+    capacity = 1024
+    while True:
+        nodes = np.empty(capacity, dtype=np.int32)
+        entries = np.empty(capacity, dtype=np.int32)
+        found = int(
+            _kernels.walk_subtrees(
+                transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end,
+                trie.token_offsets, trie.token_ids, trie.max_depth, starts, roots, row, nodes, entries,
+            )
+        )  # fmt: skip
+        if found <= capacity:
+            break
+        capacity = 2 * found  # bits are idempotent: walk again with room for every point
+    completions = nodes[:found].copy()
+    by_byte_offsets, by_byte_nodes = _completions_by_child_byte(completions, children)
+    for array in (row, completions, by_byte_offsets, by_byte_nodes):
+        array.setflags(write=False)
+    return StateRow(row, completions, by_byte_offsets, by_byte_nodes)
+
+
+def _completions_by_child_byte(
+    completions: np.ndarray, children: TrieChildren
+) -> tuple[np.ndarray, np.ndarray]:
+    """Completion nodes grouped by the bytes of their children (a node is in one group per child).
+
+    A mask only needs the completion points where the set that follows can go on, i.e. whose
+    node has a child on a byte that set can start with; this grouping lets it gather them.
+    """
+    first = children.offsets[completions.astype(np.int64) + 1]
+    counts = children.offsets[completions.astype(np.int64) + 2] - first
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    positions = np.arange(total, dtype=np.int64) - np.repeat(starts, counts) + np.repeat(first, counts)
+    child_bytes = children.bytes[positions]
+    order = np.argsort(child_bytes, kind="stable")  # stable: preorder within each byte
+    nodes = np.repeat(completions, counts)[order].astype(np.int32)
+    offsets = np.zeros(257, dtype=np.int64)
+    np.cumsum(np.bincount(child_bytes, minlength=256), out=offsets[1:])
+    return offsets, nodes
+
+
+class TerminalCache:
+    """A vocabulary's shared terminal DFAs and `TerminalRows` (see the module docstring)."""
+
+    def __init__(self, vocab: Vocabulary, max_terminals: int = DEFAULT_MAX_TERMINALS) -> None:
+        self.trie = token_trie(vocab)
+        self.words = (vocab.size + 31) // 32
+        self.max_terminals = max_terminals
+        self.children = TrieChildren(*_kernels.child_lists(self.trie.node_depth, self.trie.node_byte))
+        for array in self.children:
+            array.setflags(write=False)
+        self._lock = threading.Lock()
+        self._dfas: dict[RegexNode, ByteDFA] = {}
+        self._rows: dict[bytes, TerminalRows] = {}
+
+    def dfa(self, regex: RegexNode, limits: CompileLimits) -> ByteDFA:
+        """``ast_to_dfa(regex, limits)``, memoised (the limits are re-checked on a hit)."""
+        try:
+            found = self._dfas.get(regex)
+        except RecursionError:  # too deep to hash: let ast_to_dfa report it
+            return ast_to_dfa(regex, limits)
+        if found is not None:
+            limits.check("max_dfa_states", found.num_states)
+            return found
+        dfa = ast_to_dfa(regex, limits)  # outside the lock: may be slow, and a race only duplicates work
+        with self._lock:
+            if len(self._dfas) >= self.max_terminals:
+                self._dfas.clear()
+            self._dfas[regex] = dfa
+        return dfa
+
+    def terminal_rows(self, dfa: ByteDFA) -> TerminalRows:
+        """The shared `TerminalRows` of ``dfa`` over this vocabulary (keyed by its exact tables)."""
+        transitions = np.ascontiguousarray(dfa.transitions, dtype=np.int32)
+        accepting = np.ascontiguousarray(dfa.accepting, dtype=np.bool_)
+        key = int(dfa.start).to_bytes(8, "little") + accepting.tobytes() + transitions.tobytes()
+        found = self._rows.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._rows.get(key)
+            if found is None:
+                if len(self._rows) >= self.max_terminals:
+                    self._rows.clear()
+                found = TerminalRows(transitions, accepting, self.trie, self.children, self.words)
+                self._rows[key] = found
+        return found
+
+
+def terminal_cache(vocab: Vocabulary) -> TerminalCache:
+    """The `TerminalCache` of ``vocab``, built on first use and then kept with the vocabulary."""
+    token_trie(vocab)  # first: `Vocabulary.derived` builders must not call `derived` (one lock)
+    return vocab.derived("cfg_terminal_cache", TerminalCache)
