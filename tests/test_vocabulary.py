@@ -323,3 +323,21 @@ def test_failed_download_raises_artifact_unavailable(tmp_path, monkeypatch):
     monkeypatch.setattr(artifacts.subprocess, "run", lambda *a, **k: Failed())
     with pytest.raises(ArtifactUnavailable, match="No matching distribution"):
         artifact_file(Artifact("demo==9", "demo-9.tar.gz", archive_root="demo-9/"), "x")
+
+
+def test_derived_builders_may_derive_other_structures():
+    """A builder that asks for another derived structure must not deadlock (re-entrant lock)."""
+    vocab = Vocabulary([b"a", b"b"], special_ids=(), eos_ids=())
+    calls: list[str] = []
+
+    def inner(v: Vocabulary) -> int:
+        calls.append("inner")
+        return v.size
+
+    def outer(v: Vocabulary) -> int:
+        calls.append("outer")
+        return v.derived("inner", inner) + 1
+
+    assert vocab.derived("outer", outer) == 3
+    assert vocab.derived("outer", outer) == 3
+    assert calls == ["outer", "inner"]

@@ -57,7 +57,7 @@ class Vocabulary:
         self._fingerprint: str | None = None
         self._flat: tuple[np.ndarray, np.ndarray] | None = None
         self._derived: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a builder may derive other structures
 
     # -- basic accessors -------------------------------------------------------------
     @property
@@ -131,7 +131,8 @@ class Vocabulary:
 
         The vocabulary is immutable, so anything derived from it stays valid for its lifetime;
         keeping it here (rather than in a module-level cache) ties its lifetime and ownership to
-        the vocabulary.  Thread-safe: concurrent first calls build it once.
+        the vocabulary.  Thread-safe: concurrent first calls build it once; a builder may itself
+        call `derived` (the lock is re-entrant).
         """
         value = self._derived.get(key)
         if value is None:
