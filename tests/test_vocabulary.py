@@ -327,7 +327,7 @@ def test_failed_download_raises_artifact_unavailable(tmp_path, monkeypatch):
 
 def test_derived_builders_may_derive_other_structures():
     """A builder that asks for another derived structure must not deadlock (re-entrant lock)."""
-    vocab = Vocabulary([b"a", b"b"], special_ids=(), eos_ids=())
+    vocab = Vocabulary([b"a", b"b", b""], special_ids=(2,), eos_ids=(2,))
     calls: list[str] = []
 
     def inner(v: Vocabulary) -> int:
@@ -338,6 +338,6 @@ def test_derived_builders_may_derive_other_structures():
         calls.append("outer")
         return v.derived("inner", inner) + 1
 
-    assert vocab.derived("outer", outer) == 3
-    assert vocab.derived("outer", outer) == 3
+    assert vocab.derived("outer", outer) == 4
+    assert vocab.derived("outer", outer) == 4
     assert calls == ["outer", "inner"]
