@@ -195,7 +195,11 @@ def test_recursion_is_unrolled_to_max_nesting():
 @pytest.mark.parametrize(
     ("schema", "pointer"),
     [
-        ({"properties": {"a": {"dependentRequired": {"x": ["y"]}}}}, "#/properties/a/dependentRequired"),
+        (
+            {"properties": {"a": {"allOf": [{"properties": {"x": {}}}], "unevaluatedProperties": False}}},
+            "#/properties/a/unevaluatedProperties",
+        ),
+        ({"if": {"minimum": 3}, "then": {"multipleOf": 2}}, "#/if"),
         ({"type": "string", "format": "no-such-format"}, "#/format"),
         ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),

@@ -34,6 +34,7 @@ _ANNOTATION_KEYS = frozenset(
     ("title", "description", "default", "examples", "$comment", "$schema", "$id", "$defs", "definitions")
 )
 MAX_INLINED_REFS = 64
+MAX_CROSS_BRANCHES = 64
 
 
 class CannotMerge(Exception):
@@ -64,6 +65,12 @@ def merge_schemas(
     budget = budget if budget is not None else [MAX_INLINED_REFS]
     left = _inline_ref(ctx, left, pointer, budget)
     right = _inline_ref(ctx, right, pointer, budget)
+    # unevaluated* depends on what its own schema evaluates: resolve it before merging
+    from automask.compiler.json_schema.conditionals import rewrite_unevaluated
+
+    left, right = (
+        rewrite_unevaluated(ctx, side, pointer) if isinstance(side, dict) else side for side in (left, right)
+    )
     if left is False or right is False:
         return False
     if left is True:
@@ -96,8 +103,11 @@ def merge_schemas(
             merged[key] = {"allOf": [merged[key], value]}
         elif key == "allOf":
             merged[key] = [*merged[key], *value]
+        elif key == "anyOf" and len(merged[key]) * len(value) <= MAX_CROSS_BRANCHES:
+            # (a1 | a2) & (b1 | b2) distributes into the pairwise intersections
+            merged[key] = [{"allOf": [a, b]} for a in merged[key] for b in value]
         elif key in ("anyOf", "oneOf", "not"):
-            merged["allOf"] = [*merged.get("allOf", []), {key: value}]
+            raise CannotMerge(key, f"cannot intersect two different {key!r} values")
         elif key in ("properties", "additionalProperties"):
             continue  # merged below, together
         else:

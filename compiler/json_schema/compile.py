@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from automask.compiler.json_schema import arrays, combinators, objects
+from automask.compiler.json_schema import arrays, combinators, conditionals, objects
 from automask.compiler.json_schema.enum_const import json_equal, json_type, values_node
 from automask.compiler.json_schema.json_ast import any_value, json_string
 from automask.compiler.json_schema.numbers import NumberError, number_node
@@ -41,11 +41,24 @@ ANNOTATIONS = frozenset(
 
 UNSUPPORTED = frozenset(
     (
-        "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "unevaluatedProperties",
-        "unevaluatedItems", "dependentRequired", "dependentSchemas", "dependencies", "if",
+        "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
     )
 )  # fmt: skip
 """Constraining keywords the regular engine does not compile (yet)."""
+
+
+CONSTRAINING = frozenset(
+    (
+        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+        "maxLength", "minLength", "pattern", "format", "maxItems", "minItems", "uniqueItems", "maxContains",
+        "minContains", "contains", "items", "prefixItems", "additionalItems", "unevaluatedItems",
+        "maxProperties", "minProperties", "required", "dependentRequired", "dependencies",
+        "dependentSchemas", "properties", "patternProperties", "additionalProperties",
+        "unevaluatedProperties", "propertyNames", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+        "$ref", "$dynamicRef", "$recursiveRef",
+    )
+)  # fmt: skip
+"""Keywords that can constrain an instance; any other keyword is an annotation (ignored)."""
 
 
 class SchemaError(AutomaskError, ValueError):
@@ -70,6 +83,8 @@ class SchemaCompiler:
     ignored: list[str] = field(default_factory=list)
     active_refs: list[str] = field(default_factory=list)
     truncated_refs: list[str] = field(default_factory=list)
+    bounds_recursion: bool = True
+    """Unroll a recursive ``$ref`` at most ``max_nesting`` times (a regex cannot recurse)."""
 
     # -- errors -------------------------------------------------------------------------
 
@@ -96,6 +111,10 @@ class SchemaCompiler:
     def error(self, message: str, pointer: str) -> SchemaError:
         return SchemaError(message, pointer)
 
+    def regular(self) -> SchemaCompiler:
+        """The walker to use where a decision is made on a byte DFA (always a pure regex walk)."""
+        return self
+
     # -- the walk -----------------------------------------------------------------------
 
     def compile(self, schema: Any, pointer: str = "", depth: int | None = None) -> RegexNode:
@@ -111,6 +130,7 @@ class SchemaCompiler:
             )
         if "$ref" in schema:
             return self._compile_ref(schema, pointer, depth)
+        schema = conditionals.rewrite(self, schema, pointer)
         schema = combinators.reduce_applicators(self, schema, pointer)
         if isinstance(schema, list):  # a union produced by anyOf/oneOf
             return alternation(
@@ -119,9 +139,7 @@ class SchemaCompiler:
         if schema is False or schema is True:
             return self.compile(schema, pointer, depth)
         for keyword in schema:
-            if keyword in UNSUPPORTED and not (
-                keyword == "if" and "then" not in schema and "else" not in schema
-            ):
+            if keyword in UNSUPPORTED:
                 self.unsupported(keyword, pointer)
         types = self._types(schema, pointer)
         if "const" in schema or "enum" in schema:
@@ -188,13 +206,14 @@ class SchemaCompiler:
             const = schema["const"]
             candidates = [const] if "enum" not in schema else [v for v in candidates if json_equal(v, const)]
         candidates = [value for value in candidates if json_type(value) in types]
-        rest = {
-            k: v for k, v in schema.items() if k not in ("enum", "const", "type") and k not in ANNOTATIONS
-        }
-        if rest:  # keep the values the remaining keywords accept, decided by their own automaton
+        rest = {k: v for k, v in schema.items() if k in CONSTRAINING and k not in ("enum", "const", "type")}
+        # keep the values the remaining keywords accept, decided by their own automaton
+        if rest and candidates:
             from automask.compiler.regex import ast_to_dfa
 
-            check = ast_to_dfa(self.compile(rest, pointer, depth), self.limits)
+            kinds = sorted({json_type(value) for value in candidates})
+            check_schema = {**rest, "type": kinds}
+            check = ast_to_dfa(self.regular().compile(check_schema, pointer, depth), self.limits)
             candidates = [
                 value for value in candidates if check.matches(json.dumps(value, ensure_ascii=False).encode())
             ]
@@ -211,10 +230,14 @@ class SchemaCompiler:
                 self.unsupported("$ref", pointer, str(error))
                 return self.compile({k: v for k, v in schema.items() if k != "$ref"}, pointer, depth)
             raise self.error(str(error), pointer_to(pointer, "$ref")) from None
-        if self.active_refs.count(target_pointer) > self.options.max_nesting:
+        if self.bounds_recursion and self.active_refs.count(target_pointer) > self.options.max_nesting:
             self.truncated_refs.append(f"{pointer_to(pointer, '$ref')} -> #{target_pointer}")
             return NOTHING
         rest = {k: v for k, v in schema.items() if k != "$ref"}
+        for keyword in ("unevaluatedProperties", "unevaluatedItems"):
+            if keyword in rest:  # the $ref evaluates members too: not a plain additional* keyword
+                self.unsupported(keyword, pointer, "next to '$ref', which may evaluate more")
+                del rest[keyword]
         self.active_refs.append(target_pointer)
         try:
             if not any(key not in ANNOTATIONS for key in rest):

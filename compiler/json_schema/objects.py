@@ -99,6 +99,8 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     names = [name for name, _, _ in declared]
     extra: RegexNode | None = None
     if patterns:
+        if names_schema is not True:
+            ctx.unsupported("propertyNames", pointer, "propertyNames together with patternProperties")
         extra = alternation(
             concat(
                 [
@@ -109,14 +111,16 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
             )
             for pattern, sub in patterns.items()
         )
-    elif additional is not False:
+    elif additional is not False and names_schema is not False:
+        keys = encode_quoted(key_not_in(names))
         if names_schema is not True:
-            ctx.unsupported("propertyNames", pointer, "propertyNames on additional (unlisted) properties")
+            named = _names_language(ctx, names_schema, names, pointer)
+            keys = named if named is not None else keys
         value = ctx.compile(
             additional, f"{pointer}/additionalProperties", depth - 1 if additional is True else depth
         )
         if value != NOTHING:
-            extra = concat([encode_quoted(key_not_in(names)), token(":", options), value])
+            extra = concat([keys, token(":", options), value])
     low = ctx.count_keyword(schema, "minProperties", pointer) or 0
     high = ctx.count_keyword(schema, "maxProperties", pointer)
     space = whitespace(options)
@@ -202,6 +206,31 @@ def _members_counted(
     return alternation([taken, skipped])
 
 
+_NAME_KEYWORDS = frozenset(("minLength", "maxLength", "pattern", "format"))
+_NAME_ANNOTATIONS = frozenset(("title", "description", "$comment", "examples", "default"))
+
+
+def _names_language(
+    ctx: SchemaCompiler, names_schema: Any, names: list[str], pointer: str
+) -> RegexNode | None:
+    """JSON keys of additional members allowed by ``propertyNames``: exact when no property
+    is listed (no complement to intersect with) and the schema holds only string keywords
+    (keys are always strings, so ``type: string`` is a no-op); otherwise refused."""
+    from automask.compiler.json_schema.strings import StringConstraintError, string_content
+
+    keywords = set(names_schema) - _NAME_ANNOTATIONS if isinstance(names_schema, dict) else None
+    if keywords is not None and names_schema.get("type", "string") == "string":
+        keywords.discard("type")
+    if names or keywords is None or not keywords <= _NAME_KEYWORDS:
+        ctx.unsupported("propertyNames", pointer, "propertyNames on additional (unlisted) properties")
+        return None
+    try:
+        return json_string(string_content(names_schema))
+    except StringConstraintError as error:
+        ctx.unsupported("propertyNames", pointer, str(error))
+        return None
+
+
 def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: str) -> bool:
     import json
 
@@ -209,7 +238,7 @@ def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: st
     from automask.errors import EmptyLanguage
 
     try:
-        dfa = ast_to_dfa(ctx.compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
+        dfa = ast_to_dfa(ctx.regular().compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
     except EmptyLanguage:
         return False
     return dfa.matches(json.dumps(name, ensure_ascii=False).encode())

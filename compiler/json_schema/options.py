@@ -29,11 +29,11 @@ class JsonSchemaOptions:
     - ``lenient``: unsupported keywords are ignored (with one `warnings.warn` listing them)
       instead of raising `UnsupportedFeature`.  The language then accepts *more* than the
       schema allows -- only use it when that is acceptable.
-    - ``max_nesting``: how deep a value the regular engine expands where the schema allows
-      arbitrary JSON (``additionalProperties: true``, ``items: {}``, untyped schemas) and
-      how many times a recursive ``$ref`` is unrolled.  Deeper values are refused -- an
-      honest *under*-approximation (never accepts invalid JSON) to be lifted by the
-      context-free engine.
+    - ``max_nesting``: how deep a value the regular (DFA) back-end expands where the schema
+      allows arbitrary JSON (``additionalProperties: true``, ``items: {}``, untyped
+      schemas) and how many times a recursive ``$ref`` is unrolled.  Deeper values are
+      refused -- an honest *under*-approximation (never accepts invalid JSON).  The
+      context-free back-end (`to_grammar`) is exact at any depth and ignores it.
     """
 
     whitespace: Whitespace = "flexible"

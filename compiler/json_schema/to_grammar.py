@@ -1,0 +1,382 @@
+"""The context-free back-end: a JSON Schema walked into grammar IR instead of one regex.
+
+The keyword modules (`objects`, `arrays`, `strings`, `numbers`, `combinators`, ...) build
+regex ASTs; this back-end reuses them unchanged and only changes what a *sub-schema* is:
+
+- `GrammarSchemaCompiler.compile` memoises every sub-schema by its canonical JSON text.
+  The first visit allocates a nonterminal and walks the schema; a visit while (or after) it
+  is being walked returns a *reference* to that nonterminal, so ``$ref`` recursion becomes
+  grammar recursion (no ``max_nesting`` unrolling) and a schema used twice is compiled once.
+  ``true`` (and annotation-only schemas) is one recursive generic-JSON nonterminal.
+- A reference is a two-character placeholder in the regex AST: U+DFFF (a lone surrogate,
+  never produced for real text: schemas containing it are refused) followed by the
+  nonterminal's number as a private-use code point (U+F0000 + n).  `concat`/`alternation`
+  keep it intact, so the keyword modules need not know about it.
+- `GrammarLowering` turns such an AST into BNF: the maximal parts without placeholders and
+  without whitespace become *terminals* (string contents with pattern/format/length,
+  numbers with bounds, literals -- the same regex AST for the same leaf, so terminal tables
+  are shared across schemas), whitespace is its own small terminal ``WS`` (bounded by
+  ``max_whitespace`` per run), and alternations/repetitions around them become helper rules.
+  The lowering preserves the language exactly; it only chooses where terminals end.
+
+A sub-schema whose walk contains no placeholder and no whitespace is inlined as a plain
+regex (a leaf), so a scalar schema costs no nonterminal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, Symbol, Terminal, TerminalDef
+from automask.compiler.json_schema.compile import ANNOTATIONS, SchemaCompiler
+from automask.compiler.json_schema.json_ast import (
+    ANY_STRING_CONTENT,
+    any_number,
+    array_of,
+    json_string,
+    object_of,
+    whitespace,
+)
+from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
+from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
+from automask.compiler.regex.ast import (
+    EMPTY,
+    NOTHING,
+    Alternation,
+    CharSet,
+    Concat,
+    Empty,
+    RegexNode,
+    Repeat,
+    alternation,
+    concat,
+    literal,
+)
+from automask.errors import CompileLimitExceeded, UnsupportedFeature
+
+MARKER_CODE = 0xDFFF
+"""First character of a nonterminal placeholder (a lone surrogate: never real JSON text)."""
+MARKER = CharSet(((MARKER_CODE, MARKER_CODE),))
+REFERENCE_BASE = 0xF0000
+"""The placeholder's second character is U+F0000 + the nonterminal's number."""
+MAX_NONTERMINALS = 0xFFFFD - REFERENCE_BASE
+START = "json"
+WS = "WS"
+
+
+def reference(index: int) -> RegexNode:
+    """The placeholder node standing for nonterminal number ``index``."""
+    code = REFERENCE_BASE + index
+    return Concat((MARKER, CharSet(((code, code),))))
+
+
+def _reference_index(item: RegexNode) -> int:
+    assert isinstance(item, CharSet) and len(item.ranges) == 1 and item.ranges[0][0] == item.ranges[0][1]
+    return item.ranges[0][0] - REFERENCE_BASE
+
+
+def nonterminal_name(index: int) -> str:
+    return f"s{index}"
+
+
+@dataclass
+class GrammarSchemaCompiler(SchemaCompiler):
+    """A `SchemaCompiler` whose sub-schemas become (memoised, possibly recursive) nonterminals.
+
+    ``bodies[n]``: the regex AST (with placeholders) of nonterminal ``n``, or None when it was
+    inlined as a leaf.  ``memo``: canonical schema text -> placeholder or inlined leaf.
+    """
+
+    bounds_recursion: bool = False  # recursion is memoised into grammar recursion instead
+    bodies: list[RegexNode | None] = field(default_factory=list)
+    memo: dict[str, RegexNode] = field(default_factory=dict)
+
+    def regular(self) -> SchemaCompiler:
+        """A regex-only walker sharing this walk's state, for decisions made on automata."""
+        return SchemaCompiler(self.root, self.options, self.limits, self.ignored)
+
+    def compile(self, schema: Any, pointer: str = "", depth: int | None = None) -> RegexNode:
+        if schema is False:
+            return NOTHING
+        if schema is True or (isinstance(schema, dict) and all(key in ANNOTATIONS for key in schema)):
+            return self._generic_value()
+        if not isinstance(schema, dict):
+            return super().compile(schema, pointer, depth)
+        key = json.dumps(schema, sort_keys=True)
+        known = self.memo.get(key)
+        if known is not None:
+            return known
+        index = self._allocate(key)
+        body = super().compile(schema, pointer, self.options.max_nesting)
+        if not self.lowering_needed(body):
+            self.memo[key] = body
+            return body
+        self.bodies[index] = body
+        return reference(index)
+
+    def _allocate(self, key: str) -> int:
+        index = len(self.bodies)
+        if index >= MAX_NONTERMINALS:
+            raise CompileLimitExceeded("json schema nonterminals", index + 1, MAX_NONTERMINALS)
+        self.bodies.append(None)
+        self.memo[key] = reference(index)
+        return index
+
+    def _generic_value(self) -> RegexNode:
+        """Any JSON value: one recursive nonterminal shared by every ``true`` schema."""
+        known = self.memo.get("true")
+        if known is not None:
+            return known
+        index = self._allocate("true")
+        value = reference(index)
+        self.bodies[index] = alternation(
+            [
+                literal("null"),
+                literal("true"),
+                literal("false"),
+                any_number(),
+                json_string(ANY_STRING_CONTENT),
+                array_of(value, self.options),
+                object_of(json_string(ANY_STRING_CONTENT), value, self.options),
+            ]
+        )
+        return value
+
+    def lowering_needed(self, node: RegexNode) -> bool:
+        """Whether ``node`` holds a placeholder or whitespace (then it becomes rules)."""
+        return _Structure(whitespace(self.options)).of(node)
+
+
+class _Structure:
+    """Memoised test "holds a placeholder or the whitespace node" over a regex AST."""
+
+    def __init__(self, space: RegexNode):
+        self.space = space if space != EMPTY else None
+        self.seen: dict[int, tuple[RegexNode, bool]] = {}  # id -> (node kept alive, answer)
+
+    def of(self, node: RegexNode) -> bool:
+        known = self.seen.get(id(node))
+        if known is not None:
+            return known[1]
+        if node == MARKER or (self.space is not None and node == self.space):
+            found = True
+        elif isinstance(node, Concat):
+            found = any(self.of(item) for item in node.items)
+        elif isinstance(node, Alternation):
+            found = any(self.of(option) for option in node.options)
+        elif isinstance(node, Repeat):
+            found = self.of(node.item)
+        else:
+            found = False
+        self.seen[id(node)] = (node, found)
+        return found
+
+
+class GrammarLowering:
+    """Regex AST with placeholders -> BNF rules and shared terminals (see the module docstring)."""
+
+    def __init__(self, options: JsonSchemaOptions, limits: CompileLimits):
+        self.limits = limits
+        self.space = whitespace(options)
+        self.structure = _Structure(self.space)
+        self.rules: list[Rule] = []
+        self.terminals: dict[int, TerminalDef] = {}  # interned regex -> definition
+        self.shapes: dict[tuple, int] = {}
+        self.numbers: dict[int, tuple[RegexNode, int]] = {}  # id -> (node kept alive, number)
+        self.helpers: dict[int, list[Symbol] | None] = {}  # id(node) -> its symbols
+        self.alive: list[RegexNode] = []  # keeps the nodes behind ``helpers``' ids alive
+
+    def define(self, name: str, body: RegexNode) -> None:
+        """Rules ``name -> alternative`` for each alternative of ``body``."""
+        options = body.options if isinstance(body, Alternation) else (body,)
+        for option in self._grouped(options):
+            symbols = self.sequence(option)
+            if symbols is not None:
+                self.rules.append(Rule(name, tuple(symbols)))
+
+    def sequence(self, node: RegexNode) -> list[Symbol] | None:
+        """Symbols spelling ``node``; None when its language is empty."""
+        if isinstance(node, Empty):
+            return []
+        if not self.structure.of(node):
+            return None if node == NOTHING else [self.terminal(node)]
+        if node == self.space:
+            return [self.terminal(node)]
+        if isinstance(node, Concat):
+            return self._concat(node.items)
+        if isinstance(node, (Alternation, Repeat)):
+            return self._helper(node)
+        raise AssertionError(f"unexpected structural node {node!r}")
+
+    def _concat(self, items: tuple[RegexNode, ...]) -> list[Symbol] | None:
+        symbols: list[Symbol] = []
+        run: list[RegexNode] = []
+
+        def flush() -> bool:
+            if run:
+                node = concat(run)
+                run.clear()
+                if node == NOTHING or any(item == NOTHING for item in getattr(node, "items", ())):
+                    return False
+                symbols.append(self.terminal(node))
+            return True
+
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if item == MARKER:
+                if not flush():
+                    return None
+                symbols.append(NonTerminal(nonterminal_name(_reference_index(items[index + 1]))))
+                index += 2
+                continue
+            if self.structure.of(item):
+                if not flush():
+                    return None
+                inner = self.sequence(item)
+                if inner is None:
+                    return None
+                symbols.extend(inner)
+            else:
+                run.append(item)
+            index += 1
+        return symbols if flush() else None
+
+    def _helper(self, node: Alternation | Repeat) -> list[Symbol] | None:
+        """Symbols of a structural alternation or repetition, one helper rule set per node
+        object (keyed by identity: structural hashing of big ASTs is quadratic)."""
+        key = id(node)
+        if key in self.helpers:
+            return self.helpers[key]
+        self.alive.append(node)
+        name = f"h{len(self.helpers)}"
+        self.helpers[key] = [NonTerminal(name)]
+        if isinstance(node, Alternation):
+            self.define(name, node)
+            if not any(rule.origin == name for rule in self.rules):
+                self.helpers[key] = None
+            return self.helpers[key]
+        self.limits.check("max_repeat", node.max if node.max is not None else node.min)
+        body = self.sequence(node.item)
+        if body is None:
+            self.helpers[key] = [] if node.min == 0 else None
+            return self.helpers[key]
+        if node.max is None:
+            loop = f"{name}_loop"
+            self.rules.append(Rule(loop, ()))
+            self.rules.append(Rule(loop, (NonTerminal(loop), *body)))
+            self.rules.append(Rule(name, tuple(body * node.min) + (NonTerminal(loop),)))
+            return self.helpers[key]
+        tail: list[Symbol] = []
+        for step in range(node.max - node.min):
+            optional = f"{name}_opt{step}"
+            self.rules.append(Rule(optional, ()))
+            self.rules.append(Rule(optional, (*body, *tail)))
+            tail = [NonTerminal(optional)]
+        self.rules.append(Rule(name, tuple(body * node.min) + tuple(tail)))
+        return self.helpers[key]
+
+    def _grouped(self, options: tuple[RegexNode, ...]) -> list[RegexNode]:
+        """Alternatives with the leaf ones merged into one terminal alternative."""
+        leaves = [option for option in options if not self.structure.of(option)]
+        rest = [option for option in options if self.structure.of(option)]
+        merged = alternation(leaves)
+        return ([merged] if leaves and merged != NOTHING else []) + rest
+
+    def terminal(self, node: RegexNode) -> Terminal:
+        """The terminal for leaf ``node``; structurally equal regexes share one."""
+        key = self.interned(node)
+        known = self.terminals.get(key)
+        if known is None:
+            name = WS if node == self.space else f"t{len(self.terminals)}"
+            known = TerminalDef(name, node, regex_source(node))
+            self.terminals[key] = known
+        return Terminal(known.name)
+
+    def interned(self, node: RegexNode) -> int:
+        """A number equal for structurally equal nodes (hash-consing, linear in the AST;
+        the dataclasses' own hash is recomputed recursively on every call)."""
+        known = self.numbers.get(id(node))
+        if known is not None:
+            return known[1]
+        if isinstance(node, CharSet):
+            shape: tuple = ("c", node.ranges)
+        elif isinstance(node, Concat):
+            shape = ("s", *(self.interned(item) for item in node.items))
+        elif isinstance(node, Alternation):
+            shape = ("a", *(self.interned(option) for option in node.options))
+        elif isinstance(node, Repeat):
+            shape = ("r", self.interned(node.item), node.min, node.max)
+        else:
+            shape = ("e",)
+        number = self.shapes.setdefault(shape, len(self.shapes))
+        self.numbers[id(node)] = (node, number)
+        return number
+
+
+def regex_source(node: RegexNode) -> str:
+    """Python ``re`` source for ``node`` (for messages; compilation uses the AST)."""
+    if isinstance(node, Empty):
+        return ""
+    if isinstance(node, CharSet):
+        if not node.ranges:
+            return r"[^\s\S]"
+        if len(node.ranges) == 1 and node.ranges[0][0] == node.ranges[0][1]:
+            return _escape(node.ranges[0][0], outside=True)
+        parts = [_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in node.ranges]
+        return "[" + "".join(parts) + "]"
+    if isinstance(node, Concat):
+        return "".join(
+            f"(?:{regex_source(item)})" if isinstance(item, Alternation) else regex_source(item)
+            for item in node.items
+        )
+    if isinstance(node, Alternation):
+        return "|".join(regex_source(option) for option in node.options)
+    assert isinstance(node, Repeat)
+    count = (
+        "*" if (node.min, node.max) == (0, None) else
+        "+" if (node.min, node.max) == (1, None) else
+        "?" if (node.min, node.max) == (0, 1) else
+        f"{{{node.min},{'' if node.max is None else node.max}}}"
+    )  # fmt: skip
+    return f"(?:{regex_source(node.item)}){count}"
+
+
+def _escape(code: int, outside: bool = False) -> str:
+    char = chr(code)
+    if char.isalnum() or (outside and char in " \"',:;!@#%&=<>`~") or (not outside and char in " \"'.,:;"):
+        return char
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def schema_to_grammar(
+    schema: dict | bool,
+    options: JsonSchemaOptions = DEFAULT_OPTIONS,
+    limits: CompileLimits = DEFAULT_LIMITS,
+) -> tuple[Grammar, GrammarSchemaCompiler]:
+    """The grammar IR of the JSON texts valid under ``schema``, and the walk state.
+
+    Start symbol ``json``; no ``%ignore`` (whitespace is explicit, terminal ``WS``).
+    Raises like `schema_to_regex_ast`; warns (``lenient``) listing ignored keywords.
+    """
+    import warnings
+
+    if "\udfff" in json.dumps(schema, ensure_ascii=False):
+        raise UnsupportedFeature("a schema containing the lone surrogate U+DFFF", "#")
+    walk = GrammarSchemaCompiler(schema, options, limits)
+    root = walk.compile(schema, "")
+    lowering = GrammarLowering(options, limits)
+    lowering.define(START, root)
+    for index, body in enumerate(walk.bodies):
+        if body is not None:
+            lowering.define(nonterminal_name(index), body)
+    if walk.ignored:
+        warnings.warn(
+            "JSON Schema keywords ignored (lenient=True), the constraint accepts more than the schema: "
+            + "; ".join(walk.ignored),
+            stacklevel=3,
+        )
+    grammar = Grammar(START, tuple(lowering.rules), tuple(lowering.terminals.values()))
+    return grammar, walk

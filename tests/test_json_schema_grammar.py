@@ -1,0 +1,218 @@
+"""The context-free JSON-Schema back-end (`compiler/json_schema/to_grammar.py`).
+
+Character level: the grammar IR is judged by the reference Earley recognizer against
+`jsonschema` validation.  Token level: `compile_json_schema(backend="cfg")` with the Llama-3
+vocabulary, the canonical tokenization fed through the matcher, EOS allowed exactly at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from json_schema_suite_report import TokenChecker
+
+from automask.compiler.grammar.earley_reference import accepts
+from automask.compiler.json_schema.json_ast import whitespace
+from automask.compiler.json_schema.options import JsonSchemaOptions
+from automask.compiler.json_schema.to_grammar import WS, schema_to_grammar
+from automask.compiler.regex import ast_to_dfa
+from automask.errors import EmptyLanguage, UnsupportedFeature
+from automask.json_schema_api import compile_json_schema
+
+jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (test extra) is the validation oracle")
+
+TREE = {
+    "$defs": {
+        "node": {
+            "type": "object",
+            "properties": {
+                "value": {"type": "integer"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+            },
+            "required": ["value"],
+            "additionalProperties": False,
+        }
+    },
+    "$ref": "#/$defs/node",
+}
+
+
+def deep_tree(depth: int) -> dict:
+    node: dict = {"value": depth}
+    for level in range(depth - 1, -1, -1):
+        node = {"value": level, "children": [node]}
+    return node
+
+
+def nested_lists(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value, {"k": value}]
+    return value
+
+
+def agrees(schema, instances, options: JsonSchemaOptions | None = None) -> None:
+    grammar, _ = schema_to_grammar(schema, options or JsonSchemaOptions())
+    older = isinstance(schema, dict) and "dependencies" in schema  # draft-7 spelling
+    validator = (jsonschema.Draft7Validator if older else jsonschema.Draft202012Validator)(schema)
+    for instance in instances:
+        expected = validator.is_valid(instance)
+        text = json.dumps(instance, ensure_ascii=False)
+        assert accepts(grammar, text) == expected, (schema, text, expected)
+
+
+def test_recursive_ref_is_exact_at_any_depth():
+    instances = [deep_tree(1), deep_tree(8), {"value": "x"}, {"children": []}, {"value": 1, "extra": 2}]
+    agrees(TREE, instances)
+    agrees(TREE, instances, JsonSchemaOptions(max_nesting=0))  # the DFA back-end's bound is not used
+
+
+def test_generic_json_is_unbounded():
+    agrees(True, [nested_lists(6), "s", 1.5e10, None, {"a": {"b": {"c": {"d": [1, 2, [3]]}}}}])
+    agrees({"type": "object", "properties": {"a": {"type": "string"}}}, [{"a": "x", "z": nested_lists(5)}])
+
+
+def test_recursion_through_the_root_and_arrays():
+    schema = {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"$ref": "#"}]}}
+    agrees(schema, [[1, [2, [3, [4, [5, [6]]]]]], [1, ["x"]], [[[[[[[]]]]]]]])
+
+
+@pytest.mark.parametrize(
+    ("schema", "instances"),
+    [
+        (
+            {"dependentRequired": {"a": ["b"]}, "properties": {"a": {}, "b": {}}},
+            [{}, {"a": 1}, {"a": 1, "b": 2}, {"b": 2}, [1], "x"],
+        ),
+        (
+            {"dependencies": {"a": ["b"], "c": {"required": ["d"]}}, "properties": {k: {} for k in "abcd"}},
+            [{}, {"a": 1, "b": 1}, {"a": 1}, {"c": 1}, {"c": 1, "d": 2}, {"a": 1, "b": 1, "c": 1, "d": 1}],
+        ),
+        (
+            {"dependentSchemas": {"a": {"properties": {"b": {"type": "integer"}}}}, "properties": {"a": {}}},
+            [{"a": 1, "b": 2}, {"a": 1, "b": "x"}, {"b": "x"}, {}],
+        ),
+        (
+            {"if": {"type": "integer"}, "then": {"minimum": 3}, "else": {"type": "string"}},
+            [1, 3, 7, "x", None, 2.5],
+        ),
+        ({"if": {"type": "integer"}, "else": {"type": "string"}}, [1, "x", None]),
+        (
+            {"properties": {"a": {"type": "integer"}}, "unevaluatedProperties": False},
+            [{"a": 1}, {"a": 1, "b": 2}, {}],
+        ),
+        (
+            {"prefixItems": [{"type": "integer"}], "unevaluatedItems": {"type": "string"}},
+            [[1], [1, "x"], [1, 2], []],
+        ),
+        (
+            {
+                "propertyNames": {"maxLength": 2, "pattern": "^[a-z]+$"},
+                "additionalProperties": {"type": "integer"},
+            },
+            [{}, {"ab": 1}, {"abc": 1}, {"A": 1}, {"ab": "x"}, {"a": 1, "b": 2}],
+        ),
+        ({"propertyNames": False}, [{}, {"a": 1}, [1]]),
+        (
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 2,
+                "properties": {"a": {}, "b": {}, "c": {}},
+            },
+            [{}, {"a": 1}, {"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}],
+        ),
+    ],
+)
+def test_rewritten_keywords_agree_with_jsonschema(schema, instances):
+    agrees(schema, instances)
+
+
+@pytest.mark.parametrize(
+    ("schema", "pointer"),
+    [
+        ({"allOf": [{"properties": {"a": {}}}], "unevaluatedProperties": False}, "#/unevaluatedProperties"),
+        ({"$ref": "#/$defs/a", "$defs": {"a": {}}, "unevaluatedItems": False}, "#/unevaluatedItems"),
+        ({"if": {"minimum": 3}, "then": {"type": "integer"}}, "#/if"),
+        ({"$dynamicRef": "#x"}, "#/$dynamicRef"),
+        ({"properties": {"a": {}}, "propertyNames": {"maxLength": 2}}, "#/propertyNames"),
+        (
+            {
+                "patternProperties": {"^x": {}},
+                "additionalProperties": False,
+                "propertyNames": {"maxLength": 2},
+            },
+            "#/propertyNames",
+        ),
+    ],
+)
+def test_irreducible_keywords_are_refused_with_their_pointer(schema, pointer):
+    with pytest.raises(UnsupportedFeature) as info:
+        schema_to_grammar(schema)
+    assert pointer in str(info.value)
+
+
+def test_lenient_warns_and_names_the_ignored_keyword():
+    schema = {"if": {"minimum": 3}, "then": {"type": "integer"}}
+    with pytest.warns(UserWarning, match="if"):
+        grammar, _ = schema_to_grammar(schema, JsonSchemaOptions(lenient=True))
+    assert accepts(grammar, '"anything"')
+
+
+def test_leaves_are_shared_terminals_and_whitespace_is_one_bounded_terminal():
+    first, _ = schema_to_grammar({"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}})
+    second, _ = schema_to_grammar({"type": "array", "items": {"type": "string", "maxLength": 3}})
+    assert {t.regex for t in first.terminals} & {t.regex for t in second.terminals} >= {
+        whitespace(JsonSchemaOptions())
+    }
+    shared = {t.regex for t in first.terminals} & {t.regex for t in second.terminals}
+    assert any(
+        ast_to_dfa(regex).matches('"aé\\n"'.encode()) and not ast_to_dfa(regex).matches(b'"abcd"')
+        for regex in shared
+    )
+    space = ast_to_dfa(first.terminal(WS).regex)
+    assert space.matches(b" " * 16) and not space.matches(b" " * 17)
+    compact, _ = schema_to_grammar(TREE, JsonSchemaOptions(whitespace="compact"))
+    assert all(t.name != WS for t in compact.terminals)
+    assert accepts(compact, json.dumps(deep_tree(3), separators=(",", ":")))
+    assert not accepts(compact, json.dumps(deep_tree(3)))
+
+
+def test_unsatisfiable_and_reserved_character_schemas():
+    grammar, _ = schema_to_grammar({"allOf": [{"type": "string"}, {"type": "integer"}]})
+    assert not any(accepts(grammar, text) for text in ('""', "1"))
+    with pytest.raises(UnsupportedFeature):
+        schema_to_grammar({"const": "\udfff"})
+
+
+@pytest.fixture(scope="module")
+def checker(vocabularies, tokenizers):
+    return TokenChecker(vocabularies("llama3"), tokenizers("llama3"))
+
+
+def test_token_level_recursion_and_eos(checker):
+    grammar = checker.compile(TREE)
+    for instance, valid in ((deep_tree(6), True), ({"value": 1, "children": [{"value": "x"}]}, False)):
+        assert checker.accepts(grammar, json.dumps(instance)) == valid
+    # pretty-printed: every indentation run within max_whitespace (16) is accepted, deeper is not
+    assert checker.accepts(grammar, json.dumps(deep_tree(3), indent=2))
+    assert not checker.accepts(grammar, json.dumps(deep_tree(4), indent=2))
+
+
+def test_backends_and_auto_choice(checker):
+    vocab = checker.vocab
+    assert type(compile_json_schema({"type": "integer"}, vocab)).__name__ == "DFAGrammar"
+    assert type(compile_json_schema(TREE, vocab)).__name__ == "CFGGrammar"
+    regular = compile_json_schema(TREE, vocab, backend="dfa", max_nesting=2)
+    assert regular.dfa.matches(json.dumps(deep_tree(1)).encode())
+    assert not regular.dfa.matches(json.dumps(deep_tree(6)).encode())
+    with pytest.raises(ValueError, match="backend"):
+        compile_json_schema(TREE, vocab, backend="nfa")  # type: ignore[arg-type]
+    with pytest.raises(EmptyLanguage):
+        compile_json_schema(False, vocab)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pretty = compile_json_schema({"type": "object", "additionalProperties": True}, vocab)
+    assert checker.accepts(pretty, json.dumps({"a": nested_lists(6), "b": {"c": [1.5, None]}}))
