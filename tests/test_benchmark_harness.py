@@ -220,3 +220,110 @@ def test_end_to_end_run_of_automask_on_a_tiny_workload(tiny_tokenizer_dir: Path,
 
 def test_walk_result_summary_is_json_serialisable():
     assert json.loads(json.dumps(WalkResult(num_tokens=0).summary()))["accepted"] is True
+
+
+# -- MaskBench (benchmarks/maskbench.py): the side-by-side JSON-Schema harness
+
+
+def test_maskbench_sample_is_deterministic_and_unfiltered():
+    from benchmarks.maskbench import select_rows, serialise_instance
+
+    rows = [{"id": str(i)} for i in range(10)]
+    assert [r["id"] for r in select_rows(rows, count=3, every=None)] == ["0", "3", "6"]
+    assert [r["id"] for r in select_rows(rows, count=None, every=4, offset=1)] == ["1", "5", "9"]
+    assert len(select_rows(rows, count=None, every=None)) == 10
+    assert serialise_instance({"a": [1, "é"]}) == '{"a": [1, "é"]}'  # MaskBench's separators, non-ASCII kept
+
+
+def test_maskbench_judges_validation_and_invalidation_errors():
+    from benchmarks.maskbench_report import judge
+
+    def record(*tests: tuple[bool, bool]) -> dict[str, Any]:
+        return {"status": "ok", "tests": [{"valid": v, "accepted": a} for v, a in tests]}
+
+    assert judge(record((True, True), (False, False)))["passing"]
+    refused = judge(record((True, False), (False, False)))
+    assert not refused["passing"] and refused["validation_errors"] == 1
+    accepted = judge(record((True, True), (False, True)))
+    assert not accepted["passing"] and accepted["invalidation_errors"] == 1
+    assert judge({"status": "timeout"})["compile_error"] == "timeout"
+    assert (
+        judge({"status": "compile error", "error_kind": "UnsupportedFeature"})["compile_error"]
+        == "UnsupportedFeature"
+    )
+
+
+def test_persistent_worker_kills_a_request_past_its_limit_and_restarts(tmp_path: Path):
+    from benchmarks.isolation import PersistentWorker
+
+    script = (
+        "import json, sys, time\n"
+        "print(json.dumps({'status': 'ready'}), flush=True)\n"
+        "for line in sys.stdin:\n"
+        "    request = json.loads(line)\n"
+        "    time.sleep(request['sleep'])\n"
+        "    print(json.dumps({'status': 'ok', 'echo': request['n']}), flush=True)\n"
+    )
+    worker = PersistentWorker([sys.executable, "-c", script], memory_limit_mb=1e6, log_path=tmp_path / "log")
+    try:
+        assert worker.request({"n": 1, "sleep": 0}, timeout_s=60, start_timeout_s=60)["echo"] == 1
+        assert worker.request({"n": 2, "sleep": 60}, timeout_s=0.2, start_timeout_s=60)["status"] == "timeout"
+        assert worker.request({"n": 3, "sleep": 0}, timeout_s=60, start_timeout_s=60)["echo"] == 3
+        assert worker.restarts == 1
+    finally:
+        worker.close()
+
+
+def test_maskbench_end_to_end_automask_and_llguidance(tiny_tokenizer_dir: Path, tmp_path: Path, capsys):
+    pytest.importorskip("llguidance", reason="the peer llguidance is an optional benchmark dependency")
+    from benchmarks.maskbench import main as maskbench_main
+
+    schemas = [
+        (
+            {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+            [({"a": 12}, True), ({"a": "x"}, False), ({}, False)],
+        ),
+        ({"type": "string", "maxLength": 3}, [("ab", True), ("abcd", False)]),
+        ({"enum": ["red", "green"]}, [("green", True), ("blue", False)]),
+    ]
+    data = tmp_path / "maskbench.jsonl"
+    data.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": f"s{i}",
+                    "subset": "tiny",
+                    "schema": schema,
+                    "tests": [{"description": "", "data": d, "valid": v} for d, v in tests],
+                }
+            )
+            for i, (schema, tests) in enumerate(schemas)
+        )
+    )
+    argv = ["--data", str(data), "--tokenizer", "tiny", "--tokenizer-path", str(tiny_tokenizer_dir)]
+    argv += ["--engines", "automask,llguidance", "--output-dir", str(tmp_path), "--timeout", "120"]
+    assert maskbench_main(argv) == 0
+    assert "| schemas passing (of 3) | 3 | 3 |" in capsys.readouterr().out
+    document = json.loads((tmp_path / "maskbench-tiny.json").read_text())
+    assert document["sample"]["schemas"] == 3 and document["sample"]["instances"] == 7
+    for engine in ("automask", "llguidance"):
+        summary = document["summaries"][engine]
+        assert summary["schemas"] == 3 and summary["passing"] == 3, document["errors"]
+        assert summary["compile_errors"] == 0
+        assert summary["validation_errors"] == summary["invalidation_errors"] == 0
+        assert summary["masks"] >= 3 + 1  # at least the valid instances' tokens plus their EOS masks
+        assert summary["ttfm_us"]["p50"] > 0 and summary["mask_us"]["p50"] > 0
+        tests = [t for r in document["records"][engine] for t in r["tests"]]
+        assert [(valid, accepted) for valid, accepted, *_ in tests] == [
+            (True, True),
+            (False, False),
+            (False, False),
+            (True, True),
+            (False, False),
+            (True, True),
+            (False, False),
+        ]
+        assert summary["common"]["schemas"] == 3 and summary["common"]["masks"] == summary["masks"]
+    assert document["ratios"]["llguidance"]["mask_p50"] == 1.0
+    assert document["by_subset"] == {"tiny": {"schemas": 3, "automask": 3, "llguidance": 3}}
+    assert (tmp_path / "maskbench-tiny.md").read_text().startswith("# MaskBench side by side, tiny tokenizer")

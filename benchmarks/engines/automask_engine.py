@@ -33,6 +33,7 @@ _COMPILE_MODULES = (
     "automask.compiler.token_index.index",
     "automask.runtime.compiled_grammar",
     "automask.grammar_api",
+    "automask.json_schema_api",
     "automask.compiler.grammar.lark_frontend",
     "automask.compiler.grammar.gbnf_frontend",
     "automask.compiler.cfg.token_walk",
@@ -59,7 +60,9 @@ def _cfg_mask_cache_enabled() -> bool:
 class AutomaskEngine(Engine):
     name = "automask"
     requires = ("automask",)
-    supported_kinds = frozenset({WorkloadKind.REGEX, WorkloadKind.LARK, WorkloadKind.GBNF})
+    supported_kinds = frozenset(
+        {WorkloadKind.REGEX, WorkloadKind.LARK, WorkloadKind.GBNF, WorkloadKind.JSON_SCHEMA}
+    )
     needs_hf_tokenizer = False
 
     def __init__(self) -> None:
@@ -117,6 +120,10 @@ class AutomaskEngine(Engine):
             limits = None if _cfg_mask_cache_enabled() else CFGLimits(max_cached_masks=0)
             return self._am.compile_grammar(
                 workload.source, self._vocabulary, syntax=syntax, cfg_limits=limits
+            )
+        if workload.kind is WorkloadKind.JSON_SCHEMA:
+            return self._am.compile_json_schema(
+                workload.source, self._vocabulary, **self.json_schema_options()
             )
         raise UnsupportedWorkload(
             f"automask's {workload.kind.value} front-end is not wired into the benchmark"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -66,6 +67,9 @@ class Engine(ABC):
     #: whether `prepare` needs the Hugging Face tokenizer object (loaded and timed apart)
     needs_hf_tokenizer: ClassVar[bool] = True
 
+    #: JSON-Schema compile options used unless `configure` overrides them (engine defaults: none)
+    default_json_schema_options: ClassVar[Mapping[str, Any]] = {}
+
     @classmethod
     def missing_requirements(cls) -> list[str]:
         """Required modules that cannot be found (checked without importing them)."""
@@ -73,6 +77,18 @@ class Engine(ABC):
 
     def supports(self, workload: Workload) -> bool:
         return workload.kind in self.supported_kinds
+
+    def configure(self, options: Mapping[str, Any]) -> None:
+        """Set JSON-Schema compile options (``--option ENGINE:KEY=VALUE``) over the defaults.
+
+        They are passed through as keyword arguments to the engine's JSON-Schema compile call,
+        unchecked: a wrong one shows up as a compile error on every schema.
+        """
+        self._json_schema_options = {**self.default_json_schema_options, **options}
+
+    def json_schema_options(self) -> dict[str, Any]:
+        """The keyword arguments of this engine's JSON-Schema compile call."""
+        return dict(getattr(self, "_json_schema_options", self.default_json_schema_options))
 
     @abstractmethod
     def version(self) -> str:

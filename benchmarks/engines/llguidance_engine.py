@@ -2,11 +2,13 @@
 
 llguidance builds its lexer lazily: constructing the `LLMatcher` (timed as "compile") is cheap
 and part of the work moves into the first mask, which the harness reports separately.  Walks
-start from ``deep_copy()`` of the compiled, never-advanced matcher.
+start from ``deep_copy()`` of the compiled, never-advanced matcher.  JSON-Schema options
+(``--option llguidance:whitespace_flexible=false``) go into the schema's ``"x-guidance"`` key.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -52,7 +54,14 @@ class LLGuidanceEngine(Engine):
         return frozenset(int(i) for i in self._tokenizer.eos_tokens)
 
     def compile(self, workload: Workload) -> Any:
-        grammar = self._llg.grammar_from(_GRAMMAR_FORMATS[workload.kind], workload.source)
+        source = workload.source
+        options = self.json_schema_options()
+        if workload.kind is WorkloadKind.JSON_SCHEMA and options:
+            # llguidance reads its JSON options from the schema's "x-guidance" key.
+            schema = json.loads(source)
+            if isinstance(schema, dict):
+                source = json.dumps({**schema, "x-guidance": options})
+        grammar = self._llg.grammar_from(_GRAMMAR_FORMATS[workload.kind], source)
         matcher = self._llg.LLMatcher(self._tokenizer, grammar, log_level=0)
         if matcher.is_error():
             raise UnsupportedWorkload(f"llguidance refused the grammar: {matcher.get_error()}")

@@ -92,7 +92,9 @@ class OutlinesCoreEngine(Engine):
         if workload.kind is WorkloadKind.REGEX:
             pattern = workload.source
         elif workload.kind is WorkloadKind.JSON_SCHEMA:
-            pattern = self._oc.json_schema.build_regex_from_schema(workload.source)
+            pattern = self._oc.json_schema.build_regex_from_schema(
+                workload.source, **self.json_schema_options()
+            )
         else:
             raise UnsupportedWorkload(f"outlines-core has no {workload.kind.value} front-end")
         return self._oc.Index(pattern, self._vocabulary)
