@@ -19,8 +19,10 @@ tokens left at ``max_tokens``) back-propagates that zero and restarts from the r
 
 Node layout: ``token_ids`` int64 ``[k]`` (allowed tokens with P > 0), ``probs`` float64
 ``[k]`` (P(t | w)), ``child_efg`` float64 ``[k]``, ``children`` dict token -> node.
-Memory is reported by `trie_bytes` and bounded by ``max_nodes``: creating one more node
-raises `CompileLimitExceeded` (nothing is evicted, so the estimates stay sound).
+Memory is reported by `trie_bytes` and bounded by ``max_nodes`` and ``max_bytes`` (a node
+holds three arrays over its allowed tokens, so on broad grammars one node can take ~1 MiB):
+creating a node past either bound raises `CompileLimitExceeded` (nothing is evicted, so the
+estimates stay sound).
 """
 
 from __future__ import annotations
@@ -71,11 +73,18 @@ class ASAp:
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, compiled: CompiledGrammar, *, max_nodes: int = 100_000
+        self,
+        model: Any,
+        tokenizer: Any,
+        compiled: CompiledGrammar,
+        *,
+        max_nodes: int = 100_000,
+        max_bytes: int = 1 << 30,
     ) -> None:
         self.compiled = compiled
         self.lm: NextTokenModel = as_next_token_model(model, tokenizer, compiled)
         self.max_nodes = max_nodes
+        self.max_bytes = max_bytes
         self._roots: dict[tuple[tuple[int, ...], int], _Node] = {}
         self._num_nodes = 0
         self._bytes = 0
@@ -170,6 +179,10 @@ class ASAp:
         if self._num_nodes >= self.max_nodes:
             raise CompileLimitExceeded(
                 "ASAp trie nodes", self._num_nodes + 1, self.max_nodes, "raise max_nodes or sample less"
+            )
+        if self._bytes >= self.max_bytes:
+            raise CompileLimitExceeded(
+                "ASAp trie bytes", self._bytes, self.max_bytes, "raise max_bytes or sample less"
             )
         log_p = self.lm.next_token_logprobs(prompt_ids, [prefix])[0]
         self.lm_calls += 1

@@ -297,6 +297,14 @@ def test_asap_trie_is_bounded(toy):
     assert asap.num_nodes == 5
 
 
+def test_asap_trie_memory_is_bounded(toy):
+    compiled, lm, _ = toy
+    asap = ASAp(lm, None, compiled, max_bytes=1)
+    with pytest.raises(CompileLimitExceeded):
+        asap.sample(PROMPT, 200, MAX_TOKENS, generator=np.random.default_rng(0))
+    assert asap.num_nodes == 1 and asap.trie_bytes >= 1
+
+
 def test_asap_restarts_past_dead_ends():
     # "aa" needs two tokens but max_tokens=1 leaves room for one: the "a" branch is dead.
     vocab = automask.Vocabulary(TOKENS, eos_ids=[EOS])
