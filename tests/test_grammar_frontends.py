@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 import warnings
 
+import lark
 import pytest
 
 from automask.compiler.grammar.builder import (
@@ -29,17 +31,20 @@ from automask.compiler.grammar.errors import (
     UnproductiveRuleError,
 )
 from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
-from automask.compiler.grammar.ir import NonTerminal, Terminal
-from automask.compiler.grammar.lark_frontend import grammar_from_lark
+from automask.compiler.grammar.indented import python_grammar
+from automask.compiler.grammar.ir import Grammar, NonTerminal, Terminal
+from automask.compiler.grammar.lark_frontend import _lower, grammar_from_lark
 from automask.compiler.grammar.pyregex import python_regex_to_ast
 from automask.compiler.grammar.validate import GrammarWarning
 from automask.errors import (
+    AutomaskError,
     CompileLimitExceeded,
     EmptyLanguage,
     GrammarSyntaxError,
     RegexSyntaxError,
     UnsupportedFeature,
 )
+from automask.grammars import bundled_names, load_bundled
 
 
 def recognizer_for_lark(text: str) -> EarleyRecognizer:
@@ -179,6 +184,180 @@ def test_lark_bad_terminal_regex_is_located():
     with pytest.raises(RegexSyntaxError) as caught:
         grammar_from_lark("start: A\nA: /[a-/\n")
     assert caught.value.line == 2
+
+
+def test_lark_bad_grammar_syntax_error_is_located():
+    with pytest.raises(GrammarSyntaxError) as caught:
+        grammar_from_lark('start: "a" @\n')
+    assert (caught.value.line, caught.value.column) == (1, 12)
+
+
+# ------------------------------------------- Lark front-end: loader vs lark's whole parser
+#
+# The front-end reads lark's compiled grammar from its loader without building an Earley
+# parser.  The reference below is the former path (a whole ``lark.Lark``, then the same
+# lowering): both must give the same IR, and what ``lark.Lark`` refuses must still be refused.
+
+
+def grammar_via_lark_parser(text: str, start: str = "start") -> Grammar:
+    """The IR from a fully constructed Earley ``lark.Lark`` (the pre-loader front-end)."""
+    parser = lark.Lark(text, parser="earley", lexer="dynamic", start=start)
+    return _lower(text, start, parser.terminals, parser.rules, parser.ignore_tokens)
+
+
+HANDWRITTEN_LARK = [
+    LARK_FEATURES,
+    'start: start start | "a" | "ab"\n',
+    'start: x y x\nx: | "a" x\ny: | B y\nB: /b+/\n',
+    'start: (A | AB | B)+ "c"\nA: "a"\nAB: "ab"\nB: "b"\n',
+    'start: "let" NAME "=" NAME\nNAME: /[a-z]+/\n%ignore " "\n',
+    'start: "(" start ")" start |\n',
+    'start: e\ne: e "+" e | e e | "a" | empty\nempty:\n',
+    'start: "a"*\n',
+    'start: "let" NAME "=" NUM\nNAME: /[a-z]+/\nNUM: /[0-9]+/\n%ignore " "\n',
+    'start: pair{"a", B} ("," pair{B, c})*\npair{k, v}: k ":" v\nc: /c+/i\nB.3: "b" | "bb"\n',
+    '?start: item+ _sep?\n!item.2: /x/ ~ 1..3 | "y" ["z"]\n_sep: ";"\n%import common (INT, WS)\n%ignore WS\n',
+    'start: X\nX: ("a".."c" | DIGIT) DIGIT ~ 2\n%import common.DIGIT\n',
+    'start: a\na: b -> alias\n   | "q"\nb: "z"\n%declare UNUSED\n',
+]
+
+
+@pytest.mark.parametrize("name", [name for name in bundled_names() if name.endswith(".lark")])
+def test_lark_loader_ir_equals_lark_parser_ir_on_bundled_grammars(name):
+    text = load_bundled(name)
+    assert grammar_from_lark(text) == grammar_via_lark_parser(text)
+
+
+@pytest.mark.parametrize("text", [*HANDWRITTEN_LARK, python_grammar(max_depth=2, indent="\t")])
+def test_lark_loader_ir_equals_lark_parser_ir_on_handwritten_grammars(text):
+    with warnings.catch_warnings(record=True) as new_warnings:
+        warnings.simplefilter("always")
+        loaded = grammar_from_lark(text)
+    with warnings.catch_warnings(record=True) as old_warnings:
+        warnings.simplefilter("always")
+        reference = grammar_via_lark_parser(text)
+    assert loaded == reference
+    assert [str(w.message) for w in new_warnings] == [str(w.message) for w in old_warnings]
+
+
+def test_lark_loader_honours_the_start_symbol():
+    text = 'begin: "a" other\nother: "b"\nstart: "z"\n'
+    assert grammar_from_lark(text, start="begin") == grammar_via_lark_parser(text, start="begin")
+    assert grammar_from_lark(text, start="begin").nonterminals() == ("begin", "other")
+
+
+LARK_TERMINAL_POOL = ['"a"', '"ab"i', "/[bc]+/", '"c" "d"', '("a" | "b") ~ 2', "/(b|c)+/", "/a*/"]
+LARK_ITEM_POOL = ['"a"', '"b"i', "/c+/", "/d/", '("x" | "y")']
+
+
+def random_lark_grammar(rng: random.Random) -> str:
+    """Random Lark text using EBNF operators, priorities, terminals from terminals, templates.
+
+    Most are valid; some are refused (zero-width terminals, alternatives that collide after
+    EBNF expansion), which exercises the error paths.
+    """
+    rule_names = ["start", *(f"r{i}" for i in range(rng.randint(0, 3)))]
+    terminal_names = [f"T{i}" for i in range(rng.randint(0, 3))]
+    use_template = rng.random() < 0.3
+    lines = ['wrap{x}: "<" x ">"'] if use_template else []
+    for index, name in enumerate(terminal_names):
+        body = rng.choice(LARK_TERMINAL_POOL)
+        if index and rng.random() < 0.3:  # built from an earlier terminal: lark inlines it
+            body = f"{terminal_names[rng.randrange(index)]} {body}"
+        priority = f".{rng.randint(-1, 3)}" if rng.random() < 0.3 else ""
+        lines.append(f"{name}{priority}: {body}")
+
+    def atom() -> str:
+        return rng.choice(rule_names + terminal_names) if rng.random() < 0.5 else rng.choice(LARK_ITEM_POOL)
+
+    def item(depth: int) -> str:
+        roll = rng.random()
+        if depth < 2 and roll < 0.2:
+            return "[" + " ".join(item(depth + 1) for _ in range(rng.randint(1, 2))) + "]"
+        if depth < 2 and roll < 0.4:
+            first = " ".join(item(depth + 1) for _ in range(rng.randint(1, 2)))
+            grouped = f"({first} | {item(depth + 1)})"
+        elif use_template and roll < 0.5:
+            argument = rng.choice([*rule_names, *terminal_names, '"a"'])  # a value, not a group
+            grouped = "wrap{" + argument + "}"
+        else:
+            grouped = atom()
+        return grouped + rng.choice(["", "", "", "?", "*", "+", " ~ 2", " ~ 1..2"])
+
+    for name in rule_names:
+        alternatives = {" ".join(item(0) for _ in range(rng.randint(0, 3))) for _ in range(rng.randint(1, 3))}
+        modifier = rng.choice(["", "", "?", "!"]) if name != "start" else ""
+        priority = f".{rng.randint(1, 3)}" if rng.random() < 0.2 else ""
+        lines.append(f"{modifier}{name}{priority}: " + "\n    | ".join(sorted(alternatives)))
+    if rng.random() < 0.4:
+        lines.append('%ignore " "')
+    elif rng.random() < 0.15:
+        lines.append("%ignore /x?/")  # zero-width: lark's Earley construction refuses it
+    return "\n".join(lines) + "\n"
+
+
+def outcome(front_end, text: str) -> tuple[object, ...]:
+    """``("ok", ir)``, or the typed error's class, position and message, or ``("lark", ...)``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ("ok", front_end(text))
+    except AutomaskError as error:
+        return (type(error), getattr(error, "position", None), str(error))
+    except (lark.exceptions.LarkError, re.error) as error:
+        return ("lark", type(error).__name__, str(error))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_lark_loader_agrees_with_lark_parser_on_random_grammars(seed):
+    text = random_lark_grammar(random.Random(seed))
+    loaded, reference = outcome(grammar_from_lark, text), outcome(grammar_via_lark_parser, text)
+    if reference[0] == "lark":
+        # lark.Lark refused the grammar: the loader path must refuse it too, typed and located.
+        assert isinstance(loaded[0], type) and issubclass(loaded[0], GrammarSyntaxError), (text, loaded)
+        assert loaded[1] is not None, (text, loaded)
+    else:
+        assert loaded == reference, text
+
+
+def test_random_lark_grammars_cover_accepted_and_refused_texts():
+    # The agreement test above is only meaningful if both branches happen.
+    kinds = {
+        outcome(grammar_via_lark_parser, random_lark_grammar(random.Random(seed)))[0] for seed in range(60)
+    }
+    assert "ok" in kinds and "lark" in kinds
+
+
+# What lark's Earley construction refused, without the loader alone noticing: still refused.
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("start: A\nA: /a*/\n", 2, 1),  # a named terminal matching the empty string
+        ("start: A\nA: /a|/\n", 2, 1),
+        ('start: /b?/ "c"\n', 1, 8),  # an anonymous one: located at its regex literal
+        ('start: "a"\n%ignore /x?/\n', 2, 9),
+    ],
+)
+def test_lark_zero_width_terminal_is_located(text, line, column):
+    with pytest.raises(GrammarSyntaxError, match="empty string") as caught:
+        grammar_from_lark(text)
+    assert (caught.value.line, caught.value.column) == (line, column)
+
+
+def test_lark_terminal_regex_python_cannot_compile_is_located():
+    with pytest.raises(RegexSyntaxError) as caught:
+        grammar_from_lark('start: "a" B\nB: /\\p{L}+/\n')
+    assert caught.value.line == 2
+
+
+def test_lark_undefined_start_symbol_is_typed():
+    with pytest.raises(UndefinedSymbolError) as caught:
+        grammar_from_lark('begin: "a"\n')
+    assert caught.value.name == "start"
+    with pytest.raises(UndefinedSymbolError):
+        grammar_from_lark('start: "a"\n', start="missing")
 
 
 # ------------------------------------------------------------------ GBNF front-end
