@@ -127,6 +127,22 @@ def test_regex_suite_examples_match_their_patterns():
         suite_workloads("no-such-suite")
 
 
+def test_cfg_suite_examples_are_in_and_out_of_their_languages():
+    """Each grammar workload's valid text is accepted and its invalid one refused (lark's Earley
+    with character-level terminals, the IR's semantics)."""
+    import lark
+
+    workloads = suite_workloads("cfg")
+    assert {"json.lark", "sql.lark", "python.lark"} <= {w.name for w in workloads}
+    for w in workloads:
+        if w.kind is not WorkloadKind.LARK:
+            continue
+        parser = lark.Lark(w.source, parser="earley", lexer="dynamic_complete")
+        parser.parse(w.valid_text)
+        with pytest.raises(lark.exceptions.LarkError):
+            parser.parse(w.invalid_text)
+
+
 def test_missing_peer_package_is_reported_not_raised():
     class _Missing(_AbEngine):
         requires = ("automask_benchmark_no_such_module",)

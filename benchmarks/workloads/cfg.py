@@ -44,6 +44,18 @@ SQL_TEXT = (
     "count(*) DESC LIMIT 3"
 )
 
+PYTHON_TEXT = (
+    "def histogram(values, bins=10):\n"
+    "    low, high = min(values), max(values)\n"
+    "    width = (high - low) / bins or 1\n"
+    "    counts = [0] * bins\n"
+    "    for value in values:\n"
+    "        index = min(int((value - low) / width), bins - 1)\n"
+    "        counts[index] += 1\n"
+    "    return counts\n"
+)
+PYTHON_INVALID = PYTHON_TEXT.replace("        counts[index] += 1", "      counts[index] += 1")
+
 
 def _bundled(name: str) -> str:
     from automask.grammars import load_bundled
@@ -92,5 +104,13 @@ def workloads() -> list[Workload]:
             valid_text=SQL_TEXT,
             invalid_text="SELECT T2.name ,  count(* FROM concert",
             description="SQLite SELECT dialect of the Spider benchmark (case-insensitive keywords)",
+        ),
+        Workload(
+            name="python.lark",
+            kind=WorkloadKind.LARK,
+            source=_bundled("python.lark"),
+            valid_text=PYTHON_TEXT,
+            invalid_text=PYTHON_INVALID,
+            description="indentation-aware Python statements (blocks indexed by depth, 4-space unit)",
         ),
     ]
