@@ -216,3 +216,19 @@ def test_backends_and_auto_choice(checker):
         warnings.simplefilter("error")
         pretty = compile_json_schema({"type": "object", "additionalProperties": True}, vocab)
     assert checker.accepts(pretty, json.dumps({"a": nested_lists(6), "b": {"c": [1.5, None]}}))
+
+
+def test_additional_keys_exclude_every_encoding_of_a_listed_name(checker):
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    grammar = checker.compile(schema)
+    assert checker.accepts(grammar, '{"id": 1, "name": "x", "idx": [true], "nam": null}')
+    assert checker.accepts(grammar, '{"id": 1, "\\u0069\\u0064x": 2, "\\u00e9": 3}')
+    for repeated in (
+        '"id"',
+        '"\\u0069d"',
+        '"i\\u0064"',
+        '"\\u006E\\u0061me"',
+        '"n\\u0061\\u006d\\u0065"',
+    ):
+        assert not checker.accepts(grammar, '{"id": 1, ' + repeated + ": 2}"), repeated
+    assert checker.accepts(grammar, '{"id": 1, "i\\u0044": 2}')  # "iD" differs from "id"

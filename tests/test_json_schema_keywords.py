@@ -11,12 +11,26 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 
+from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.compile import SchemaError, schema_to_regex_ast
+from automask.compiler.json_schema.json_ast import ANY_CHAR, _encode_char_set, encode_char_set, encode_content
+from automask.compiler.json_schema.keys import encoded_key_not_in, unit_not_in, units_of
 from automask.compiler.json_schema.options import JsonSchemaOptions
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import ast_to_dfa
+from automask.compiler.regex.ast import (
+    EMPTY,
+    CharSet,
+    RegexNode,
+    alternation,
+    char_set,
+    concat,
+    literal,
+    repeat,
+)
 from automask.errors import CompileLimitExceeded, EmptyLanguage, UnsupportedFeature
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (test extra) is the validation oracle")
@@ -183,6 +197,100 @@ def test_additional_key_cannot_repeat_a_declared_name():
     dfa = dfa_for({"type": "object", "properties": {"a": {"type": "integer"}}})
     assert dfa.matches(b'{"a": 1, "ab": "x"}')
     assert not dfa.matches(b'{"a": 1, "a": "x"}')
+
+
+def _decoded_key_not_in(names: list[str]) -> RegexNode:
+    """Reference definition: the complement of ``names`` over decoded characters (a trie,
+    "any character but the children" at each node), encoded by `encode_content` afterwards."""
+    trie: dict = {}
+    for name in names:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def complement(node: dict) -> RegexNode:
+        children = [char for char in node if char]
+        options: list[RegexNode] = [] if "" in node else [EMPTY]
+        others = char_set([(ord(char), ord(char)) for char in children], negate=True)
+        options.append(concat([others, repeat(ANY_CHAR, 0, None)]))
+        options.extend(concat([literal(char), complement(node[char])]) for char in children)
+        return alternation(options)
+
+    return concat([literal('"'), encode_content(complement(trie)), literal('"')])
+
+
+def same_language(left: ByteDFA, right: ByteDFA) -> bool:
+    """Whether two trimmed DFAs accept the same byte strings (search of the product)."""
+    seen = {(left.start, right.start)}
+    frontier = [(left.start, right.start)]
+    while frontier:
+        a, b = frontier.pop()
+        if bool(left.accepting[a]) != bool(right.accepting[b]):
+            return False
+        row_a, row_b = left.transitions[a], right.transitions[b]
+        if not np.array_equal(row_a == DEAD, row_b == DEAD):
+            return False  # every state is live, so a byte one side refuses is a difference
+        for pair in zip(row_a[row_a != DEAD].tolist(), row_b[row_b != DEAD].tolist(), strict=True):
+            if pair not in seen:
+                seen.add(pair)
+                frontier.append(pair)
+    return True
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [],
+        [""],
+        ["a"],
+        ["a", "ab", "b"],
+        ["name", "age", "nick_name"],
+        ["\\", '"', "\n", "/", "\x00", "\x1f"],
+        ["\u00e9t\u00e9", "x\uffff", "\u00ff", "\u0100"],
+        ["\U0001f600", "a\U00010000b", "\U0010ffff"],
+        ["\ud7ff\ue000"],
+    ],
+)
+def test_key_exclusion_is_the_encoded_complement_of_the_names(names):
+    built = ast_to_dfa(encoded_key_not_in(names))
+    assert same_language(built, ast_to_dfa(_decoded_key_not_in(names)))
+    for name in names:
+        assert not built.matches(json.dumps(name).encode())  # \uXXXX escapes
+        assert not built.matches(json.dumps(name, ensure_ascii=False).encode())
+    assert built.matches(json.dumps("".join(names) + "zz", ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [[0x61], [0xFF], [0x00, 0xFE], [0x22, 0x5C, 0x2F, 0x00, 0x1F, 0x20], [0xD7FF, 0xE000, 0xFFFF, 0x10000, 0x10FFFF],
+     [*range(0x41, 0x5B), 0x5F], [0xE9, 0x4E2D, 0xFFF, 0x1000, 0xFF, 0x100]],
+)  # fmt: skip
+def test_one_character_encodings_match_encode_char_set(codes):
+    chars = char_set((code, code) for code in codes)
+    assert same_language(ast_to_dfa(units_of(codes)), ast_to_dfa(encode_char_set(chars)))
+    others = char_set(((code, code) for code in codes), negate=True)
+    assert same_language(ast_to_dfa(unit_not_in(codes)), ast_to_dfa(encode_char_set(others)))
+
+
+@pytest.mark.parametrize(
+    "code", [0x00, 0x09, 0x22, 0x2F, 0x5C, 0x61, 0xE9, 0xD7FF, 0xE000, 0xFFFF, 0x10000, 0x10FFFF]
+)
+def test_single_character_fast_path_matches_the_general_encoding(code):
+    chars = CharSet(((code, code),))
+    assert same_language(ast_to_dfa(encode_char_set(chars)), ast_to_dfa(_encode_char_set(chars)))
+
+
+def test_length_bound_beyond_max_repeat_is_a_limit_error_naming_the_keyword():
+    schema = {"type": "object", "properties": {"c": {"type": "string", "maxLength": 65535}}}
+    with pytest.raises(CompileLimitExceeded) as raised:
+        schema_to_regex_ast(schema)
+    assert raised.value.limit == "max_repeat"
+    assert "#/properties/c/maxLength" in str(raised.value)
+    small = CompileLimits(max_repeat=3)
+    assert ast_to_dfa(schema_to_regex_ast({"type": "string", "maxLength": 3}, limits=small)).matches(b'"abc"')
+    with pytest.raises(CompileLimitExceeded):
+        schema_to_regex_ast({"type": "string", "minLength": 4}, limits=small)
 
 
 def test_recursion_is_unrolled_to_max_nesting():

@@ -26,7 +26,7 @@ from automask.compiler.json_schema.refs import RefError, escape_pointer, resolve
 from automask.compiler.json_schema.strings import StringConstraintError, string_content
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import NOTHING, RegexNode, alternation, literal
-from automask.errors import AutomaskError, UnsupportedFeature
+from automask.errors import AutomaskError, CompileLimitExceeded, UnsupportedFeature
 
 ALL_TYPES = frozenset(("null", "boolean", "integer", "number", "string", "array", "object"))
 
@@ -184,6 +184,7 @@ class SchemaCompiler:
                     )
                 raise self.error(str(error), pointer_to(pointer, error.keyword)) from None
         if kind == "string":
+            self._check_length_bounds(schema, pointer)
             try:
                 return json_string(string_content(schema))
             except StringConstraintError as error:
@@ -195,6 +196,24 @@ class SchemaCompiler:
         if kind == "array":
             return arrays.array_node(self, schema, pointer, depth)
         return objects.object_node(self, schema, pointer, depth)
+
+    def _check_length_bounds(self, schema: dict, pointer: str) -> None:
+        """``minLength``/``maxLength`` are counted repetitions, bounded like a regex's
+        ``{m,n}`` by ``limits.max_repeat`` -- refused at once, not after building an automaton
+        of that many copies of a character."""
+        for keyword in ("minLength", "maxLength"):
+            value = schema.get(keyword)
+            if (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and value > self.limits.max_repeat
+            ):
+                raise CompileLimitExceeded(
+                    "max_repeat",
+                    int(value),
+                    self.limits.max_repeat,
+                    hint=f"{keyword} at #{pointer_to(pointer, keyword)}; raise CompileLimits(max_repeat=...) to allow it",
+                )
 
     def _compile_enum(self, schema: dict, pointer: str, depth: int, types: frozenset[str]) -> RegexNode:
         candidates: list[Any] = []

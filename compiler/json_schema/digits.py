@@ -36,14 +36,27 @@ def decimal_digits(first: int, last: int) -> CharSet:
     return char_set([(ord("0") + first, ord("0") + last)])
 
 
-def hex_digits(first: int, last: int) -> CharSet:
-    """Hex digit values ``first..last`` in either case (JSON ``\\u`` escapes allow both)."""
+def _hex_digit_set(first: int, last: int) -> CharSet:
     ranges = []
     for value in range(first, last + 1):
         text = f"{value:x}"
         ranges.append((ord(text), ord(text)))
         ranges.append((ord(text.upper()), ord(text.upper())))
     return char_set(ranges)
+
+
+_HEX_DIGIT_SETS: tuple[tuple[CharSet, ...], ...] = tuple(
+    tuple(_hex_digit_set(first, last) for last in range(16)) for first in range(16)
+)
+"""``_HEX_DIGIT_SETS[first][last]``: an immutable table (built at import; ``\\u`` escapes ask
+for these thousands of times per schema, and building a `CharSet` normalises its ranges)."""
+
+
+def hex_digits(first: int, last: int) -> CharSet:
+    """Hex digit values ``first..last`` in either case (JSON ``\\u`` escapes allow both)."""
+    if first > last:
+        return char_set(())
+    return _HEX_DIGIT_SETS[first][last]
 
 
 DIGIT = decimal_digits(0, 9)

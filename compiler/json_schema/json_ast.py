@@ -31,9 +31,9 @@ from automask.compiler.regex.ast import (
 )
 
 ANY_CHAR = CharSet(((0, MAX_CODE_POINT),))
-_UNESCAPED_FORBIDDEN = ((0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C))
-_SHORT_ESCAPES = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
-_SURROGATES = (0xD800, 0xDFFF)
+UNESCAPED_FORBIDDEN = ((0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C))
+SHORT_ESCAPES = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
+SURROGATES = (0xD800, 0xDFFF)
 
 
 def whitespace(options: JsonSchemaOptions) -> RegexNode:
@@ -61,13 +61,13 @@ def _hex4(low: int, high: int) -> RegexNode:
     return fixed_width_range(low, high, 4, 16, hex_digits)
 
 
-def _unicode_escapes(ranges: tuple[tuple[int, int], ...]) -> list[RegexNode]:
+def unicode_escapes(ranges: tuple[tuple[int, int], ...]) -> list[RegexNode]:
     """``\\uXXXX`` forms of the code points in ``ranges`` (no lone surrogates)."""
     escape = literal("\\u")
     options: list[RegexNode] = []
     bmp = [
         piece
-        for low, high in ((0, _SURROGATES[0] - 1), (_SURROGATES[1] + 1, 0xFFFF))
+        for low, high in ((0, SURROGATES[0] - 1), (SURROGATES[1] + 1, 0xFFFF))
         for piece in _intersect(ranges, low, high)
     ]
     for low, high in bmp:
@@ -89,8 +89,42 @@ def encode_char_set(chars: CharSet) -> RegexNode:
     """Every JSON encoding (raw or escaped) of one character of ``chars``."""
     if not chars.ranges:
         return NOTHING
+    if chars == ANY_CHAR:
+        return ENCODED_ANY_CHAR
+    if len(chars.ranges) == 1 and chars.ranges[0][0] == chars.ranges[0][1]:
+        return _encode_code_point(chars.ranges[0][0])
+    return _encode_char_set(chars)
+
+
+def _encode_code_point(code: int) -> RegexNode:
+    """Every JSON encoding of the one character ``code`` (the common case: literal text)."""
+    options: list[RegexNode] = []
+    if not any(low <= code <= high for low, high in UNESCAPED_FORBIDDEN):
+        options.append(CharSet(((code, code),)))
+    letter = SHORT_ESCAPES.get(code)
+    if letter is not None:
+        options.append(literal("\\" + letter))
+    if code <= 0xFFFF:
+        if not SURROGATES[0] <= code <= SURROGATES[1]:
+            options.append(concat([literal("\\u"), _hex4_of(code)]))
+    else:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        options.append(concat([literal("\\u"), _hex4_of(high), literal("\\u"), _hex4_of(low)]))
+    return alternation(options)
+
+
+def _hex4_of(value: int) -> RegexNode:
+    return concat(
+        [
+            hex_digits(digit, digit)
+            for digit in (value >> 12, (value >> 8) & 15, (value >> 4) & 15, value & 15)
+        ]
+    )
+
+
+def _encode_char_set(chars: CharSet) -> RegexNode:
     raw = list(chars.ranges)
-    for low, high in _UNESCAPED_FORBIDDEN:
+    for low, high in UNESCAPED_FORBIDDEN:
         raw = [
             piece
             for a, b in raw
@@ -98,11 +132,16 @@ def encode_char_set(chars: CharSet) -> RegexNode:
             if piece[0] <= piece[1]
         ]
     options: list[RegexNode] = [char_set(raw)] if raw else []
-    for code, letter in _SHORT_ESCAPES.items():
+    for code, letter in SHORT_ESCAPES.items():
         if _contains(chars.ranges, code):
             options.append(literal("\\" + letter))
-    options.extend(_unicode_escapes(chars.ranges))
+    options.extend(unicode_escapes(chars.ranges))
     return alternation(options)
+
+
+ENCODED_ANY_CHAR = _encode_char_set(ANY_CHAR)
+"""Every JSON encoding of any one character: a constant, as every unconstrained string
+content uses it (built once at import instead of once per string)."""
 
 
 def encode_content(node: RegexNode) -> RegexNode:

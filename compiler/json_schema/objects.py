@@ -4,7 +4,8 @@ propertyNames, minProperties/maxProperties.
 Member order is fixed: ``properties`` in schema order (optional ones skippable), then
 required names not listed in ``properties``, then any additional members.  Keys of
 additional members are any string *other than* the listed names (a finite complement,
-built as a trie), so a declared property can never reappear with an unchecked value.
+built over the keys' encodings by `keys.encoded_key_not_in`), so a declared property can
+never reappear with an unchecked value.
 
 ``patternProperties`` is compiled only when no other key is allowed
 (``additionalProperties: false``), the patterns are pairwise disjoint and match no listed
@@ -19,14 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from automask.compiler.json_schema.json_ast import ANY_CHAR, encode_content, json_string, token, whitespace
+from automask.compiler.json_schema.json_ast import json_string, token, whitespace
+from automask.compiler.json_schema.keys import encoded_key_not_in
 from automask.compiler.json_schema.strings import pattern_node
 from automask.compiler.regex.ast import (
     EMPTY,
     NOTHING,
     RegexNode,
     alternation,
-    char_set,
     concat,
     literal,
     repeat,
@@ -36,28 +37,6 @@ if TYPE_CHECKING:
     from automask.compiler.json_schema.compile import SchemaCompiler
 
 MAX_COUNTED_OPTIONAL = 10
-
-
-def key_not_in(names: list[str]) -> RegexNode:
-    """Decoded strings that are none of ``names`` (complement of a finite set, via a trie)."""
-    trie: dict[str, Any] = {}
-    for name in names:
-        node = trie
-        for char in name:
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return _complement(trie)
-
-
-def _complement(trie: dict[str, Any]) -> RegexNode:
-    anything = repeat(ANY_CHAR, 0, None)
-    children = [char for char in trie if char]
-    options: list[RegexNode] = [] if "" in trie else [EMPTY]
-    others = char_set([(ord(char), ord(char)) for char in children], negate=True)
-    options.append(concat([others, anything]))
-    for char in children:
-        options.append(concat([literal(char), _complement(trie[char])]))
-    return alternation(options)
 
 
 def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> RegexNode:
@@ -112,7 +91,7 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
             for pattern, sub in patterns.items()
         )
     elif additional is not False and names_schema is not False:
-        keys = encode_quoted(key_not_in(names))
+        keys = encoded_key_not_in(names)
         if names_schema is not True:
             named = _names_language(ctx, names_schema, names, pointer)
             keys = named if named is not None else keys
@@ -144,10 +123,6 @@ def value_is_nothing(member: RegexNode) -> bool:
     from automask.compiler.regex.ast import Concat
 
     return isinstance(member, Concat) and any(item == NOTHING for item in member.items)
-
-
-def encode_quoted(content: RegexNode) -> RegexNode:
-    return concat([literal('"'), encode_content(content), literal('"')])
 
 
 def _members_uncounted(

@@ -92,6 +92,7 @@ class GrammarSchemaCompiler(SchemaCompiler):
     bounds_recursion: bool = False  # recursion is memoised into grammar recursion instead
     bodies: list[RegexNode | None] = field(default_factory=list)
     memo: dict[str, RegexNode] = field(default_factory=dict)
+    structure: _Structure | None = None  # one per walk: sub-schemas share subtrees
 
     def regular(self) -> SchemaCompiler:
         """A regex-only walker sharing this walk's state, for decisions made on automata."""
@@ -146,7 +147,9 @@ class GrammarSchemaCompiler(SchemaCompiler):
 
     def lowering_needed(self, node: RegexNode) -> bool:
         """Whether ``node`` holds a placeholder or whitespace (then it becomes rules)."""
-        return _Structure(whitespace(self.options)).of(node)
+        if self.structure is None:
+            self.structure = _Structure(whitespace(self.options))
+        return self.structure.of(node)
 
 
 class _Structure:
@@ -177,10 +180,12 @@ class _Structure:
 class GrammarLowering:
     """Regex AST with placeholders -> BNF rules and shared terminals (see the module docstring)."""
 
-    def __init__(self, options: JsonSchemaOptions, limits: CompileLimits):
+    def __init__(
+        self, options: JsonSchemaOptions, limits: CompileLimits, structure: _Structure | None = None
+    ):
         self.limits = limits
         self.space = whitespace(options)
-        self.structure = _Structure(self.space)
+        self.structure = structure if structure is not None else _Structure(self.space)
         self.rules: list[Rule] = []
         self.terminals: dict[int, TerminalDef] = {}  # interned regex -> definition
         self.shapes: dict[tuple, int] = {}
@@ -316,24 +321,58 @@ class GrammarLowering:
         return number
 
 
-def regex_source(node: RegexNode) -> str:
-    """Python ``re`` source for ``node`` (for messages; compilation uses the AST)."""
+def regex_source(node: RegexNode, max_chars: int = 120) -> str:
+    """Python ``re`` source for ``node``, cut after about ``max_chars`` characters with an
+    ellipsis (for messages only, compilation uses the AST; leaves can be 10^4 nodes)."""
+    parts: list[str] = []
+    budget = [max_chars]
+
+    def emit(text: str) -> None:
+        parts.append(text)
+        budget[0] -= len(text)
+        if budget[0] < 0:
+            raise _SourceCut
+
+    try:
+        _source(node, emit)
+    except _SourceCut:
+        return "".join(parts)[:max_chars] + "..."
+    return "".join(parts)
+
+
+class _SourceCut(Exception):
+    """`regex_source` ran out of room."""
+
+
+def _source(node: RegexNode, emit) -> None:
     if isinstance(node, Empty):
-        return ""
+        return
     if isinstance(node, CharSet):
         if not node.ranges:
-            return r"[^\s\S]"
-        if len(node.ranges) == 1 and node.ranges[0][0] == node.ranges[0][1]:
-            return _escape(node.ranges[0][0], outside=True)
-        parts = [_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in node.ranges]
-        return "[" + "".join(parts) + "]"
+            emit(r"[^\s\S]")
+        elif len(node.ranges) == 1 and node.ranges[0][0] == node.ranges[0][1]:
+            emit(_escape(node.ranges[0][0], outside=True))
+        else:
+            emit("[")
+            for a, b in node.ranges:
+                emit(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}")
+            emit("]")
+        return
     if isinstance(node, Concat):
-        return "".join(
-            f"(?:{regex_source(item)})" if isinstance(item, Alternation) else regex_source(item)
-            for item in node.items
-        )
+        for item in node.items:
+            if isinstance(item, Alternation):
+                emit("(?:")
+                _source(item, emit)
+                emit(")")
+            else:
+                _source(item, emit)
+        return
     if isinstance(node, Alternation):
-        return "|".join(regex_source(option) for option in node.options)
+        for index, option in enumerate(node.options):
+            if index:
+                emit("|")
+            _source(option, emit)
+        return
     assert isinstance(node, Repeat)
     count = (
         "*" if (node.min, node.max) == (0, None) else
@@ -341,7 +380,9 @@ def regex_source(node: RegexNode) -> str:
         "?" if (node.min, node.max) == (0, 1) else
         f"{{{node.min},{'' if node.max is None else node.max}}}"
     )  # fmt: skip
-    return f"(?:{regex_source(node.item)}){count}"
+    emit("(?:")
+    _source(node.item, emit)
+    emit(f"){count}")
 
 
 def _escape(code: int, outside: bool = False) -> str:
@@ -367,7 +408,7 @@ def schema_to_grammar(
         raise UnsupportedFeature("a schema containing the lone surrogate U+DFFF", "#")
     walk = GrammarSchemaCompiler(schema, options, limits)
     root = walk.compile(schema, "")
-    lowering = GrammarLowering(options, limits)
+    lowering = GrammarLowering(options, limits, walk.structure)
     lowering.define(START, root)
     for index, body in enumerate(walk.bodies):
         if body is not None:
