@@ -137,6 +137,28 @@ def test_documented_dialect_differences(shallow, text, ours, python, why):
     assert python_accepts(text) == python, why
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = ''\n",
+        "x = '' 'a'\n",
+        "x = ''\"a\"''\n",  # empty literals of alternating quotes need no blank
+        "x = ''r''\n",
+        "x = ''''''\n",  # an empty triple-quoted string
+        "x = '''a''' 'b'\n",
+        "x = ('a'\n     'b')\n",
+        "x = '''a'\n",  # three quotes open a triple-quoted string, never '' then 'a'
+        "x = b''''\n",
+        "x = ''''a'\n",
+        'x = """a"\n',
+    ],
+)
+def test_string_concatenation_agrees_with_python(shallow, text):
+    """Adjacent literals are one terminal whose regex excludes an empty literal directly
+    followed by its own quote (Python's tokenizer reads a triple quote there)."""
+    assert shallow.accepts(text) == python_accepts(text)
+
+
 GLUED = re.compile(
     r"[A-Za-z0-9_](?:in|is|and|or|not|if|else|for|as)\b"
     r"|\b(?:in|is|and|or|not|if|else|for|return|yield|del|raise|assert|lambda|import|from|as|await)[A-Za-z0-9_]"
