@@ -14,6 +14,9 @@ Shared by all matchers of a grammar (both thread-safe, both caches only):
 
 - the `EarleyEngine`, whose memo makes Earley sets canonical (equal parse contexts are the
   same objects), so a state's ``entries`` tuple identifies everything its mask depends on;
+- the `SubtreeMemo`: what an Earley set's lexer entries read below trie nodes, keyed by the
+  set's lexer signature (context free), so a new context reuses the subtree walks of similar
+  ones (`compiler.cfg.subtree_memo`);
 - the *mask cache*: ``entries`` -> the regular-token mask (uint32 ``[W]``, read-only, EOS
   excluded).  JSON-like grammars revisit few distinct contexts (inside a string at a given
   nesting, after ``,`` / ``:``), so most masks become one dict lookup and a row copy.
@@ -33,8 +36,9 @@ import numpy as np
 from automask.compiler.cfg.earley import EarleyEngine, ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
+from automask.compiler.cfg.subtree_memo import SubtreeMemo
 from automask.compiler.cfg.tables import GrammarTables
-from automask.compiler.cfg.token_walk import FrontierScratch, TerminalTokenTable, fill_token_mask
+from automask.compiler.cfg.token_walk import JobScratch, TerminalTokenTable, fill_token_mask
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 from automask.runtime.bitmask import as_numpy_bitmask
 from automask.runtime.compiled_grammar import CompiledGrammar
@@ -74,8 +78,16 @@ class CFGGrammar(CompiledGrammar):
         self.engine = EarleyEngine(tables, cfg_limits)
         self.initial_state = self.engine.initial_state()
         self.set_index = SetIndex(self.engine, cfg_limits.max_cached_sets)
+        self.subtree_memo = SubtreeMemo(
+            tables,
+            token_table.trie,
+            token_table.cache_children,
+            self.words,
+            self.set_index,
+            cfg_limits.max_subtree_memo_bytes,
+        )
         self._mask_cache: dict[tuple, np.ndarray] = {}
-        self._scratch = threading.local()  # per-thread `FrontierScratch`
+        self._scratch = threading.local()  # per-thread `JobScratch`
 
     def regular_token_mask(self, state: ParseState) -> np.ndarray:
         """The regular tokens allowed after ``state`` (uint32 ``[W]``, read-only; EOS not included)."""
@@ -84,11 +96,12 @@ class CFGGrammar(CompiledGrammar):
         mask = cache.get(key)
         if mask is None:
             mask = np.zeros(self.words, dtype=np.uint32)
-            scratch = getattr(self._scratch, "arrays", None)
-            if scratch is None:
-                scratch = self._scratch.arrays = FrontierScratch(self.token_table.trie.max_depth)
             limit = self.cfg_limits.max_frontier_entries
-            fill_token_mask(self.set_index, self.token_table, self.tables, state, mask, scratch, limit)
+            scratch = getattr(self._scratch, "jobs", None)
+            if scratch is None:
+                scratch = self._scratch.jobs = JobScratch()
+            memo = self.subtree_memo
+            fill_token_mask(self.set_index, self.token_table, memo, self.tables, state, mask, scratch, limit)
             mask.setflags(write=False)
             limit = self.cfg_limits.max_cached_masks
             if limit:

@@ -21,11 +21,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from automask.compiler.cfg import _kernels
+from automask.compiler.cfg import _kernels, token_walk
 from automask.compiler.cfg.flatten import FLAT_PREFIX, flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.tables import build_grammar_tables
-from automask.compiler.cfg.token_walk import FrontierScratch, fill_token_mask, lower_state
+from automask.compiler.cfg.token_walk import (
+    FrontierScratch,
+    JobScratch,
+    fill_token_mask,
+    fill_token_mask_frontier,
+    lower_state,
+)
 from automask.compiler.grammar.earley_reference import EarleyRecognizer
 from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, Terminal, TerminalDef
@@ -102,10 +108,22 @@ def random_grammar(rng: random.Random) -> Grammar:
 
 
 def oracle_walk(
-    grammar: Grammar, vocab: Vocabulary, rng: random.Random, steps: int, cfg_limits: CFGLimits | None = None
+    grammar: Grammar,
+    vocab: Vocabulary,
+    rng: random.Random,
+    steps: int,
+    cfg_limits: CFGLimits | None = None,
+    prepare=None,
 ) -> None:
+    """Random walk through allowed tokens, every mask checked against the oracle.
+
+    ``prepare(compiled)``, if given, may adjust the compiled grammar before the walk.
+    """
     oracle = EarleyRecognizer(grammar)
-    matcher = compile_grammar_ir(grammar, vocab, cfg_limits=cfg_limits).matcher()
+    compiled = compile_grammar_ir(grammar, vocab, cfg_limits=cfg_limits)
+    if prepare is not None:
+        prepare(compiled)
+    matcher = compiled.matcher()
     prefix = ""
     for _ in range(steps):
         mask = check_against_oracle(matcher, oracle, vocab, prefix)
@@ -198,6 +216,50 @@ def test_tiny_caches_still_give_exact_masks(seed):
     oracle_walk(grammar, vocab, rng, steps=6, cfg_limits=limits)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_subtree_memo_bounded_or_bypassed_still_gives_exact_masks(seed, monkeypatch):
+    """A subtree memo dropped before every mask, memos all too large, or no memo builds at all
+    (every mask falls back to the frontier walk) change nothing."""
+    rng = random.Random(300 + seed)
+    grammar = random_grammar(rng)
+    vocab = synthetic_vocab("abc " if grammar.ignore else "abc", 2 if grammar.ignore else 3)
+    uncached = CFGLimits(max_cached_masks=0)
+    oracle_walk(
+        grammar, vocab, random.Random(seed), 6, CFGLimits(max_cached_masks=0, max_subtree_memo_bytes=1)
+    )
+
+    def all_too_large(compiled) -> None:
+        compiled.subtree_memo.max_walk_tokens = 0
+
+    oracle_walk(grammar, vocab, random.Random(seed), 6, uncached, prepare=all_too_large)
+    monkeypatch.setattr(token_walk, "MEMO_SECONDS_PER_MASK", -1.0)
+    oracle_walk(grammar, vocab, random.Random(seed), 6, uncached)
+
+
+def test_subtree_memo_is_shared_by_contexts_and_bounded():
+    """Deeper nestings of one shape reuse the memo (masks equal the frontier walk's); it is bounded."""
+    text = load_bundled("arithmetic.gbnf")
+    compiled = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=CFGLimits(max_cached_masks=0))
+    table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
+    matcher, counts = compiled.matcher(), []
+    for token in greedy_tokenize(compiled.vocab, b"(" * 18 + b"1"):
+        out = np.zeros(table.words, dtype=np.uint32)
+        scratch = FrontierScratch(table.trie.max_depth)
+        fill_token_mask_frontier(index, table, tables, matcher._state, out, scratch, 10**5)
+        assert (compiled.regular_token_mask(matcher._state) == out).all()
+        counts.append(compiled.subtree_memo.num_memos)
+        assert matcher.consume_token(token)
+    assert counts[-2] == counts[-4]  # deeper nestings: new contexts, but nothing new to memoise
+    tiny = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=CFGLimits(max_subtree_memo_bytes=1))
+    matcher = tiny.matcher()
+    for token in greedy_tokenize(tiny.vocab, b"(1+2)"):
+        tiny.regular_token_mask(matcher._state)
+        assert tiny.subtree_memo.num_memos > 0
+        tiny.subtree_memo.start_mask()
+        assert tiny.subtree_memo.num_memos == 0  # over its bound: dropped before the next mask
+        assert matcher.consume_token(token)
+
+
 def test_matchers_share_caches_and_agree_across_threads():
     grammar = grammar_from_lark(HANDWRITTEN["ignore"])
     vocab = synthetic_vocab("aelt= ", 2)
@@ -255,7 +317,11 @@ def test_fill_mask_kernel_matches_reference():
         assert not missing
         scratch = FrontierScratch(table.trie.max_depth, capacity=2)  # forces a regrow
         out = np.zeros(table.words, dtype=np.uint32)
-        fill_token_mask(index, table, tables, matcher._state, out, scratch, 1000)
+        fill_token_mask_frontier(index, table, tables, matcher._state, out, scratch, 1000)
+        assert (out == expected).all()
+        jobs = JobScratch(capacity=2)  # forces a regrow
+        out = np.zeros(table.words, dtype=np.uint32)
+        fill_token_mask(index, table, compiled.subtree_memo, tables, matcher._state, out, jobs, 1000)
         assert (out == expected).all()
         allowed = [t for t in np.flatnonzero(mask_of(matcher)).tolist() if t not in vocab.eos_ids]
         if not allowed:

@@ -472,3 +472,238 @@ def _parents(node_depth):  # pragma: no cover - compiled
         parents[node] = last_at[depth - 1]
         last_at[depth] = node
     return parents
+
+
+# ---------------------------------------------------------------------------------------
+# The mask as a worklist of *jobs* over memoised trie subtrees (`fill_mask_jobs`).
+#
+# A *root list* is a list of trie nodes ``m`` that all have a child on one byte ``b``.  A job
+# ``(set s, root list r)`` says: "right after each node ``m`` of ``r`` a terminal ended and
+# the parser goes on in Earley set ``s``, whose next byte is ``b``"; its tokens are those
+# below the children ``child(m, b)`` (inclusive) whose remaining bytes ``s`` can read.
+# Root lists are coded as int64 ``code``: ``2 * (slot * 256 + b) + 1`` for the completion
+# points of an initial lexer entry's slot with a child on ``b`` (`TerminalTokenTable`), and
+# ``2 * g`` for group ``g`` of the subtree memo (below).
+#
+# What ``s``'s entries read below those children *before* one of its terminals ends again
+# depends only on the root list and on the entries' DFA start states (the set's *lexer
+# signature*, `set_index.SetIndex`), never on the set's origins.  `subtree_memo.SubtreeMemo`
+# computes it once per ``(signature, root list)``: the token list (or a row, when long) and
+# the *groups*: for each entry index ``i`` and byte ``b2``, the nodes where entry ``i``'s
+# terminal may end and that have a child on ``b2`` - again a root list, for the job
+# ``(entry_next[entry_first[s] + i], 2 * g)``, pushed only if that set has an entry live on
+# ``b2`` (else nothing below survives).
+#
+# So a mask is: OR the initial entries' rows, push one job per (initial entry, byte the
+# following set can start with), then per job one hash lookup, one OR of a token list and a
+# scan of its groups.  There is no trie walk at run time: the expensive subtrees (all of
+# `` ``'s after an ``%ignore``d blank, ``-`` or ``(`` in an expression grammar, names that
+# may end anywhere followed by case-insensitive keywords) are walked once per grammar and
+# reused in every context with the same signature.  Jobs are deduplicated per mask by a
+# stamped hash set (``visit_keys`` / ``visit_stamps``; key ``s << 40 | code``).
+#
+# Missing data is reported, not computed, so the kernel never writes shared state: a job
+# whose memo is not built yet, or whose groups need an ``entry_next`` not computed yet, is
+# *deferred* (written to ``deferred``; missing entries to ``missing``).  Python builds the
+# memos / asks the parser and calls again with ``fresh = False`` and the deferred jobs as
+# ``jobs`` (visited marks are kept: same clock).  Returns the number of deferred jobs; -1 if
+# the job list overflowed (Python restarts with more room); -2 if an initial entry needed an
+# ``entry_next`` not computed yet (restart afresh); -3 if a memo is marked too large
+# (`subtree_memo.TOO_LARGE`: Python computes this mask with `fill_mask` instead).
+# ``counts[0]`` returns the number of missing entries.
+# ---------------------------------------------------------------------------------------
+
+_HASH_MULTIPLIER = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
+JOB_SHIFT = 40
+"""A job / memo key is ``set_or_signature << JOB_SHIFT | root list code``."""
+
+
+@nb.njit(nb.int64(nb.int64, nb.int64), cache=True, nogil=True)
+def hash_slot(key, mask):  # pragma: no cover - compiled
+    """First probe of ``key`` in an open-addressing table of ``mask + 1`` (a power of two) slots."""
+    return ((key * _HASH_MULTIPLIER) >> 32) & mask
+
+
+@nb.njit(nb.int64(_readonly(nb.int64, 1), _readonly(nb.int32, 1), nb.int64), cache=True, nogil=True)
+def table_lookup(table_keys, table_values, key):  # pragma: no cover - compiled
+    """The value stored for ``key`` (linear probing, -1 = empty slot), or -1."""
+    mask = table_keys.shape[0] - 1
+    at = hash_slot(key, mask)
+    while True:
+        found = table_keys[at]
+        if found == key:
+            return table_values[at]
+        if found < 0:
+            return -1
+        at = (at + 1) & mask
+
+
+@nb.njit(cache=True, nogil=True)
+def _visit(visit_keys, visit_stamps, stamp, key):  # pragma: no cover - compiled
+    """Add ``key`` to the stamped set; False if already there (slots of other stamps are empty)."""
+    mask = visit_keys.shape[0] - 1
+    at = hash_slot(key, mask)
+    while visit_stamps[at] == stamp:
+        if visit_keys[at] == key:
+            return False
+        at = (at + 1) & mask
+    visit_stamps[at] = stamp
+    visit_keys[at] = key
+    return True
+
+
+_JOBS_SIGNATURE = nb.int64(
+    _readonly(nb.uint32, 2),  # rows [slots, W]
+    _readonly(nb.int64, 1),  # slot_byte_offsets [slots * 257]: slot s, byte b: [257 s + b, 257 s + b + 1)
+    _readonly(nb.int32, 1),  # initial entries (-1: the terminal never ends inside a token)
+    _readonly(nb.int32, 1),  # initial slots
+    _readonly(nb.int32, 1),  # entry_first [sets]
+    _readonly(nb.int32, 1),  # entry_count [sets]
+    _readonly(nb.int32, 1),  # entry_next [entries]
+    _readonly(nb.int32, 1),  # byte_offsets [sets * 257]
+    nb.int64,  # num_sets
+    _readonly(nb.int32, 1),  # set_sig [sets]
+    _readonly(nb.int64, 1),  # memo table keys (signature << JOB_SHIFT | code; -1 empty)
+    _readonly(nb.int32, 1),  # memo table values (memo ids)
+    _readonly(nb.int32, 1),  # memo_row [memos]: row in memo_rows, or -1 (a token list)
+    _readonly(nb.int64, 1),  # memo_token_offsets [memos + 1] (CSR into token_pool)
+    _readonly(nb.int32, 1),  # token_pool
+    _readonly(nb.uint32, 2),  # memo_rows [R, W]
+    _readonly(nb.int64, 1),  # memo_group_offsets [memos + 1]
+    _readonly(nb.int32, 1),  # group_entry [groups]: entry index within the set
+    _readonly(nb.int32, 1),  # group_byte [groups]
+    nb.uint32[::1],  # out
+    nb.int64[::1],  # jobs (in: the deferred jobs when not fresh; scratch)
+    nb.int64,  # number of jobs in ``jobs`` (when not fresh)
+    nb.int64[::1],  # deferred (output)
+    nb.int32[::1],  # missing entries (output)
+    nb.int64[::1],  # counts [1] (output: missing entries found)
+    nb.int64[::1],  # visit_keys [power of two > 2 * capacity] (scratch)
+    nb.int64[::1],  # visit_stamps (scratch)
+    nb.int64[::1],  # clock [1] (scratch)
+    nb.boolean,  # fresh
+)
+
+
+@nb.njit(_JOBS_SIGNATURE, cache=True, nogil=True)
+def fill_mask_jobs(
+    rows,
+    slot_byte_offsets,
+    initial_entries,
+    initial_slots,
+    entry_first,
+    entry_count,
+    entry_next,
+    byte_offsets,
+    num_sets,
+    set_sig,
+    table_keys,
+    table_values,
+    memo_row,
+    memo_token_offsets,
+    token_pool,
+    memo_rows,
+    memo_group_offsets,
+    group_entry,
+    group_byte,
+    out,
+    jobs,
+    num_jobs,
+    deferred,
+    missing,
+    counts,
+    visit_keys,
+    visit_stamps,
+    clock,
+    fresh,
+):  # pragma: no cover - compiled
+    words = out.shape[0]
+    capacity = jobs.shape[0]
+    room = missing.shape[0]
+    found = 0
+    counts[0] = 0
+    code_mask = (np.int64(1) << JOB_SHIFT) - 1
+    if fresh:
+        clock[0] += 1
+        num_jobs = 0
+    stamp = clock[0]
+    if fresh:
+        initial_missing = False
+        for i in range(initial_slots.shape[0]):
+            slot = initial_slots[i]
+            for w in range(words):
+                out[w] |= rows[slot, w]
+            entry = initial_entries[i]
+            if entry < 0:
+                continue
+            following = entry_next[entry]
+            if following < 0 or following >= num_sets:
+                if found < room:
+                    missing[found] = entry
+                found += 1
+                initial_missing = True
+                continue
+            if entry_count[following] == 0:
+                continue
+            for b in range(256):
+                at = following * 257 + b
+                if byte_offsets[at + 1] == byte_offsets[at]:
+                    continue
+                if slot_byte_offsets[slot * 257 + b + 1] == slot_byte_offsets[slot * 257 + b]:
+                    continue
+                key = (np.int64(following) << JOB_SHIFT) | (2 * (slot * 256 + b) + 1)
+                if _visit(visit_keys, visit_stamps, stamp, key):
+                    if num_jobs == capacity:
+                        return -1
+                    jobs[num_jobs] = key
+                    num_jobs += 1
+        if initial_missing:
+            counts[0] = found
+            return -2
+    num_deferred = 0
+    head = 0
+    while head < num_jobs:
+        key = jobs[head]
+        head += 1
+        set_id = key >> JOB_SHIFT
+        code = key & code_mask
+        memo = table_lookup(table_keys, table_values, (np.int64(set_sig[set_id]) << JOB_SHIFT) | code)
+        if memo < 0:
+            deferred[num_deferred] = key
+            num_deferred += 1
+            continue
+        row = memo_row[memo]
+        if row == -2:  # too large to memoise: the caller falls back to the frontier walk
+            return -3
+        if row >= 0:
+            for w in range(words):
+                out[w] |= memo_rows[row, w]
+        else:
+            for k in range(memo_token_offsets[memo], memo_token_offsets[memo + 1]):
+                token = token_pool[k]
+                out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+        first = entry_first[set_id]
+        is_deferred = False
+        for g in range(memo_group_offsets[memo], memo_group_offsets[memo + 1]):
+            entry = first + group_entry[g]
+            following = entry_next[entry]
+            if following < 0 or following >= num_sets:
+                if found < room:
+                    missing[found] = entry
+                found += 1
+                is_deferred = True
+                continue
+            at = following * 257 + group_byte[g]
+            if byte_offsets[at + 1] == byte_offsets[at]:
+                continue
+            pushed = (np.int64(following) << JOB_SHIFT) | (2 * g)
+            if _visit(visit_keys, visit_stamps, stamp, pushed):
+                if num_jobs == capacity:
+                    return -1
+                jobs[num_jobs] = pushed
+                num_jobs += 1
+        if is_deferred:
+            deferred[num_deferred] = key
+            num_deferred += 1
+    counts[0] = found
+    return num_deferred

@@ -28,6 +28,8 @@ class CFGLimits:
     """Token masks a compiled grammar caches by parse context (0 disables the cache)."""
     max_forced_bytes: int = 4096
     """Longest `forced_bytes` answer."""
+    max_subtree_memo_bytes: int = 64 * 2**20
+    """Memoised trie subtrees per grammar (`subtree_memo.SubtreeMemo`; a cache only: dropped when larger)."""
     max_completion_nodes: int = 50_000_000
     """Precomputed (state, trie node) completion points, summed over all terminal states."""
 

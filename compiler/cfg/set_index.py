@@ -18,7 +18,12 @@ Layout (grown by doubling; ``num_sets`` sets and ``num_entries`` entries are val
 - ``byte_offsets`` int32 ``[sets * 257]`` / ``byte_entries`` int32: for set ``s`` and byte
   ``b``, the entries of ``s`` whose start state is live on ``b`` are ``byte_entries[
   byte_offsets[257 s + b] : byte_offsets[257 s + b + 1]]``, so the walk can start a set as one
-  frontier pair that expands only into what the next byte keeps.
+  frontier pair that expands only into what the next byte keeps;
+- ``set_sig`` int32 ``[sets]``: the set's *lexer signature*, an id for the tuple of its
+  entries' DFA start states.  What a set can read below a trie node without any terminal
+  ending depends only on that tuple, so `subtree_memo.SubtreeMemo` keys its results by it and
+  sets with different origins (a deeper nesting of the same shape) share them.  Signature ids
+  outlive epochs (their number is bounded by the grammar, not by the text).
 
 Thread-safe: registration and growth hold a lock; readers take a snapshot (`arrays`), in
 which a set id not yet visible reads as "not computed" (the kernel checks ``num_sets``).
@@ -45,6 +50,7 @@ class LoweredSets(NamedTuple):
     byte_entries: np.ndarray
     num_sets: int
     epoch: int
+    set_sig: np.ndarray
 
 
 class SetIndex:
@@ -57,6 +63,8 @@ class SetIndex:
         self._epoch = 0
         self._owner: list[int] = engine.tables.state_terminal.tolist()
         self._transitions = engine.tables.transitions
+        self._signatures: dict[tuple[int, ...], int] = {}
+        self._signature_states: list[np.ndarray] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -65,6 +73,7 @@ class SetIndex:
         self._sets: list[EarleySet] = []
         self._entry_first = np.zeros(64, dtype=np.int32)
         self._entry_count = np.zeros(64, dtype=np.int32)
+        self._set_sig = np.zeros(64, dtype=np.int32)
         self._entry_state = np.zeros(256, dtype=np.int32)
         self._entry_terminal = np.zeros(256, dtype=np.int32)
         self._entry_set = np.zeros(256, dtype=np.int32)
@@ -85,6 +94,7 @@ class SetIndex:
             self._byte_entries,
             len(self._sets),
             self._epoch,
+            self._set_sig,
         )
 
     def arrays(self) -> LoweredSets:
@@ -119,6 +129,7 @@ class SetIndex:
         if set_id >= self._entry_first.shape[0]:
             self._entry_first = _grown(self._entry_first, set_id + 1, 0)
             self._entry_count = _grown(self._entry_count, set_id + 1, 0)
+            self._set_sig = _grown(self._set_sig, set_id + 1, 0)
         if first + count > self._entry_state.shape[0]:
             self._entry_state = _grown(self._entry_state, first + count, 0)
             self._entry_terminal = _grown(self._entry_terminal, first + count, 0)
@@ -133,6 +144,7 @@ class SetIndex:
         self._register_bytes(set_id, first, count)
         self._entry_first[set_id] = first
         self._entry_count[set_id] = count
+        self._set_sig[set_id] = self._signature(tuple(state for state, _ in entries))
         self._num_entries = first + count
         self._sets.append(earley_set)
         self._ids[earley_set] = set_id
@@ -158,6 +170,19 @@ class SetIndex:
         offsets[1:] = base + np.cumsum(per_byte)
         self._byte_entries[base : base + entry.shape[0]] = first + entry
         self._num_byte_entries = base + entry.shape[0]
+
+    def _signature(self, start_states: tuple[int, ...]) -> int:
+        found = self._signatures.get(start_states)
+        if found is None:
+            found = self._signatures[start_states] = len(self._signature_states)
+            states = np.array(start_states, dtype=np.int32)
+            states.setflags(write=False)
+            self._signature_states.append(states)
+        return found
+
+    def signature_states(self, signature: int) -> np.ndarray:
+        """The entries' DFA start states (int32, read-only, entry order) of lexer signature ``signature``."""
+        return self._signature_states[signature]
 
     def entry_for(self, origin: EarleySet, terminal: int) -> tuple[int, int]:
         """``(entry, epoch)``: the entry of ``origin`` (registered on demand) lexing ``terminal`` (-1: none)."""

@@ -21,17 +21,19 @@ walked).  Slot arrays, grown by doubling, read through a snapshot (`SlotArrays`)
   `_kernels.child_lists`, shared per vocabulary), so the run-time walk skips a dead byte
   without touching the (large, cache-cold) subtree arrays.
 
-At run time (`fill_token_mask`), one numba call (`_kernels.fill_mask`): OR the rows of the
-state's entries; then, for every completion point, continue in the Earley set that follows
-(looked up in the lowered `set_index.SetIndex`) and walk the subtree below that node from
-that set's entries, which again reports completion points, until none is left (tokens are
-finite).  Parser answers not computed yet send the kernel back to Python
-(`SetIndex.resolve`), then it resumes.
+At run time (`fill_token_mask`), one numba call (`_kernels.fill_mask_jobs`): OR the rows of
+the state's entries, then follow the parser through memoised trie subtrees
+(`subtree_memo.SubtreeMemo`, keyed by the following sets' lexer signatures) as a worklist of
+jobs.  Missing parser answers (`SetIndex.resolve`) and memos (`SubtreeMemo.build`) send the
+kernel back to Python, then it goes on with the jobs it deferred.  Contexts whose memos are
+too large or too slow to build use the frontier walk (`fill_token_mask_frontier`,
+`_kernels.fill_mask`), which walks the trie below every completion point.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +42,7 @@ from automask.compiler.cfg import _kernels
 from automask.compiler.cfg.earley import ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
+from automask.compiler.cfg.subtree_memo import SubtreeMemo
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.cfg.terminal_cache import StateRow, TerminalCache, TerminalRows
 from automask.compiler.limits import CompileLimits
@@ -54,6 +57,8 @@ class SlotArrays(NamedTuple):
     completion_offsets: np.ndarray
     completion_nodes: np.ndarray
     num_slots: int
+    byte_offsets: np.ndarray  # int64 [slots * 257]: slot s's completion nodes with a child on byte b
+    byte_nodes: np.ndarray  # are byte_nodes[byte_offsets[257 s + b] : byte_offsets[257 s + b + 1]]
 
 
 class TerminalTokenTable:
@@ -68,6 +73,7 @@ class TerminalTokenTable:
     ) -> None:
         self.trie: TokenTrie = cache.trie
         self.words = cache.words
+        self.cache_children = cache.children
         self.child_offsets, self.child_bytes, self.child_nodes = cache.children
         self.limits = limits
         self.cfg_limits = cfg_limits
@@ -84,7 +90,11 @@ class TerminalTokenTable:
         self._rows = np.zeros((4, self.words), dtype=np.uint32)
         self._offsets = np.zeros(5, dtype=np.int64)
         self._nodes = np.zeros(64, dtype=np.int32)
-        self._snapshot = SlotArrays(self._rows, self._offsets, self._nodes, 0)
+        self._byte_offsets = np.zeros(4 * 257, dtype=np.int64)
+        self._byte_nodes = np.zeros(64, dtype=np.int32)
+        self._snapshot = SlotArrays(
+            self._rows, self._offsets, self._nodes, 0, self._byte_offsets, self._byte_nodes
+        )
 
     @property
     def nbytes(self) -> int:
@@ -132,13 +142,25 @@ class TerminalTokenTable:
         if total > nodes.shape[0]:
             nodes = np.zeros(max(total, 2 * nodes.shape[0]), dtype=np.int32)
             nodes[:used] = self._nodes[:used]
+        byte_offsets, byte_nodes = self._byte_offsets, self._byte_nodes
+        by_byte = state_row.by_byte_nodes
+        byte_used = int(byte_offsets[slot * 257 - 1]) if slot else 0
+        if (slot + 1) * 257 > byte_offsets.shape[0]:
+            byte_offsets = np.zeros(2 * rows_array.shape[0] * 257, dtype=np.int64)
+            byte_offsets[: slot * 257] = self._byte_offsets[: slot * 257]
+        if byte_used + by_byte.shape[0] > byte_nodes.shape[0]:
+            byte_nodes = np.zeros(max(byte_used + by_byte.shape[0], 2 * byte_nodes.shape[0]), dtype=np.int32)
+            byte_nodes[:byte_used] = self._byte_nodes[:byte_used]
+        byte_nodes[byte_used : byte_used + by_byte.shape[0]] = by_byte
+        byte_offsets[slot * 257 : slot * 257 + 257] = byte_used + state_row.by_byte_offsets
         rows_array[slot] = row
         nodes[used:total] = completions
         offsets[slot + 1] = total
         self._rows, self._offsets, self._nodes = rows_array, offsets, nodes
+        self._byte_offsets, self._byte_nodes = byte_offsets, byte_nodes
         self._completion_count.append(int(completions.shape[0]))
         self._state_rows.append(state_row)
-        self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1)
+        self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1, byte_offsets, byte_nodes)
         self._slot[state] = slot
         return slot
 
@@ -201,7 +223,7 @@ class FrontierScratch:
         self.covered = np.empty((max_depth + 2, capacity), dtype=np.bool_)
 
 
-def fill_token_mask(
+def fill_token_mask_frontier(
     index: SetIndex,
     table: TerminalTokenTable,
     tables: GrammarTables,
@@ -321,3 +343,108 @@ def lower_state(
     triples = np.array(list(lowered), dtype=np.int32).reshape(-1, 3)
     columns = (np.ascontiguousarray(triples[:, column]) for column in range(3))
     return (*columns, current)
+
+
+MEMO_SECONDS_PER_MASK = 0.25
+"""Time one mask may spend building subtree memos; a mask needing more is walked
+(`fill_token_mask_frontier`), so a context far from everything seen costs about one walk more,
+while the memo still grows.  (Only speed depends on it, never a mask.)"""
+
+
+class JobScratch:
+    """Scratch arrays of `_kernels.fill_mask_jobs` (one per thread): the job list and its visited set."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.missing = np.empty(4096, dtype=np.int32)
+        self.counts = np.zeros(1, dtype=np.int64)
+        self.clock = np.zeros(1, dtype=np.int64)
+        self.frontier: FrontierScratch | None = None  # for masks that need `fill_token_mask_frontier`
+        self.resize(capacity)
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.jobs = np.empty(capacity, dtype=np.int64)
+        self.deferred = np.empty(capacity, dtype=np.int64)
+        size = 1 << (2 * capacity + 1).bit_length()  # a power of two above twice the jobs
+        self.visit_keys = np.zeros(size, dtype=np.int64)
+        self.visit_stamps = np.zeros(size, dtype=np.int64)  # the clock starts at 1: zeros mark nothing
+
+
+def fill_token_mask(
+    index: SetIndex,
+    table: TerminalTokenTable,
+    memo: SubtreeMemo,
+    tables: GrammarTables,
+    state: ParseState,
+    out: np.ndarray,
+    scratch: JobScratch,
+    max_jobs: int,
+) -> None:
+    """OR into ``out`` (uint32 ``[W]``) the regular tokens allowed after ``state`` (EOS not included).
+
+    One `_kernels.fill_mask_jobs` call does the whole mask once the grammar has seen the
+    parser answers and subtree memos it needs; otherwise the kernel defers the jobs that need
+    them, `SetIndex.resolve` / `SubtreeMemo.build` compute them, and the kernel goes on with
+    the deferred jobs.  Raises `CompileLimitExceeded` past ``max_jobs`` jobs in one mask.
+    """
+    index.start_mask()
+    memo.start_mask()
+    shift = _kernels.JOB_SHIFT
+    deadline = time.perf_counter() + MEMO_SECONDS_PER_MASK
+    while True:  # (re)start the mask afresh
+        lowered = lower_state(index, table, tables, state)
+        if lowered is None:
+            continue  # the index started over meanwhile
+        _, initial_entries, initial_slots, epoch = lowered
+        slots = table.arrays()  # after lower_state: holds every initial slot
+        generation = memo.generation
+        fresh, num_jobs = True, 0
+        while True:
+            sets = index.arrays()
+            if sets.epoch != epoch or memo.generation != generation:
+                break  # another thread dropped a cache: start this mask afresh
+            memos = memo.arrays()
+            result = int(
+                _kernels.fill_mask_jobs(
+                    slots.rows, slots.byte_offsets, initial_entries, initial_slots, sets.entry_first,
+                    sets.entry_count, sets.entry_next, sets.byte_offsets, sets.num_sets, sets.set_sig,
+                    memos.table_keys, memos.table_values, memos.memo_row, memos.memo_token_offsets,
+                    memos.token_pool, memos.memo_rows, memos.memo_group_offsets, memos.group_entry,
+                    memos.group_byte, out, scratch.jobs, num_jobs, scratch.deferred, scratch.missing,
+                    scratch.counts, scratch.visit_keys, scratch.visit_stamps, scratch.clock, fresh,
+                )
+            )  # fmt: skip
+            missing = scratch.missing[: min(int(scratch.counts[0]), scratch.missing.shape[0])]
+            if result == -1:  # the job list is full: start afresh with more room
+                if scratch.capacity >= max_jobs:
+                    raise CompileLimitExceeded(
+                        "max_frontier_entries", 2 * scratch.capacity, max_jobs, hint="grammar too ambiguous"
+                    )
+                scratch.resize(min(2 * scratch.capacity, max_jobs))
+                fresh, num_jobs = True, 0
+                continue
+            if missing.shape[0]:
+                index.resolve(missing.copy(), epoch)
+            if result == -2:  # an initial entry needed a parser answer: start afresh
+                fresh, num_jobs = True, 0
+                continue
+            if result == 0:
+                return
+            if result == -3:  # a subtree too large to memoise: walk the trie with merged frontiers
+                if scratch.frontier is None:
+                    scratch.frontier = FrontierScratch(table.trie.max_depth)
+                fill_token_mask_frontier(index, table, tables, state, out, scratch.frontier, max_jobs)
+                return
+            deferred = scratch.deferred[:result]
+            signatures = sets.set_sig[deferred >> shift].astype(np.int64)
+            wanted = np.unique((signatures << shift) | (deferred & ((1 << shift) - 1))).tolist()
+            built = memo.build([(key >> shift, key & ((1 << shift) - 1)) for key in wanted], slots, deadline)
+            if built < len(wanted):  # a context far from what the memo holds: walk it, memoise the rest later
+                if scratch.frontier is None:
+                    scratch.frontier = FrontierScratch(table.trie.max_depth)
+                fill_token_mask_frontier(index, table, tables, state, out, scratch.frontier, max_jobs)
+                return
+            if memo.generation != generation:
+                break
+            scratch.jobs, scratch.deferred = scratch.deferred, scratch.jobs
+            fresh, num_jobs = False, result

@@ -1,0 +1,353 @@
+"""Per-grammar memo of trie subtrees read by an Earley set's lexer entries (`_kernels.fill_mask_jobs`).
+
+Why: when a terminal ends inside a token (after an ``%ignore``d blank, after ``-`` or ``(`` in
+an expression), the rest of the token is read from the Earley set that follows.  Walking the
+trie below that point at every mask is what made uncached masks cost milliseconds (below
+`` `` alone the llama3 trie has ~90k nodes).  What that walk finds *before* a terminal ends
+again depends only on where it starts and on the set's entries' DFA start states (its lexer
+signature, `set_index.SetIndex`), not on the parse context: so it is computed once per
+``(signature, root list)`` and reused by every context with that signature.
+
+A *root list* (code, see `_kernels.fill_mask_jobs`) is a list of trie nodes ``m`` sharing a
+next byte ``b``: the completion points of an initial entry's slot with a child on ``b``
+(odd codes) or the nodes of a memo group (even codes).  One memo (id ``k``) holds, for the
+tokens below the children ``child(m, b)`` (inclusive):
+
+- the tokens some entry reads to their end without its terminal having to end before: a
+  token list ``token_pool[memo_token_offsets[k] : memo_token_offsets[k + 1]]``, or, when the
+  list would be longer than a row, the row ``memo_rows[memo_row[k]]`` (``memo_row[k] = -1``
+  for a list, `TOO_LARGE` for a memo not built);
+- its *groups* ``memo_group_offsets[k] .. memo_group_offsets[k + 1]``: group ``g`` is
+  ``(group_entry[g], group_byte[g])`` and the nodes ``node_pool[group_node_offsets[g] :
+  group_node_offsets[g + 1]]`` (preorder) after which entry ``group_entry[g]``'s terminal may
+  end and that have a child on byte ``group_byte[g]``: the root list of code ``2 g``.
+
+The hash table (``table_keys`` int64 / ``table_values`` int32, open addressing, linear
+probing, -1 = empty, `_kernels.hash_slot`) maps ``signature << JOB_SHIFT | code`` to ``k``.
+
+Thread-safety: building holds a lock.  Arrays are grown as a *generation*: while nothing
+must grow, new data is written in place past what readers use, and a key is written to the
+table only after its data; when anything must grow (or the table passes half full) every
+array is copied into a new generation and published as a new snapshot, so a reader's
+snapshot is always consistent.  Bounded by ``max_bytes``: `start_mask` drops the memo
+(a cache only; ``generation`` changes, so group codes of the old one are never used again)
+when it is larger, only between masks so that one mask always finishes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from automask.compiler.cfg import _kernels
+from automask.compiler.cfg.set_index import SetIndex
+from automask.compiler.cfg.tables import GrammarTables
+from automask.compiler.cfg.terminal_cache import TrieChildren
+from automask.compiler.token_index.trie import TokenTrie
+
+if TYPE_CHECKING:
+    from automask.compiler.cfg.token_walk import SlotArrays
+
+
+class MemoArrays(NamedTuple):
+    """A consistent snapshot of a `SubtreeMemo` (layout: the module docstring)."""
+
+    table_keys: np.ndarray
+    table_values: np.ndarray
+    memo_row: np.ndarray
+    memo_token_offsets: np.ndarray
+    token_pool: np.ndarray
+    memo_rows: np.ndarray
+    memo_group_offsets: np.ndarray
+    group_entry: np.ndarray
+    group_byte: np.ndarray
+    group_node_offsets: np.ndarray
+    node_pool: np.ndarray
+
+
+_FIELDS = MemoArrays._fields
+
+BUILD_SECONDS = 4.0
+"""Time one grammar may spend building memos in all.  Grammars whose contexts need few memos
+(JSON, arithmetic: 0.4-3 s) get them all; one that would need too many (``sql.lark``, where a
+name may end before almost any byte) stops building and its masks use the frontier walk."""
+
+TOO_LARGE = -2
+"""``memo_row`` of a memo too large to build: its root list's subtrees overlap so much (nested
+roots along runs of blanks, say) that walking each root on its own would cost more than the
+whole trie.  A mask that needs it is computed by the frontier walk instead
+(`token_walk.fill_token_mask_frontier`, which merges the roots' DFA states per node)."""
+
+
+class SubtreeMemo:
+    """``(lexer signature, trie node)`` -> what the signature's entries read below the node."""
+
+    def __init__(
+        self,
+        tables: GrammarTables,
+        trie: TokenTrie,
+        children: TrieChildren,
+        words: int,
+        index: SetIndex,
+        max_bytes: int,
+    ) -> None:
+        self.tables = tables
+        self.trie = trie
+        self.children = children
+        self.words = words
+        self.index = index
+        self.max_bytes = max_bytes
+        self.num_nodes = int(trie.node_byte.shape[0])
+        self.build_seconds_left = BUILD_SECONDS
+        """What is left of this grammar's `BUILD_SECONDS` (spent by `build`, under the lock)."""
+        self.max_walk_tokens = 2 * int(trie.token_ids.shape[0])
+        """A memo whose subtrees hold more tokens (counted with overlaps) is *too large* (see above)."""
+        self._lock = threading.Lock()
+        self._row = np.zeros(words, dtype=np.uint32)  # scratch of `_build`, under the lock
+        self._reset()
+
+    def _reset(self) -> None:
+        self.generation = getattr(self, "generation", 0) + 1  # group ids of older generations are void
+        self._arrays = {
+            "table_keys": np.full(64, -1, dtype=np.int64),
+            "table_values": np.zeros(64, dtype=np.int32),
+            "memo_row": np.zeros(16, dtype=np.int32),
+            "memo_token_offsets": np.zeros(17, dtype=np.int64),
+            "token_pool": np.zeros(256, dtype=np.int32),
+            "memo_rows": np.zeros((1, self.words), dtype=np.uint32),
+            "memo_group_offsets": np.zeros(17, dtype=np.int64),
+            "group_entry": np.zeros(64, dtype=np.int32),
+            "group_byte": np.zeros(64, dtype=np.int32),
+            "group_node_offsets": np.zeros(65, dtype=np.int64),
+            "node_pool": np.zeros(256, dtype=np.int32),
+        }
+        self._num_memos = 0
+        self._num_rows = 0
+        self._num_groups = 0
+        self._snapshot = MemoArrays(*(self._arrays[name] for name in _FIELDS))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(array.nbytes) for array in self._snapshot)
+
+    @property
+    def num_memos(self) -> int:
+        return self._num_memos
+
+    def arrays(self) -> MemoArrays:
+        return self._snapshot
+
+    def start_mask(self) -> None:
+        """Called before each mask: past ``max_bytes``, drop the memo (never inside a mask)."""
+        if self.nbytes > self.max_bytes:
+            with self._lock:
+                if self.nbytes > self.max_bytes:
+                    self._reset()
+
+    def build(self, keys: list[tuple[int, int]], slots: SlotArrays, deadline: float = math.inf) -> int:
+        """Memoise the ``(signature, root list code)`` of ``keys`` not memoised yet (one walk each).
+
+        ``slots``: the `TerminalTokenTable` snapshot the odd codes (initial completion points)
+        refer to.  Stops once ``time.perf_counter()`` passes ``deadline``; returns how many of
+        ``keys`` (a prefix) are memoised.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            deadline = min(deadline, started + self.build_seconds_left)
+            try:
+                for done, (signature, code) in enumerate(keys):
+                    if time.perf_counter() > deadline:
+                        return done
+                    key = (signature << _kernels.JOB_SHIFT) | code
+                    arrays = self._arrays
+                    if _kernels.table_lookup(arrays["table_keys"], arrays["table_values"], key) < 0:
+                        self._insert(key, *self._walk(signature, code, slots))
+            finally:
+                self.build_seconds_left -= time.perf_counter() - started
+        return len(keys)
+
+    def _roots(self, code: int, slots: SlotArrays) -> tuple[np.ndarray, int]:
+        """The nodes of root list ``code`` and their byte (see `_kernels.fill_mask_jobs`)."""
+        if code & 1:
+            slot, byte = divmod(code >> 1, 256)
+            at = slot * 257 + byte
+            return slots.byte_nodes[slots.byte_offsets[at] : slots.byte_offsets[at + 1]], byte
+        arrays, group = self._arrays, code >> 1
+        offsets = arrays["group_node_offsets"]
+        return arrays["node_pool"][offsets[group] : offsets[group + 1]], int(arrays["group_byte"][group])
+
+    def _walk(
+        self, signature: int, code: int, slots: SlotArrays
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo."""
+        trie, tables = self.trie, self.tables
+        roots, byte = self._roots(code, slots)
+        children = self.children
+        positions = _concatenated_ranges(children.offsets[roots + 1], children.offsets[roots + 2])
+        below = children.nodes[positions[children.bytes[positions] == byte]]  # child(m, byte) per root
+        stepped = tables.transitions[self.index.signature_states(signature), byte]
+        live = np.flatnonzero(stepped >= 0).astype(np.int32)
+        row = self._row
+        walked = int((trie.token_offsets[trie.node_end[below]] - trie.token_offsets[below]).sum())
+        if walked > self.max_walk_tokens:  # nested roots overlap: too much for one memo
+            return None, None, None, None
+        if live.shape[0] == 0 or below.shape[0] == 0:
+            empty = np.zeros(0, dtype=np.int32)
+            return empty, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty
+        states = np.ascontiguousarray(stepped[live], dtype=np.int32)
+        capacity = 256
+        while True:
+            nodes = np.empty(capacity, dtype=np.int32)
+            entries = np.empty(capacity, dtype=np.int32)
+            found = int(
+                _kernels.walk_subtrees(
+                    tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
+                    trie.token_offsets, trie.token_ids, trie.max_depth, states, below, row, nodes, entries,
+                )
+            )  # fmt: skip
+            if found <= capacity:
+                break
+            capacity = 2 * found
+        own = trie.token_ids[_concatenated_ranges(trie.token_offsets[below], trie.token_offsets[below + 1])]
+        np.bitwise_or.at(
+            row, own >> 5, np.left_shift(np.uint32(1), (own & 31).astype(np.uint32))
+        )  # live at c
+        candidates = trie.token_ids[
+            _concatenated_ranges(trie.token_offsets[below], trie.token_offsets[trie.node_end[below]])
+        ]
+        words = candidates >> 5
+        tokens = candidates[((row[words] >> (candidates & 31).astype(np.uint32)) & 1).astype(bool)]
+        row[words] = 0  # the scratch row is zero again
+        # Completion points: found by the walk below each child, plus the children themselves.
+        at_child = children.offsets[below + 2] > children.offsets[below + 1]
+        ends = self.tables.accepting[states]
+        point_nodes = np.concatenate((nodes[:found], np.repeat(below[at_child], int(ends.sum()))))
+        point_entries = np.concatenate((live[entries[:found]], np.tile(live[ends], int(at_child.sum()))))
+        return (tokens.astype(np.int32), *_groups(point_nodes.astype(np.int32), point_entries, children))
+
+    def _insert(
+        self,
+        key: int,
+        tokens: np.ndarray | None,
+        groups: np.ndarray | None,
+        node_offsets: np.ndarray | None,
+        nodes: np.ndarray | None,
+    ) -> None:
+        """Append one memo (``tokens is None``: too large, `TOO_LARGE`) and publish its key."""
+        arrays = self._arrays
+        too_large = tokens is None
+        if too_large:
+            tokens = nodes = np.zeros(0, dtype=np.int32)
+            groups, node_offsets = np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64)
+        memo, num_groups = self._num_memos, self._num_groups
+        as_row = tokens.shape[0] > self.words
+        token_first = int(arrays["memo_token_offsets"][memo])
+        token_stop = token_first + (0 if as_row else tokens.shape[0])
+        node_first = int(arrays["group_node_offsets"][num_groups])
+        node_stop = node_first + nodes.shape[0]
+        group_stop = num_groups + groups.shape[0]
+        needed = {
+            "memo_row": memo + 1,
+            "memo_token_offsets": memo + 2,
+            "token_pool": token_stop,
+            "memo_rows": self._num_rows + (1 if as_row else 0),
+            "memo_group_offsets": memo + 2,
+            "group_entry": group_stop,
+            "group_byte": group_stop,
+            "group_node_offsets": group_stop + 1,
+            "node_pool": node_stop,
+            "table_keys": 2 * (memo + 1) + 1,
+            "table_values": 2 * (memo + 1) + 1,
+        }
+        if any(arrays[name].shape[0] < size for name, size in needed.items()):
+            arrays = self._new_generation(needed)
+        if as_row:
+            row = arrays["memo_rows"][self._num_rows]
+            row[:] = 0
+            np.bitwise_or.at(row, tokens >> 5, np.left_shift(np.uint32(1), (tokens & 31).astype(np.uint32)))
+            arrays["memo_row"][memo] = self._num_rows
+            self._num_rows += 1
+        else:
+            arrays["token_pool"][token_first:token_stop] = tokens
+            arrays["memo_row"][memo] = TOO_LARGE if too_large else -1
+        arrays["memo_token_offsets"][memo + 1] = token_stop
+        arrays["group_entry"][num_groups:group_stop] = groups[:, 0]
+        arrays["group_byte"][num_groups:group_stop] = groups[:, 1]
+        arrays["group_node_offsets"][num_groups + 1 : group_stop + 1] = node_first + node_offsets[1:]
+        arrays["node_pool"][node_first:node_stop] = nodes
+        arrays["memo_group_offsets"][memo + 1] = group_stop
+        self._num_memos, self._num_groups = memo + 1, group_stop
+        keys, values = arrays["table_keys"], arrays["table_values"]  # fmt: skip
+        at = _kernels.hash_slot(key, keys.shape[0] - 1)
+        while keys[at] >= 0:
+            at = (at + 1) & (keys.shape[0] - 1)
+        values[at] = memo
+        keys[at] = key  # last: a reader that sees the key sees its data
+        self._snapshot = MemoArrays(*(arrays[name] for name in _FIELDS))
+
+    def _new_generation(self, needed: dict[str, int]) -> dict[str, np.ndarray]:
+        """Copies of every array, each with room for ``needed`` (doubling); the table is rehashed."""
+        old = self._arrays
+        arrays: dict[str, np.ndarray] = {}
+        for name, array in old.items():
+            size = array.shape[0]
+            while size < needed[name]:
+                size *= 2
+            if name in ("table_keys", "table_values"):
+                continue
+            grown = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
+            grown[: array.shape[0]] = array
+            arrays[name] = grown
+        size = old["table_keys"].shape[0]
+        while size < needed["table_keys"]:
+            size *= 2
+        keys = np.full(size, -1, dtype=np.int64)
+        values = np.zeros(size, dtype=np.int32)
+        for key, value in zip(old["table_keys"].tolist(), old["table_values"].tolist(), strict=True):
+            if key >= 0:
+                at = _kernels.hash_slot(key, size - 1)
+                while keys[at] >= 0:
+                    at = (at + 1) & (size - 1)
+                keys[at], values[at] = key, value
+        arrays["table_keys"], arrays["table_values"] = keys, values
+        self._arrays = arrays
+        return arrays
+
+
+def _concatenated_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(a, b) for a, b in zip(starts, stops)])`` (int64), vectorised."""
+    starts, stops = starts.astype(np.int64), stops.astype(np.int64)
+    counts = stops - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    firsts = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(firsts - starts, counts)
+
+
+def _groups(
+    nodes: np.ndarray, entries: np.ndarray, children: TrieChildren
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Completion points ``(node, entry)`` grouped by ``(entry, child byte)``: one group per pair.
+
+    Returns ``(groups int32 [G, 2] of (entry, byte), node offsets int64 [G + 1], nodes int32)``.
+    """
+    positions = _concatenated_ranges(children.offsets[nodes + 1], children.offsets[nodes + 2])
+    counts = children.offsets[nodes + 2] - children.offsets[nodes + 1]
+    child_bytes = children.bytes[positions].astype(np.int32)
+    point_nodes = np.repeat(nodes, counts)
+    point_entries = np.repeat(entries, counts)
+    order = np.lexsort((point_nodes, child_bytes, point_entries))
+    point_nodes, child_bytes, point_entries = point_nodes[order], child_bytes[order], point_entries[order]
+    total = point_nodes.shape[0]
+    if total:
+        boundary = np.flatnonzero((np.diff(point_entries) != 0) | (np.diff(child_bytes) != 0)) + 1
+        starts = np.concatenate(([0], boundary)).astype(np.int64)
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    groups = np.stack((point_entries[starts], child_bytes[starts]), axis=1).astype(np.int32).reshape(-1, 2)
+    return groups, np.append(starts, total).astype(np.int64), point_nodes.astype(np.int32)
