@@ -337,6 +337,188 @@ def test_ast_nested_beyond_the_recursion_limit_is_a_limit_error():
 
     node = literal("a")
     for depth in range(sys.getrecursionlimit() + 100):
-        node = Concat((literal("b"), Alternation((node, literal("c"))))) if depth % 2 else Alternation((node, literal("d")))
+        node = (
+            Concat((literal("b"), Alternation((node, literal("c")))))
+            if depth % 2
+            else Alternation((node, literal("d")))
+        )
     with pytest.raises(CompileLimitExceeded):
         ast_to_dfa(node)
+
+
+# --- fast paths (finite languages, DFA-level repeats) and numba kernels vs references -------
+
+_LEAVES = [
+    char_set([(ord("a"), ord("a"))]),
+    char_set([(ord("b"), ord("c"))]),
+    char_set([(0xE9, 0xE9)]),  # é, 2 bytes
+    char_set([(0x1F600, 0x1F600)]),  # 😀, 4 bytes
+    char_set([(ord('"'), ord('"')), (ord("\\"), ord("\\"))], negate=True),  # multibyte class
+    char_set([(ord("a"), ord("a"))], negate=True),
+    char_set([(0xD7FF, 0xE001)]),  # straddles the surrogates
+    char_set([(0xD800, 0xD800)]),  # a surrogate only: the empty language
+    literal("ab"),
+    literal("\\n"),
+]
+
+
+def _random_ast(rng: random.Random, depth: int):
+    from automask.compiler.regex.ast import EMPTY, alternation
+
+    if depth == 0 or rng.random() < 0.3:
+        return EMPTY if rng.random() < 0.05 else rng.choice(_LEAVES)
+    kind = rng.random()
+    if kind < 0.35:
+        return concat(_random_ast(rng, depth - 1) for _ in range(rng.randint(2, 3)))
+    if kind < 0.65:
+        return alternation(_random_ast(rng, depth - 1) for _ in range(rng.randint(2, 4)))
+    low = rng.randint(0, 3)
+    high = rng.choice([low, low + 1, low + 2, None, rng.randint(8, 24)])
+    if high is not None and high < low:
+        high = low
+    return repeat(_random_ast(rng, depth - 1), low, high)
+
+
+def _reference_ast_to_dfa(node) -> ByteDFA:
+    """The general path with the pure-Python references for every kernel-backed step."""
+    from automask.compiler.automata import dfa as automata
+    from automask.compiler.regex.to_nfa import ast_to_nfa
+
+    determinized = automata.determinize(ast_to_nfa(node))
+    live = automata.live_states_reference(determinized.table, determinized.accepting)
+    if not live[determinized.start]:
+        raise EmptyLanguage("empty")
+    kept = np.flatnonzero(live)
+    new_id = np.full(determinized.num_states + 1, DEAD, dtype=np.int32)
+    new_id[kept] = np.arange(len(kept), dtype=np.int32)
+    trimmed = automata.ClassDFA(
+        new_id[determinized.table[kept]], determinized.accepting[kept],
+        int(new_id[determinized.start]), determinized.class_of_byte,
+    )  # fmt: skip
+    minimal = automata.minimize_reference(trimmed).to_byte_dfa()
+    order = automata.breadth_first_order_reference(minimal.transitions, minimal.start)
+    renumber = np.full(minimal.num_states + 1, DEAD, dtype=np.int32)
+    renumber[order] = np.arange(len(order), dtype=np.int32)
+    table = renumber[minimal.transitions[order]]
+    return ByteDFA(np.ascontiguousarray(table, dtype=np.int32), minimal.accepting[order].copy(), 0)
+
+
+def _random_composable_ast(rng: random.Random):
+    """``prefix . item{m,n} . suffix`` with a large or no ``n``: the DFA-level repeat's territory."""
+    item = rng.choice(_LEAVES) if rng.random() < 0.6 else _random_ast(rng, 2)
+    low = rng.randint(0, 3)
+    high = rng.choice([None, rng.randint(8, 30)])
+    return concat([_random_ast(rng, 2), repeat(item, low, high), _random_ast(rng, 2)])
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_fast_paths_and_kernels_give_the_reference_tables(seed: int) -> None:
+    """Every path (trie, DFA-level repeat, kernels) yields the reference's exact tables."""
+    rng = random.Random(seed)
+    node = _random_ast(rng, depth=4) if seed < 120 else _random_composable_ast(rng)
+    try:
+        expected = _reference_ast_to_dfa(node)
+    except EmptyLanguage:
+        with pytest.raises(EmptyLanguage):
+            ast_to_dfa(node)
+        return
+    actual = ast_to_dfa(node)
+    assert actual.start == expected.start == 0
+    assert np.array_equal(actual.transitions, expected.transitions)
+    assert np.array_equal(actual.accepting, expected.accepting)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        literal("propertyName"),
+        literal("é中😀"),
+        literal(""),
+        concat([literal("ab"), char_set([(ord("0"), ord("9"))]), literal("z")]),
+        repeat(char_set([(ord("0"), ord("9"))]), 2, 4),
+        concat([literal('"'), repeat(char_set([(ord('"'), ord('"'))], negate=True), 0, 40), literal('"')]),
+        concat([repeat(literal("ab"), 1, 30), literal("a")]),  # chain, then an overlapping concat
+        repeat(concat([repeat(literal("a"), 0, None), literal("b")]), 0, 20),  # start re-entered
+        concat([literal('"'), repeat(char_set([(ord('"'), ord('"'))], negate=True), 2, None), literal('"')]),
+        repeat(literal("ab"), 0, None),
+    ],
+    ids=[
+        "literal",
+        "multibyte-literal",
+        "empty",
+        "literal-class-mix",
+        "small-count",
+        "json-string",
+        "overlap",
+        "loop-item",
+        "unbounded-string",
+        "star",
+    ],
+)
+def test_special_shapes_match_reference(node) -> None:
+    actual, expected = ast_to_dfa(node), _reference_ast_to_dfa(node)
+    assert np.array_equal(actual.transitions, expected.transitions)
+    assert np.array_equal(actual.accepting, expected.accepting)
+    _assert_valid_dfa(actual)
+
+
+def test_alternation_of_literals_is_a_merged_trie() -> None:
+    from automask.compiler.regex.ast import alternation
+
+    dfa = ast_to_dfa(alternation(literal(word) for word in WORDS))
+    for word in WORDS:
+        assert dfa.matches(word.encode())
+        assert not dfa.matches(word[:-1].encode()) or word[:-1] in WORDS
+    assert not dfa.matches(b"katoo")
+    assert dfa.num_states == minimize_byte_dfa(dfa).num_states
+    # Canonical numbering: breadth-first from the start, successors by increasing byte.
+    from automask.compiler.automata.dfa import breadth_first_order_reference
+
+    assert breadth_first_order_reference(dfa.transitions, 0).tolist() == list(range(dfa.num_states))
+
+
+def test_composed_repeat_keeps_bounds_and_limits() -> None:
+    body = char_set([(ord('"'), ord('"')), (ord("\\"), ord("\\"))], negate=True)
+    node = concat([literal('"'), repeat(body, 2, 300), literal('"')])
+    dfa = ast_to_dfa(node)
+    assert dfa.matches(('"' + "é" * 300 + '"').encode()) and not dfa.matches(('"' + "x" * 301 + '"').encode())
+    assert not dfa.matches(b'"x"') and dfa.matches(b'"xy"')
+    with pytest.raises(CompileLimitExceeded) as info:
+        ast_to_dfa(node, CompileLimits(max_dfa_states=200))
+    assert info.value.limit == "max_dfa_states"
+    with pytest.raises(CompileLimitExceeded) as info:
+        ast_to_dfa(node, CompileLimits(max_nfa_states=300))
+    assert info.value.limit == "max_nfa_states"
+
+
+def _random_dfa_table(rng: np.random.Generator, num_states: int, num_classes: int) -> np.ndarray:
+    table = rng.integers(0, num_states, size=(num_states, num_classes)).astype(np.int32)
+    table[rng.random((num_states, num_classes)) < 0.5] = DEAD
+    return table
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_kernels_match_pure_python_references(seed: int) -> None:
+    from automask.compiler.automata import dfa as automata
+    from automask.compiler.automata._kernels import breadth_first_order
+
+    rng = np.random.default_rng(seed)
+    num_states, num_classes = int(rng.integers(1, 60)), int(rng.integers(1, 6))
+    table = _random_dfa_table(rng, num_states, num_classes)
+    accepting = rng.random(num_states) < 0.3
+    assert np.array_equal(
+        automata.live_states(table, accepting), automata.live_states_reference(table, accepting)
+    )
+    start = int(rng.integers(0, num_states))
+    assert np.array_equal(
+        breadth_first_order(table, start), automata.breadth_first_order_reference(table, start)
+    )
+    class_of_byte = np.minimum(np.arange(256) * num_classes // 256, num_classes - 1).astype(np.intp)
+    try:
+        trimmed = automata.trim(automata.ClassDFA(table, accepting, start, class_of_byte))
+    except EmptyLanguage:
+        return
+    fast = automata.canonical_numbering(automata.minimize(trimmed))
+    slow = automata.canonical_numbering(automata.minimize_reference(trimmed))
+    assert np.array_equal(fast.to_byte_dfa().transitions, slow.to_byte_dfa().transitions)
+    assert np.array_equal(fast.accepting, slow.accepting)

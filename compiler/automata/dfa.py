@@ -10,6 +10,13 @@ Intermediate layout: a *class DFA* is ``(table, accepting, start)`` with ``table
 int ``[256]``.
 
 ``CompileLimits.max_dfa_states`` is enforced while subset states are created.
+
+Hot loops (co-reachability for trimming, Hopcroft refinement, breadth-first renumbering)
+run in numba kernels (`_kernels`); their pure-Python references live here
+(`live_states_reference`, `minimize_reference`, `breadth_first_order_reference`) and the
+tests compare the two.  Every produced `ByteDFA` is *canonically numbered*
+(`canonical_numbering`): breadth-first from the start (state 0), successors in increasing
+byte order -- so the tables depend only on the language, not on the construction path.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automask.compiler.automata._kernels import breadth_first_order, co_reachable, hopcroft_blocks
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.automata.nfa import NFA
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
@@ -113,7 +121,27 @@ def determinize(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ClassDFA:
 
 
 def live_states(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
-    """bool ``[num_states]``: which states can reach an accepting state."""
+    """bool ``[num_states]``: which states can reach an accepting state (numba kernel)."""
+    in_offsets, in_sources, _ = reverse_edges(table)
+    return co_reachable(in_offsets, in_sources, np.array(accepting, dtype=bool))  # writable copy
+
+
+def reverse_edges(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-``DEAD`` edges of ``table`` grouped by target, in CSR form (all int64).
+
+    Edges entering ``t`` are ``sources/classes[offsets[t]:offsets[t + 1]]``, in row-major
+    order of the table within each target.
+    """
+    num_states = table.shape[0]
+    sources, classes = np.nonzero(table != DEAD)
+    targets = table[sources, classes].astype(np.int64)
+    order = np.argsort(targets, kind="stable")
+    offsets = np.searchsorted(targets[order], np.arange(num_states + 1)).astype(np.int64)
+    return offsets, sources[order].astype(np.int64), classes[order].astype(np.int64)
+
+
+def live_states_reference(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """Pure-Python reference of `live_states`."""
     num_states = table.shape[0]
     sources, classes = np.nonzero(table != DEAD)
     targets = table[sources, classes]
@@ -149,17 +177,65 @@ def trim(dfa: ClassDFA) -> ClassDFA:
 
 
 def merge_equivalent_classes(dfa: ClassDFA) -> ClassDFA:
-    """Merge byte classes whose columns are identical in the table (fewer letters to refine)."""
-    unique_columns, inverse = np.unique(dfa.table.T, axis=0, return_inverse=True)
-    inverse = np.asarray(inverse).reshape(-1)
-    if unique_columns.shape[0] == dfa.table.shape[1]:
+    """Merge byte classes whose columns are identical in the table (fewer letters to refine).
+
+    Merged classes are numbered by first occurrence; columns are compared by their bytes.
+    """
+    columns = np.ascontiguousarray(dfa.table.T)
+    first_class: dict[bytes, int] = {}
+    inverse = np.empty(columns.shape[0], dtype=np.intp)
+    kept: list[int] = []
+    for cls in range(columns.shape[0]):
+        found = first_class.setdefault(columns[cls].tobytes(), len(kept))
+        if found == len(kept):
+            kept.append(cls)
+        inverse[cls] = found
+    if len(kept) == columns.shape[0]:
         return dfa
-    table = np.ascontiguousarray(unique_columns.T, dtype=np.int32)
+    table = np.ascontiguousarray(dfa.table[:, kept], dtype=np.int32)
     return ClassDFA(table, dfa.accepting, dfa.start, inverse[dfa.class_of_byte])
 
 
 def minimize(dfa: ClassDFA) -> ClassDFA:
-    """Hopcroft partition refinement on a trimmed DFA.
+    """Hopcroft partition refinement on a trimmed DFA, in the numba kernel.
+
+    Same partition as `minimize_reference` (its pure-Python reference): the initial blocks
+    are acceptance plus the set of ``DEAD`` classes, so edges into ``DEAD`` are left out of
+    the reverse edge lists and the sink is never a splitter.
+    """
+    dfa = merge_equivalent_classes(dfa)
+    num_states, num_classes = dfa.table.shape
+    table = dfa.table
+    in_offsets, in_sources, in_classes = reverse_edges(table)
+
+    initial = _initial_partition(dfa)
+    num_blocks = int(initial.max()) + 1
+    largest = int(np.argmax(np.bincount(initial, minlength=num_blocks)))
+    block_of = hopcroft_blocks(initial, num_blocks, in_offsets, in_sources, in_classes, num_classes, largest)
+    sink = np.empty((num_states + 1, num_classes), dtype=np.int64)
+    sink[:num_states] = table
+    sink[num_states] = num_states
+    sink[sink == DEAD] = num_states
+    return _quotient(dfa, sink, np.append(block_of, block_of.max() + 1))
+
+
+def _initial_partition(dfa: ClassDFA) -> np.ndarray:
+    """int64 ``[num_states]``: block ids by (accepting, set of DEAD classes), ids ``0..k-1``."""
+    signature = np.concatenate([dfa.accepting[:, None], dfa.table == DEAD], axis=1)
+    packed = np.packbits(signature, axis=1)
+    width = -(-packed.shape[1] // 8) * 8
+    padded = np.zeros((packed.shape[0], width), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    words = padded.view(np.uint64)
+    if words.shape[1] == 1:
+        _, initial = np.unique(words[:, 0], return_inverse=True)
+    else:
+        _, initial = np.unique(words, axis=0, return_inverse=True)
+    return np.asarray(initial, dtype=np.int64).reshape(-1)
+
+
+def minimize_reference(dfa: ClassDFA) -> ClassDFA:
+    """Pure-Python Hopcroft partition refinement on a trimmed DFA (reference for `minimize`).
 
     ``DEAD`` is modelled as an explicit sink state (id ``num_states``) in its own initial
     block; since every other state is live, nothing else is ever equivalent to it.  Work per
@@ -258,15 +334,56 @@ def _quotient(dfa: ClassDFA, full: np.ndarray, block_of: np.ndarray) -> ClassDFA
     return ClassDFA(np.ascontiguousarray(table, dtype=np.int32), accepting, 0, dfa.class_of_byte)
 
 
+def canonical_numbering(dfa: ClassDFA) -> ClassDFA:
+    """Renumber states breadth-first from the start, successors in increasing *byte* order.
+
+    The numbering then depends only on the language (for a minimal DFA), never on how the
+    automaton was built, so every construction path gives identical tables.  Classes are
+    visited in the order of their smallest byte, which visits targets in byte order.
+    Unreachable states are dropped.
+    """
+    num_classes = dfa.table.shape[1]
+    first_byte = np.full(num_classes, 256, dtype=np.int64)
+    np.minimum.at(first_byte, dfa.class_of_byte, np.arange(256))
+    class_order = np.argsort(first_byte, kind="stable")
+    ordered = np.ascontiguousarray(dfa.table[:, class_order], dtype=np.int32)
+    kept = breadth_first_order(ordered, dfa.start)
+    if kept.shape[0] == dfa.num_states and (kept == np.arange(dfa.num_states)).all():
+        return dfa
+    new_id = np.full(dfa.num_states + 1, DEAD, dtype=np.int32)  # index -1 (DEAD) -> DEAD
+    new_id[kept] = np.arange(kept.shape[0], dtype=np.int32)
+    table = new_id[dfa.table[kept]]
+    return ClassDFA(np.ascontiguousarray(table, dtype=np.int32), dfa.accepting[kept], 0, dfa.class_of_byte)
+
+
+def breadth_first_order_reference(table: np.ndarray, start: int) -> np.ndarray:
+    """Pure-Python reference of `_kernels.breadth_first_order`."""
+    rows = table.tolist()
+    order = [start]
+    seen = {start}
+    index = 0
+    while index < len(order):
+        for target in rows[order[index]]:
+            if target != DEAD and target not in seen:
+                seen.add(target)
+                order.append(target)
+        index += 1
+    return np.array(order, dtype=np.int64)
+
+
 def nfa_to_dfa(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ByteDFA:
-    """Determinise, trim and minimise ``nfa`` into a `ByteDFA` (raises `EmptyLanguage`)."""
-    return minimize(trim(determinize(nfa, limits))).to_byte_dfa()
+    """Determinise, trim and minimise ``nfa`` into a canonically numbered `ByteDFA`."""
+    return canonical_numbering(minimize(trim(determinize(nfa, limits)))).to_byte_dfa()
 
 
 def minimize_byte_dfa(dfa: ByteDFA) -> ByteDFA:
-    """Minimise an existing `ByteDFA` (trimming first); useful to check minimality."""
+    """Minimise an existing `ByteDFA` (trimming first), canonically numbered.
+
+    Used to check minimality and to minimise DFAs composed by `automask.compiler.regex.compose`.
+    Identical byte columns are merged into classes first, so the later passes see a narrow table.
+    """
     identity = np.arange(256, dtype=np.intp)
     class_dfa = ClassDFA(
         np.asarray(dfa.transitions, dtype=np.int32), dfa.accepting.copy(), dfa.start, identity
     )
-    return minimize(trim(class_dfa)).to_byte_dfa()
+    return canonical_numbering(minimize(trim(merge_equivalent_classes(class_dfa)))).to_byte_dfa()

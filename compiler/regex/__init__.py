@@ -13,12 +13,15 @@ from __future__ import annotations
 import sys
 
 from automask.compiler.automata.byte_dfa import ByteDFA
-from automask.compiler.automata.dfa import nfa_to_dfa
+from automask.compiler.automata.dfa import minimize_byte_dfa, nfa_to_dfa
+from automask.compiler.automata.finite import finite_language_dfa
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import RegexNode
+from automask.compiler.regex.compose import compose_dfa, worth_composing
+from automask.compiler.regex.finite_strings import small_finite_language
 from automask.compiler.regex.parser import parse_regex
 from automask.compiler.regex.to_nfa import ast_to_nfa
-from automask.errors import CompileLimitExceeded
+from automask.errors import CompileLimitExceeded, EmptyLanguage
 
 __all__ = ["RegexNode", "ast_to_dfa", "parse_regex", "regex_to_dfa"]
 
@@ -28,7 +31,28 @@ def ast_to_dfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> ByteD
 
     Raises `EmptyLanguage` if no string matches and `CompileLimitExceeded` when the NFA or
     DFA would exceed ``limits`` -- also for an AST nested too deeply to walk.
+
+    Small finite languages (literals, alternations of literals) skip the NFA: their minimal
+    DFA is built from the strings directly; large counted repeats of prefix codes (JSON
+    string bodies with ``maxLength``) are chained at the DFA level (`compose`).  Every path
+    yields the same minimal DFA with the same canonical numbering (breadth-first from the
+    start, successors by increasing byte).
     """
+    words = small_finite_language(node)
+    if words is not None:
+        return finite_language_dfa(words)
+    if worth_composing(node):
+        try:
+            composed = compose_dfa(node, limits, ast_to_dfa)
+        except (EmptyLanguage, RecursionError):
+            composed = None
+        if composed is not None:
+            return minimize_byte_dfa(composed)
+    return _general_ast_to_dfa(node, limits)
+
+
+def _general_ast_to_dfa(node: RegexNode, limits: CompileLimits) -> ByteDFA:
+    """The general path: Thompson NFA, subset construction, trimming, Hopcroft."""
     try:
         nfa = ast_to_nfa(node, limits)
     except RecursionError:

@@ -1,0 +1,189 @@
+"""numba kernels for the automata hot loops (pure-Python references live in `dfa`).
+
+`hopcroft_blocks` is the partition refinement of `automask.compiler.automata.dfa.minimize`
+(the pure-Python `minimize_reference` there is the reference the tests compare it with).
+
+Array layouts (all int64):
+
+- ``initial_block[s]`` for the ``num_states`` states: the initial partition (acceptance and
+  the set of DEAD classes), block ids ``0..num_blocks-1``.  The DEAD sink is *not* a state
+  here: edges into it are left out, since the initial partition already separates states
+  by their DEAD classes.
+- ``in_offsets [num_states + 1]``, ``in_sources``, ``in_classes``: the reverse edges in CSR
+  form -- the edges entering state ``t`` are ``in_sources/in_classes[in_offsets[t]:in_offsets[t+1]]``.
+- ``skip_block``: one initial block left out of the worklist (Hopcroft's "all but one").
+
+The state set is kept as one permutation ``elements`` in which every block is a contiguous
+range ``[first[b], end[b])``; marking a state swaps it to the front of its block (Valmari's
+refinable partition), so a split costs only the number of marked states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit("int64[:](int64[:], int64, int64[:], int64[:], int64[:], int64, int64)", cache=True, nogil=True)
+def hopcroft_blocks(
+    initial_block: np.ndarray,
+    num_blocks: int,
+    in_offsets: np.ndarray,
+    in_sources: np.ndarray,
+    in_classes: np.ndarray,
+    num_classes: int,
+    skip_block: int,
+) -> np.ndarray:
+    """The coarsest stable refinement of ``initial_block``: a block id per state."""
+    num_states = initial_block.shape[0]
+    capacity = num_states + 1
+    block_of = initial_block.copy()
+    first = np.zeros(capacity, np.int64)
+    end = np.zeros(capacity, np.int64)
+    mid = np.zeros(capacity, np.int64)
+    # Counting sort of the states by initial block -> contiguous ranges.
+    counts = np.zeros(num_blocks + 1, np.int64)
+    for state in range(num_states):
+        counts[block_of[state] + 1] += 1
+    for block in range(num_blocks):
+        counts[block + 1] += counts[block]
+    elements = np.empty(num_states, np.int64)
+    location = np.empty(num_states, np.int64)
+    fill = counts[:num_blocks].copy()
+    for state in range(num_states):
+        block = block_of[state]
+        elements[fill[block]] = state
+        location[state] = fill[block]
+        fill[block] += 1
+    for block in range(num_blocks):
+        first[block] = counts[block]
+        end[block] = counts[block + 1]
+        mid[block] = counts[block]
+    count_blocks = num_blocks
+
+    pending = np.empty(capacity, np.int64)
+    in_pending = np.zeros(capacity, np.bool_)
+    pending_size = 0
+    for block in range(num_blocks):
+        if block != skip_block:
+            pending[pending_size] = block
+            pending_size += 1
+            in_pending[block] = True
+
+    # Scratch: the splitter's reverse edges bucketed by class.
+    class_counts = np.zeros(num_classes + 1, np.int64)
+    bucket_sources = np.empty(in_sources.shape[0], np.int64)
+    touched = np.empty(capacity, np.int64)
+
+    while pending_size > 0:
+        pending_size -= 1
+        splitter = pending[pending_size]
+        in_pending[splitter] = False
+        # Snapshot the splitter's incoming edges grouped by class (counting sort).
+        class_counts[:] = 0
+        for position in range(first[splitter], end[splitter]):
+            target = elements[position]
+            for edge in range(in_offsets[target], in_offsets[target + 1]):
+                class_counts[in_classes[edge] + 1] += 1
+        for cls in range(num_classes):
+            class_counts[cls + 1] += class_counts[cls]
+        cursor = class_counts[:num_classes].copy()
+        for position in range(first[splitter], end[splitter]):
+            target = elements[position]
+            for edge in range(in_offsets[target], in_offsets[target + 1]):
+                cls = in_classes[edge]
+                bucket_sources[cursor[cls]] = in_sources[edge]
+                cursor[cls] += 1
+        for cls in range(num_classes):
+            start, stop = class_counts[cls], class_counts[cls + 1]
+            if start == stop:
+                continue
+            touched_size = 0
+            for index in range(start, stop):
+                source = bucket_sources[index]
+                block = block_of[source]
+                if mid[block] == first[block]:
+                    touched[touched_size] = block
+                    touched_size += 1
+                position = location[source]
+                swap_position = mid[block]
+                other = elements[swap_position]
+                elements[swap_position] = source
+                location[source] = swap_position
+                elements[position] = other
+                location[other] = position
+                mid[block] += 1
+            for index in range(touched_size):
+                block = touched[index]
+                if mid[block] == end[block]:
+                    mid[block] = first[block]
+                    continue
+                new_block = count_blocks
+                count_blocks += 1
+                first[new_block] = first[block]
+                end[new_block] = mid[block]
+                mid[new_block] = first[new_block]
+                first[block] = mid[block]
+                for position in range(first[new_block], end[new_block]):
+                    block_of[elements[position]] = new_block
+                if in_pending[block] or end[new_block] - first[new_block] <= end[block] - first[block]:
+                    pending[pending_size] = new_block
+                    in_pending[new_block] = True
+                else:
+                    pending[pending_size] = block
+                    in_pending[block] = True
+                pending_size += 1
+    return block_of
+
+
+@njit("int64[:](int32[:, :], int64)", cache=True, nogil=True)
+def breadth_first_order(table: np.ndarray, start: int) -> np.ndarray:
+    """States reachable from ``start`` in breadth-first order, each row scanned left to right.
+
+    ``table``: int32 ``[num_states, num_columns]``, ``-1`` for no transition.  Reference:
+    `automask.compiler.automata.dfa.breadth_first_order_reference`.
+    """
+    num_states, num_columns = table.shape
+    seen = np.zeros(num_states, np.bool_)
+    order = np.empty(num_states, np.int64)
+    order[0] = start
+    seen[start] = True
+    size = 1
+    index = 0
+    while index < size:
+        state = order[index]
+        index += 1
+        for column in range(num_columns):
+            target = table[state, column]
+            if target >= 0 and not seen[target]:
+                seen[target] = True
+                order[size] = target
+                size += 1
+    return order[:size]
+
+
+@njit("bool_[:](int64[:], int64[:], bool_[:])", cache=True, nogil=True)
+def co_reachable(in_offsets: np.ndarray, in_sources: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """bool ``[num_states]``: states that can reach an accepting state.
+
+    Reverse edges in CSR form as in `hopcroft_blocks`.  Reference:
+    `automask.compiler.automata.dfa.live_states_reference`.
+    """
+    num_states = accepting.shape[0]
+    live = accepting.copy()
+    stack = np.empty(num_states, np.int64)
+    size = 0
+    for state in range(num_states):
+        if accepting[state]:
+            stack[size] = state
+            size += 1
+    while size > 0:
+        size -= 1
+        state = stack[size]
+        for edge in range(in_offsets[state], in_offsets[state + 1]):
+            source = in_sources[edge]
+            if not live[source]:
+                live[source] = True
+                stack[size] = source
+                size += 1
+    return live
