@@ -21,6 +21,7 @@ nonterminal keeps its rules and its own right-hand sides are flattened instead.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from automask.compiler.automata.byte_dfa import ByteDFA
@@ -79,6 +80,13 @@ def flatten_regular(
             in_progress.discard(name)
         return regexes[name]
 
+    # A candidate larger than `max_flat_states` stays rules anyway: give up on it early (the
+    # unminimised subset DFA may be a few times the minimal one, its NFA larger still).
+    candidate_limits = dataclasses.replace(
+        limits,
+        max_dfa_states=min(limits.max_dfa_states, 8 * max_flat_states),
+        max_nfa_states=min(limits.max_nfa_states, 64 * max_flat_states),
+    )
     kept_rules: list[Rule] = []
     new_terminals: dict[str, TerminalDef] = {}
     flat_of: dict[str, str | None] = {}  # nonterminal -> its terminal name, None = keep rules
@@ -91,7 +99,7 @@ def flatten_regular(
             flat_of[name] = None
             if node is not None:
                 try:
-                    dfa = dfa_of(node, limits)
+                    dfa = dfa_of(node, candidate_limits)
                 except (CompileLimitExceeded, EmptyLanguage):
                     dfa = None
                 if dfa is not None and dfa.num_states <= max_flat_states:
