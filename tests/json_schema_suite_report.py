@@ -151,7 +151,8 @@ def markdown(results: list[CaseResult], how: str) -> str:
         "A case is *supported* when every instance is judged right, *refused* when compilation",
         "raises `UnsupportedFeature` (or a limit), *failing* otherwise.  Validation errors (valid",
         "refused) come from the fixed property order and numbers in exponent notation under",
-        "bounds (and `max_nesting` on the DFA back-end); invalidation errors (invalid accepted)",
+        "bounds other than the small-float form `json.dumps` writes (and `max_nesting` on the",
+        "DFA back-end); invalidation errors (invalid accepted)",
         "are bugs.",
         "",
     ]

@@ -383,3 +383,46 @@ def test_schema_nested_beyond_the_recursion_limit_is_a_limit_error():
         schema = {"type": "array", "items": schema, "maxItems": 1}
     with pytest.raises(CompileLimitExceeded, match="nesting depth"):
         compile_json_schema(schema, vocab)
+
+
+BOUNDS = [
+    {"minimum": 0},
+    {"exclusiveMinimum": 0},
+    {"minimum": 0.001},
+    {"maximum": 0},
+    {"exclusiveMaximum": 0},
+    {"exclusiveMinimum": -1.5, "maximum": 1000},
+    {"minimum": -0.00001, "maximum": 1},
+    {"minimum": -1, "maximum": 0.00005},
+]
+EXPONENT_NUMERALS = [
+    f"{sign}{mantissa}{e}-{zeros}{exponent}"
+    for sign in ("", "-")
+    for mantissa in ("1", "9.75", "5.0")
+    for e in ("e", "E")
+    for zeros in ("", "00")
+    for exponent in ("4", "5", "12")
+] + ["1e+3", "1e3", "0.5e-7", "10e-6", "2.5e+20"]
+
+
+@pytest.mark.parametrize("bounds", BOUNDS, ids=json.dumps)
+def test_bounded_numbers_accept_small_exponent_floats_only_when_in_range(bounds):
+    from decimal import Decimal
+
+    import jsonschema
+
+    schema = {"type": "number", **bounds}
+    dfa = ast_to_dfa(schema_to_regex_ast(schema), CompileLimits())
+    validator = jsonschema.Draft202012Validator(schema)
+    for numeral in EXPONENT_NUMERALS:
+        value = json.loads(numeral, parse_float=Decimal)
+        if dfa.matches(numeral.encode()):  # never an invalid one
+            assert validator.is_valid(value), numeral
+    # what json.dumps writes for small floats is accepted iff every value of the tiny interval
+    # of its sign, (0, 1e-4) or (-1e-4, 0), is in range (the documented under-approximation)
+    for x in (1e-05, 2.5e-09, -3e-07):
+        sign = 1 if x > 0 else -1
+        interval_in_range = validator.is_valid(sign * Decimal("1e-300")) and validator.is_valid(
+            sign * Decimal("0.0001")
+        )
+        assert dfa.matches(json.dumps(x).encode()) == interval_in_range, (x, bounds)

@@ -2,14 +2,13 @@
 
 hypothesis-jsonschema 0.23 does not work with current hypothesis (its object strategy calls a
 removed internal API), so each schema here has a hand-written hypothesis strategy.  Each
-instance is checked with `jsonschema`, put into the schema's property order (the order automask enforces, as the issue specifies), then
-serialised in three whitespace styles: compact separators, `json.dumps`' default, and
+instance is checked with `jsonschema`, put into the schema's property order (the order
+automask enforces, as the issue specifies), then serialised in three whitespace styles: compact separators, `json.dumps`' default, and
 2-space indentation (shallow enough that every whitespace run stays within the default
 ``max_whitespace`` of 16).  Every token must be allowed, and EOS exactly at the end.
 
-Known gap, not hidden here but not tested either: numbers with ``minimum``/``maximum`` bounds
-are compiled without exponent notation (``1e-05`` is refused though it is in range), so the
-bounded ``score`` below is drawn from floats that `json.dumps` writes without an exponent.
+Bounded numbers accept exponent notation only as ``json.dumps`` writes small floats (see
+`compiler.json_schema.numbers`); the bounded ``score`` below is drawn from all floats in range.
 """
 
 from __future__ import annotations
@@ -64,16 +63,14 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
-PLAIN_FLOATS = st.floats(min_value=-1.5, max_value=1000, exclude_min=True, allow_nan=False).filter(
-    lambda x: "e" not in repr(x)
-)
+FLOATS_IN_RANGE = st.floats(min_value=-1.5, max_value=1000, exclude_min=True, allow_nan=False)
 STRATEGIES = {
     "person": st.fixed_dictionaries(
         {"name": st.text(min_size=1, max_size=20), "age": st.integers(0, 150)},
         optional={
             "email": st.from_regex(r"[a-z0-9.]{1,8}@[a-z]{1,8}\.(com|org)", fullmatch=True),
             "tags": st.lists(st.sampled_from(["a", "b", "c"]), max_size=4),
-            "score": PLAIN_FLOATS | st.integers(-1, 1000),
+            "score": FLOATS_IN_RANGE | st.integers(-1, 1000),
         },
     ),
     "tool_call": st.fixed_dictionaries(

@@ -3,8 +3,11 @@
 Bounds are exact: the value range ``[low, high]`` is split into a negative part (``-`` and
 a magnitude range) and a non-negative part, and each magnitude range into integer-part
 ranges (`digits.integer_range`) and fraction ranges (`digits.fraction_range`).  With a
-bound, numbers are accepted only in positional notation (no exponent): ``1e-05`` is
-refused although it may be in range -- an under-approximation, never an over-approximation.
+bound, exponent notation is accepted only in the form ``json.dumps`` writes small floats,
+``d(.d+)?e-NN`` with ``NN >= 5`` (a magnitude in (0, 1e-4)), and only when every such value
+is in range (`tiny_exponent_numerals`); other exponent forms (``0.5e-5``, ``1e+16``) are
+refused although they may be in range -- an under-approximation, never an
+over-approximation.  (The set of in-range exponent numerals is not regular in general.)
 
 ``multipleOf``: bounded ranges with at most `MAX_ENUMERATED_MULTIPLES` multiples are
 enumerated; an unbounded integer multiple of ``2**a * 5**b`` is a condition on its last
@@ -18,7 +21,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from automask.compiler.json_schema.digits import fraction_range, integer_range
+from automask.compiler.json_schema.digits import (
+    DIGIT,
+    NONZERO_DIGIT,
+    decimal_digits,
+    fraction_range,
+    integer_range,
+)
 from automask.compiler.json_schema.json_ast import any_integer, any_number
 from automask.compiler.regex.ast import (
     EMPTY,
@@ -221,7 +230,36 @@ def number_node(schema: dict, integer: bool) -> RegexNode:
         return integer_node(first, last)
     if low is None and high is None:
         return any_number()
-    return value_range(low, high)
+    return alternation([value_range(low, high), *tiny_exponent_numerals(low, high)])
+
+
+TINY = Fraction(1, 10_000)
+"""``d(.d+)?e-NN`` with ``NN >= 5`` has a magnitude in (0, TINY)."""
+
+
+def tiny_exponent_numerals(low: Bound | None, high: Bound | None) -> list[RegexNode]:
+    """``[-]d(.d+)?[eE]-NN`` (``NN >= 5``, leading zeros allowed) when the bounds hold them all.
+
+    Positive ones lie in (0, TINY): all in range iff ``low <= 0`` and ``high >= TINY``;
+    negative ones lie in (-TINY, 0): iff ``low <= -TINY`` and ``high >= 0``.
+    """
+    mantissa = concat([NONZERO_DIGIT, repeat(concat([literal("."), repeat(DIGIT, 1, None)]), 0, 1)])
+    at_least_five = alternation([decimal_digits(5, 9), concat([NONZERO_DIGIT, repeat(DIGIT, 1, None)])])
+    exponent = concat(
+        [
+            alternation([literal("e"), literal("E")]),
+            literal("-"),
+            repeat(literal("0"), 0, None),
+            at_least_five,
+        ]
+    )
+    tiny = concat([mantissa, exponent])
+    forms: list[RegexNode] = []
+    if (low is None or low.value <= 0) and (high is None or high.value >= TINY):
+        forms.append(tiny)
+    if (low is None or low.value <= -TINY) and (high is None or high.value >= 0):
+        forms.append(concat([literal("-"), tiny]))
+    return forms
 
 
 def _multiples(divisor: Fraction, low: Bound | None, high: Bound | None, integer: bool) -> RegexNode:
