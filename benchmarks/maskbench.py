@@ -41,6 +41,7 @@ from typing import Any
 from benchmarks.engines import TokenizerSource, engine_class
 from benchmarks.isolation import REPO_ROOT, PersistentWorker
 from benchmarks.maskbench_report import judge, ratios_vs_baseline, render_markdown, summarise, timings
+from benchmarks.report import save_report
 from benchmarks.run import MACHINE_NOTE, _git_commit, _load_average
 
 DATA_FILE = "maskbench-dev.jsonl.gz"
@@ -391,13 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = render_markdown(document)
     print(markdown)
     if not args.no_save:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        stem = args.name or f"maskbench-{args.tokenizer}"
-        (args.output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
-        (args.output_dir / f"{stem}.json").write_text(
-            json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
-        )
-        print(f"wrote {args.output_dir / stem}.md and .json", file=sys.stderr)
+        save_report(args.output_dir, args.name or f"maskbench-{args.tokenizer}", markdown, document)
     return 0
 
 

@@ -7,8 +7,11 @@ example was refused and **I!** when the invalid example was accepted.  With seve
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks.workloads.base import Workload
@@ -22,6 +25,16 @@ _STATUS_CELL = {
     "crashed": "crashed",
     "compile error": "compile error",
 }
+
+
+def save_report(output_dir: Path, stem: str, markdown: str, document: dict[str, Any]) -> None:
+    """Write ``<stem>.md`` and ``<stem>.json`` under ``output_dir`` (the committed results)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    (output_dir / f"{stem}.json").write_text(
+        json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
+    print(f"wrote {output_dir / stem}.md and .json", file=sys.stderr)
 
 
 def fmt(value: float | None) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.engines import ENGINES, TokenizerSource, engine_class
 from benchmarks.isolation import REPO_ROOT, run_isolated
-from benchmarks.report import aggregate, render_markdown
+from benchmarks.report import aggregate, render_markdown, save_report
 from benchmarks.workloads import SUITES, Workload, suite_workloads
 
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -228,13 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(markdown)
     if not args.no_save:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{args.suite}-{args.tokenizer}"
-        (args.output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
-        (args.output_dir / f"{stem}.json").write_text(
-            json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
-        )
-        print(f"wrote {args.output_dir / stem}.md and .json", file=sys.stderr)
+        save_report(args.output_dir, f"{args.suite}-{args.tokenizer}", markdown, document)
     return 0
 
 

@@ -236,14 +236,8 @@ def run_cost_task(task, model, tokenizer) -> dict[str, Any]:
     def texts(ids) -> list[str | None]:
         return [vocab.decode(t).decode("utf-8", "replace") if t is not None else None for t in ids]
 
-    def masked_single() -> dict[str, Any]:
-        lm, prompt_ids = fresh_lm()
-        started = time.perf_counter()
-        sampler = MaskedSampler(lm, None, compiled)
-        ids = [
-            sampler.sample_token_ids(prompt_ids, 1, max_tokens, generator=rng)[0] for _ in range(COST_SAMPLES)
-        ]
-        seconds = time.perf_counter() - started
+    def masked_result(ids: list[list[int]], seconds: float, lm: Any) -> dict[str, Any]:
+        """The cost row of a masked sampler: every step is a full mask."""
         return {
             "samples": texts(ids),
             "tokens": seq_tokens(ids),
@@ -253,21 +247,22 @@ def run_cost_task(task, model, tokenizer) -> dict[str, Any]:
             "forward_tokens": lm.forward_tokens,
         }
 
+    def masked_single() -> dict[str, Any]:
+        lm, prompt_ids = fresh_lm()
+        started = time.perf_counter()
+        sampler = MaskedSampler(lm, None, compiled)
+        ids = [
+            sampler.sample_token_ids(prompt_ids, 1, max_tokens, generator=rng)[0] for _ in range(COST_SAMPLES)
+        ]
+        return masked_result(ids, time.perf_counter() - started, lm)
+
     def masked_batched() -> dict[str, Any]:
         lm, prompt_ids = fresh_lm()
         started = time.perf_counter()
         ids = MaskedSampler(lm, None, compiled).sample_token_ids(
             prompt_ids, COST_SAMPLES, max_tokens, generator=rng
         )
-        seconds = time.perf_counter() - started
-        return {
-            "samples": texts(ids),
-            "tokens": seq_tokens(ids),
-            "seconds": seconds,
-            "checks_per_token": vocab.size,
-            "forward_calls": lm.forward_calls,
-            "forward_tokens": lm.forward_tokens,
-        }
+        return masked_result(ids, time.perf_counter() - started, lm)
 
     def smc() -> dict[str, Any]:
         lm, prompt_ids = fresh_lm()
