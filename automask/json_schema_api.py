@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any, Literal
 
+from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.json_schema.compile import compile_schema
 from automask.compiler.json_schema.options import JsonSchemaOptions, Whitespace
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
@@ -29,6 +30,16 @@ from automask.errors import CompileLimitExceeded, EmptyLanguage, UnsupportedFeat
 from automask.runtime.compiled_grammar import CompiledGrammar
 
 Backend = Literal["auto", "cfg", "dfa"]
+
+JSON_SCHEMA_CFG_LIMITS = CFGLimits(max_flat_states=0)
+"""The CFG engine's limits for schema grammars: no flattening of regular sub-grammars.
+
+Why: a schema's objects are regular when their values are leaves, and flattening one turns
+the whole object -- every key spelling, the "any other key" complement, every value -- into
+one DFA through the general NFA + subset construction.  On the MaskBench sample that was
+the compile-time p99 (seconds), while the masks were no faster: what they cost is the first
+visit of each context, not the Earley steps between leaf terminals.  Leaf terminals (string
+bodies, numbers, literals) are shared across schemas by the vocabulary's terminal cache."""
 
 
 def schema_from(schema: Any) -> dict | bool:
@@ -150,7 +161,9 @@ def _compile_cfg(
     if not grammar.rules:
         raise EmptyLanguage("the JSON Schema accepts no value (unsatisfiable)")
     source = f"json-schema: {json.dumps(document, separators=(',', ':'))}"
-    compiled = compile_grammar_ir(grammar, vocab, limits=limits, source=source)
+    compiled = compile_grammar_ir(
+        grammar, vocab, limits=limits, cfg_limits=JSON_SCHEMA_CFG_LIMITS, source=source
+    )
     stats = getattr(compiled, "stats", None)
     if isinstance(stats, dict):
         stats["front_end_seconds"] = front_end_seconds

@@ -9,6 +9,8 @@ notation, the documented limits of the regular front-end.
 from __future__ import annotations
 
 import json
+import pickle
+import random
 import warnings
 
 import numpy as np
@@ -16,14 +18,27 @@ import pytest
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.compile import SchemaError, schema_to_regex_ast
-from automask.compiler.json_schema.json_ast import ANY_CHAR, _encode_char_set, encode_char_set, encode_content
-from automask.compiler.json_schema.keys import encoded_key_not_in, unit_not_in, units_of
+from automask.compiler.json_schema.json_ast import (
+    ANY_CHAR,
+    _encode_char_set,
+    encode_char_set,
+    encode_content,
+    json_string,
+)
+from automask.compiler.json_schema.keys import (
+    KeyNotIn,
+    encoded_key_not_in,
+    key_literal,
+    unit_not_in,
+    units_of,
+)
 from automask.compiler.json_schema.options import JsonSchemaOptions
 from automask.compiler.limits import CompileLimits
-from automask.compiler.regex import ast_to_dfa
+from automask.compiler.regex import _general_ast_to_dfa, ast_to_dfa
 from automask.compiler.regex.ast import (
     EMPTY,
     CharSet,
+    Concat,
     RegexNode,
     alternation,
     char_set,
@@ -259,6 +274,44 @@ def test_key_exclusion_is_the_encoded_complement_of_the_names(names):
         assert not built.matches(json.dumps(name).encode())  # \uXXXX escapes
         assert not built.matches(json.dumps(name, ensure_ascii=False).encode())
     assert built.matches(json.dumps("".join(names) + "zz", ensure_ascii=False).encode())
+
+
+def _same_tables(first: ByteDFA, second: ByteDFA) -> bool:
+    return (
+        first.start == second.start
+        and np.array_equal(first.transitions, second.transitions)
+        and np.array_equal(first.accepting, second.accepting)
+    )
+
+
+KEY_ALPHABET = 'ab/"\\\n\t\u00e9\U0001f600zF\x7f\u2028'
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_direct_key_automata_equal_the_regex_path_table_for_table(seed):
+    """`KeyNotIn` / `KeyLiteral` build their DFA as a product / spelling trie; the regex of the
+    same language through the general path must give the very same minimal, canonical table."""
+    rng = random.Random(seed)
+    names = [
+        "".join(rng.choice(KEY_ALPHABET) for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(1, 4))
+    ]
+    excluded = encoded_key_not_in(names)
+    assert isinstance(excluded, KeyNotIn)
+    assert _same_tables(ast_to_dfa(excluded), _general_ast_to_dfa(Concat(excluded.items), CompileLimits()))
+    literal_key = key_literal(names[0])
+    assert _same_tables(ast_to_dfa(literal_key), ast_to_dfa(json_string(literal(names[0]))))
+
+
+def test_tagged_key_nodes_survive_concatenation_and_pickling():
+    excluded = encoded_key_not_in(["b", "a", "a"])
+    assert excluded == encoded_key_not_in(["a", "b"]) and hash(excluded) == hash(
+        encoded_key_not_in(["a", "b"])
+    )
+    assert excluded != key_literal("a") and excluded != Concat(excluded.items)
+    member = concat([excluded, literal(":")])
+    assert isinstance(member, Concat) and member.items[0] is excluded
+    assert pickle.loads(pickle.dumps(excluded)) == excluded
+    assert ast_to_dfa(member).matches(b'"c":') and not ast_to_dfa(member).matches(b'"\\u0061":')
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def flatten_regular(
     ``dfa_of`` compiles a regex AST (default `ast_to_dfa`; the compiler passes a memoised one,
     `terminal_cache.TerminalCache.dfa`, so the DFA built here is reused for the terminal).
     """
-    if grammar.ignore:
+    if grammar.ignore or max_flat_states <= 0:
         return grammar
     alternatives = grammar.rules_by_origin()
     terminals = {t.name: t for t in grammar.terminals}

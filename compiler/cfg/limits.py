@@ -23,7 +23,7 @@ class CFGLimits:
     max_cached_sets: int = 100_000
     """Earley sets a grammar memoises before it drops its cache (a cache only: never an error)."""
     max_flat_states: int = 2000
-    """Largest DFA a regular sub-grammar is flattened into (larger ones keep their rules)."""
+    """Largest DFA a regular sub-grammar is flattened into (larger ones keep their rules; 0: none)."""
     max_cached_masks: int = 2048
     """Token masks a compiled grammar caches by parse context (0 disables the cache)."""
     max_forced_bytes: int = 4096

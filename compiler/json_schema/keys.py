@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.automata.dfa import minimize_byte_dfa
 from automask.compiler.json_schema.digits import hex_digits
 from automask.compiler.json_schema.json_ast import (
     ENCODED_ANY_CHAR,
@@ -37,12 +39,16 @@ from automask.compiler.json_schema.json_ast import (
     SURROGATES,
     UNESCAPED_FORBIDDEN,
     encode_char_set,
+    json_string,
     unicode_escapes,
 )
+from automask.compiler.json_schema.key_automaton import key_not_in_dfa, names_spelling_dfa
+from automask.compiler.limits import CompileLimits
 from automask.compiler.regex.ast import (
     EMPTY,
     NOTHING,
     CharSet,
+    Concat,
     RegexNode,
     alternation,
     char_set,
@@ -58,8 +64,89 @@ _BMP_LAST = 0xFFFF
 _LATIN1_LAST = 0xFF
 
 
+class TaggedStrings(Concat):
+    """A language of JSON string literals given by decoded ``names``, with a direct DFA.
+
+    A `Concat` to every walker of the AST: ``items`` is the exact regex, built on first
+    access (the DFA back-end and the oracle read it).  `ast_to_dfa` instead calls
+    `build_dfa`, a direct construction (`key_automaton`) giving the same minimal DFA
+    without the regex or the subset construction -- so the CFG back-end, which never reads
+    ``items``, never builds the regex.  Equality and hashing look at the class and the
+    names only (they determine the language).
+    """
+
+    __slots__ = ("names", "_items")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "_items", None)
+
+    @property
+    def items(self) -> tuple[RegexNode, ...]:  # type: ignore[override]
+        if self._items is None:
+            plain = self.regex()
+            assert isinstance(plain, Concat)
+            object.__setattr__(self, "_items", plain.items)  # idempotent: a race builds it twice
+        return self._items
+
+    def regex(self) -> RegexNode:
+        """The plain regex of the language (a `Concat`)."""
+        raise NotImplementedError
+
+    def build_dfa(self, limits: CompileLimits) -> ByteDFA:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.names == self.names  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.names))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(names={self.names!r})"
+
+    def __reduce__(self):
+        return type(self), (self.names,)
+
+
+class KeyNotIn(TaggedStrings):
+    """Every JSON string literal whose decoded value is none of ``names`` (sorted, distinct)."""
+
+    __slots__ = ()
+
+    def regex(self) -> RegexNode:
+        return _encoded_key_not_in_regex(list(self.names))
+
+    def build_dfa(self, limits: CompileLimits) -> ByteDFA:
+        return key_not_in_dfa(self.names, limits)
+
+
+class KeyLiteral(TaggedStrings):
+    """Every spelling of the one string literal ``names[0]`` (a declared property name)."""
+
+    __slots__ = ()
+
+    def regex(self) -> RegexNode:
+        return json_string(literal(self.names[0]))
+
+    def build_dfa(self, limits: CompileLimits) -> ByteDFA:
+        return minimize_byte_dfa(names_spelling_dfa(self.names))
+
+
+def key_literal(name: str) -> RegexNode:
+    """Every JSON spelling of the key ``name`` (quotes included), as a `KeyLiteral` node."""
+    return KeyLiteral((name,))
+
+
 def encoded_key_not_in(names: list[str]) -> RegexNode:
-    """Every JSON string literal (quotes included) whose decoded value is none of ``names``."""
+    """Every JSON string literal (quotes included) whose decoded value is none of ``names``.
+
+    Returned as a `KeyNotIn` node, whose DFA `ast_to_dfa` builds directly.
+    """
+    return KeyNotIn(tuple(sorted(set(names))))
+
+
+def _encoded_key_not_in_regex(names: list[str]) -> RegexNode:
     trie: dict[str, Any] = {}
     for name in names:
         node = trie

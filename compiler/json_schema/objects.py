@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automask.compiler.json_schema.json_ast import json_string, token, whitespace
-from automask.compiler.json_schema.keys import encoded_key_not_in
+from automask.compiler.json_schema.keys import encoded_key_not_in, key_literal
 from automask.compiler.json_schema.strings import pattern_node
 from automask.compiler.regex.ast import (
     EMPTY,
@@ -68,7 +68,7 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         if names_schema is not True and not _name_allowed(ctx, names_schema, name, pointer):
             sub = False
         value = ctx.compile(sub, sub_pointer, depth - 1 if sub is True else depth)
-        member = concat([json_string(literal(name)), token(":", options), value])
+        member = concat([key_literal(name), token(":", options), value])
         if name in required:
             members.append((member, True))
         elif value != NOTHING:

@@ -39,6 +39,7 @@ from automask.compiler.json_schema.json_ast import (
     object_of,
     whitespace,
 )
+from automask.compiler.json_schema.keys import TaggedStrings
 from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import (
@@ -163,7 +164,9 @@ class _Structure:
         known = self.seen.get(id(node))
         if known is not None:
             return known[1]
-        if node == MARKER or (self.space is not None and node == self.space):
+        if isinstance(node, TaggedStrings):
+            found = False  # a leaf (and its items are built only on demand)
+        elif node == MARKER or (self.space is not None and node == self.space):
             found = True
         elif isinstance(node, Concat):
             found = any(self.of(item) for item in node.items)
@@ -223,7 +226,8 @@ class GrammarLowering:
             if run:
                 node = concat(run)
                 run.clear()
-                if node == NOTHING or any(item == NOTHING for item in getattr(node, "items", ())):
+                items = node.items if type(node) is Concat else ()
+                if node == NOTHING or any(item == NOTHING for item in items):
                     return False
                 symbols.append(self.terminal(node))
             return True
@@ -306,8 +310,10 @@ class GrammarLowering:
         known = self.numbers.get(id(node))
         if known is not None:
             return known[1]
-        if isinstance(node, CharSet):
-            shape: tuple = ("c", node.ranges)
+        if isinstance(node, TaggedStrings):
+            shape: tuple = (type(node).__name__, node.names)
+        elif isinstance(node, CharSet):
+            shape = ("c", node.ranges)
         elif isinstance(node, Concat):
             shape = ("s", *(self.interned(item) for item in node.items))
         elif isinstance(node, Alternation):
@@ -357,6 +363,9 @@ def _source(node: RegexNode, emit) -> None:
             for a, b in node.ranges:
                 emit(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}")
             emit("]")
+        return
+    if isinstance(node, TaggedStrings):
+        emit(f"<{node!r}>")
         return
     if isinstance(node, Concat):
         for item in node.items:

@@ -32,12 +32,17 @@ def ast_to_dfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> ByteD
     Raises `EmptyLanguage` if no string matches and `CompileLimitExceeded` when the NFA or
     DFA would exceed ``limits`` -- also for an AST nested too deeply to walk.
 
+    A tagged node (a `Concat` subclass with a ``build_dfa(limits)`` method, like
+    `json_schema.keys.KeyNotIn`) builds its own DFA, which must be this same minimal DFA.
     Small finite languages (literals, alternations of literals) skip the NFA: their minimal
     DFA is built from the strings directly; large counted repeats of prefix codes (JSON
     string bodies with ``maxLength``) are chained at the DFA level (`compose`).  Every path
     yields the same minimal DFA with the same canonical numbering (breadth-first from the
     start, successors by increasing byte).
     """
+    build_dfa = getattr(node, "build_dfa", None)
+    if build_dfa is not None:  # a front-end's tagged node with a direct construction
+        return build_dfa(limits)
     words = small_finite_language(node)
     if words is not None:
         return finite_language_dfa(words)

@@ -98,10 +98,14 @@ def literal(text: str) -> RegexNode:
 
 
 def concat(items: Iterable[RegexNode]) -> RegexNode:
-    """Concatenation, flattening nested `Concat` and dropping `Empty` items."""
+    """Concatenation, flattening nested `Concat` and dropping `Empty` items.
+
+    A `Concat` subclass (a front-end's tagged node, e.g. `json_schema.keys.KeyNotIn`) is kept
+    whole, so its tag survives.
+    """
     flat: list[RegexNode] = []
     for item in items:
-        if isinstance(item, Concat):
+        if type(item) is Concat:
             flat.extend(item.items)
         elif not isinstance(item, Empty):
             flat.append(item)
