@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,13 +115,18 @@ def oracle_walk(
     steps: int,
     cfg_limits: CFGLimits | None = None,
     prepare=None,
+    memo_credit: float = math.inf,
 ) -> None:
     """Random walk through allowed tokens, every mask checked against the oracle.
 
     ``prepare(compiled)``, if given, may adjust the compiled grammar before the walk.
+    ``memo_credit``: the subtree memo's starting build credit (`SubtreeMemo.earn`); by
+    default unlimited, so that the memo path is what these walks check (a fresh grammar
+    starts with none, and its first masks take the frontier walk).
     """
     oracle = EarleyRecognizer(grammar)
     compiled = compile_grammar_ir(grammar, vocab, cfg_limits=cfg_limits)
+    compiled.subtree_memo.build_credit = memo_credit
     if prepare is not None:
         prepare(compiled)
     matcher = compiled.matcher()
@@ -232,6 +238,7 @@ def test_subtree_memo_bounded_or_bypassed_still_gives_exact_masks(seed, monkeypa
         compiled.subtree_memo.max_walk_tokens = 0
 
     oracle_walk(grammar, vocab, random.Random(seed), 6, uncached, prepare=all_too_large)
+    oracle_walk(grammar, vocab, random.Random(seed), 6, uncached, memo_credit=0.0)  # walks, then earns
     monkeypatch.setattr(token_walk, "MEMO_SECONDS_PER_MASK", -1.0)
     oracle_walk(grammar, vocab, random.Random(seed), 6, uncached)
 
@@ -240,6 +247,7 @@ def test_subtree_memo_is_shared_by_contexts_and_bounded():
     """Deeper nestings of one shape reuse the memo (masks equal the frontier walk's); it is bounded."""
     text = load_bundled("arithmetic.gbnf")
     compiled = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=CFGLimits(max_cached_masks=0))
+    compiled.subtree_memo.build_credit = math.inf
     table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
     matcher, counts = compiled.matcher(), []
     for token in greedy_tokenize(compiled.vocab, b"(" * 18 + b"1"):
@@ -250,7 +258,30 @@ def test_subtree_memo_is_shared_by_contexts_and_bounded():
         counts.append(compiled.subtree_memo.num_memos)
         assert matcher.consume_token(token)
     assert counts[-2] == counts[-4]  # deeper nestings: new contexts, but nothing new to memoise
+
+
+def test_a_fresh_grammar_builds_memos_only_with_time_earned_walking():
+    """Ski rental (`SubtreeMemo.earn`): no memo before the grammar has paid for frontier walks,
+    then memos, while every mask stays the frontier walk's."""
+    text = load_bundled("arithmetic.gbnf")
+    compiled = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=CFGLimits(max_cached_masks=0))
+    assert compiled.subtree_memo.build_credit == 0.0
+    table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
+    matcher, counts = compiled.matcher(), []
+    for _ in range(3):
+        matcher.reset()
+        for token in greedy_tokenize(compiled.vocab, b"(1+(2*3))-4"):
+            out = np.zeros(table.words, dtype=np.uint32)
+            fill_token_mask_frontier(
+                index, table, tables, matcher._state, out, FrontierScratch(table.trie.max_depth), 10**5
+            )
+            assert (compiled.regular_token_mask(matcher._state) == out).all()
+            counts.append(compiled.subtree_memo.num_memos)
+            assert matcher.consume_token(token)
+    assert counts[0] == 0
+    assert counts[-1] > 0
     tiny = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=CFGLimits(max_subtree_memo_bytes=1))
+    tiny.subtree_memo.build_credit = math.inf
     matcher = tiny.matcher()
     for token in greedy_tokenize(tiny.vocab, b"(1+2)"):
         tiny.regular_token_mask(matcher._state)

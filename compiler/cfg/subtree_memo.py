@@ -72,9 +72,14 @@ class MemoArrays(NamedTuple):
 _FIELDS = MemoArrays._fields
 
 BUILD_SECONDS = 4.0
-"""Time one grammar may spend building memos in all.  Grammars whose contexts need few memos
+"""Time one grammar may spend building memos in all (and only as it earns it, `SubtreeMemo.earn`).  Grammars whose contexts need few memos
 (JSON, arithmetic: 0.4-3 s) get them all; one that would need too many (``sql.lark``, where a
 name may end before almost any byte) stops building and its masks use the frontier walk."""
+
+EARN_RATE = 2.0
+"""Build-time credit per second of frontier walks (`SubtreeMemo.earn`).  Measured on llama3:
+1 gave MaskBench masks p99 3.5 ms but left the CFG suite's repeated walks on the frontier
+walk (json.gbnf p50 64 µs); 16 the reverse (p99 6.8 ms, 33 µs); 2 sits between."""
 
 TOO_LARGE = -2
 """``memo_row`` of a memo too large to build: its root list's subtrees overlap so much (nested
@@ -104,6 +109,8 @@ class SubtreeMemo:
         self.num_nodes = int(trie.node_byte.shape[0])
         self.build_seconds_left = BUILD_SECONDS
         """What is left of this grammar's `BUILD_SECONDS` (spent by `build`, under the lock)."""
+        self.build_credit = 0.0
+        """Seconds `build` may still spend before the grammar has paid as much in walks (`earn`)."""
         self.max_walk_tokens = 2 * int(trie.token_ids.shape[0])
         """A memo whose subtrees hold more tokens (counted with overlaps) is *too large* (see above)."""
         self._lock = threading.Lock()
@@ -167,8 +174,21 @@ class SubtreeMemo:
                     if _kernels.table_lookup(arrays["table_keys"], arrays["table_values"], key) < 0:
                         self._insert(key, *self._walk(signature, code, slots))
             finally:
-                self.build_seconds_left -= time.perf_counter() - started
+                spent = time.perf_counter() - started
+                self.build_seconds_left -= spent
+                self.build_credit = max(0.0, self.build_credit - spent)
         return len(keys)
+
+    def earn(self, walk_seconds: float) -> None:
+        """Credit ``walk_seconds`` of frontier walks that memos would have saved (ski rental).
+
+        Building a memo pays off only if its contexts come back: a grammar compiled for one
+        short output (a MaskBench schema, a tool call) would spend more building than it
+        ever saves.  So a grammar builds memos only with the time it has already spent
+        walking for lack of them (times `EARN_RATE`): within a small factor of the best choice
+        made knowing the future, and long-lived grammars still get their memos.
+        """
+        self.build_credit += EARN_RATE * walk_seconds  # a race loses a little credit: speed only, never a mask
 
     def _roots(self, code: int, slots: SlotArrays) -> tuple[np.ndarray, int]:
         """The nodes of root list ``code`` and their byte (see `_kernels.fill_mask_jobs`)."""

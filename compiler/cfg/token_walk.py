@@ -346,7 +346,8 @@ def lower_state(
 
 
 MEMO_SECONDS_PER_MASK = 0.25
-"""Time one mask may spend building subtree memos; a mask needing more is walked
+"""Time one mask may spend building subtree memos (if the grammar has earned it, see
+`SubtreeMemo.earn`); a mask needing more is walked
 (`fill_token_mask_frontier`), so a context far from everything seen costs about one walk more,
 while the memo still grows.  (Only speed depends on it, never a mask.)"""
 
@@ -390,7 +391,7 @@ def fill_token_mask(
     index.start_mask()
     memo.start_mask()
     shift = _kernels.JOB_SHIFT
-    deadline = time.perf_counter() + MEMO_SECONDS_PER_MASK
+    deadline = time.perf_counter() + min(MEMO_SECONDS_PER_MASK, memo.build_credit)
     while True:  # (re)start the mask afresh
         lowered = lower_state(index, table, tables, state)
         if lowered is None:
@@ -442,7 +443,9 @@ def fill_token_mask(
             if built < len(wanted):  # a context far from what the memo holds: walk it, memoise the rest later
                 if scratch.frontier is None:
                     scratch.frontier = FrontierScratch(table.trie.max_depth)
+                walk_started = time.perf_counter()
                 fill_token_mask_frontier(index, table, tables, state, out, scratch.frontier, max_jobs)
+                memo.earn(time.perf_counter() - walk_started)
                 return
             if memo.generation != generation:
                 break
