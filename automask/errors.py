@@ -109,3 +109,11 @@ class GenerationIncomplete(AutomaskError, RuntimeError):
     def __init__(self, message: str, text: str) -> None:
         self.text = text
         super().__init__(message)
+
+
+class UnknownFormatWarning(UserWarning):
+    """A JSON Schema ``format`` names no format the specification defines.
+
+    JSON Schema treats such a format as an annotation (validators ignore it), so the
+    compiled constraint accepts any string there; the warning says it was not enforced.
+    """

@@ -260,6 +260,41 @@ def test_subtree_memo_is_shared_by_contexts_and_bounded():
     assert counts[-2] == counts[-4]  # deeper nestings: new contexts, but nothing new to memoise
 
 
+@pytest.mark.parametrize(
+    ("grammar_name", "syntax", "text"),
+    [
+        ("arithmetic.gbnf", "gbnf", b"(1+(2*3))-4/(5+6)"),
+        ("json.gbnf", "gbnf", b'{"a": [1, 2.5e3, "x y"], "b": {"c": null}}'),
+        ("json.lark", "lark", b'{"a" : [ true , -1 ] }'),
+    ],
+)
+def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
+    """`_memo_kernels.memo_walk` builds every memo exactly as `SubtreeMemo._walk_reference`."""
+    compiled = compile_grammar(
+        load_bundled(grammar_name), "mistral-sp", syntax=syntax, cfg_limits=CFGLimits(max_cached_masks=0)
+    )
+    memo = compiled.subtree_memo
+    memo.build_credit = math.inf
+    kernel_walk, compared = memo._walk, []
+
+    def checked_walk(signature, code, slots):
+        built = kernel_walk(signature, code, slots)
+        expected = memo._walk_reference(signature, code, slots)
+        for got, want in zip(built, expected, strict=True):
+            assert (got is None) == (want is None)
+            if got is not None:
+                assert got.dtype == want.dtype and np.array_equal(got, want)
+        compared.append(code)
+        return built
+
+    memo._walk = checked_walk
+    matcher = compiled.matcher()
+    for token in greedy_tokenize(compiled.vocab, text):
+        compiled.regular_token_mask(matcher._state)
+        assert matcher.consume_token(token)
+    assert len(compared) > 3
+
+
 def test_a_fresh_grammar_builds_memos_only_with_time_earned_walking():
     """Ski rental (`SubtreeMemo.earn`): no memo before the grammar has paid for frontier walks,
     then memos, while every mask stays the frontier walk's."""
@@ -797,3 +832,50 @@ def test_terminal_cache_bound_and_limits_on_a_hit():
     assert cache.terminal_rows(other) is rows
     assert cache.terminal_rows(dfa) is not rows
     assert len(cache._rows) <= 1 and len(cache._dfas) <= 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bounded_breadth_first_order_is_the_reference_or_gives_up(seed):
+    from automask.compiler.automata._kernels import bounded_breadth_first_order
+    from automask.compiler.automata.dfa import breadth_first_order_reference
+
+    rng = random.Random(seed)
+    states = rng.randint(1, 40)
+    table = np.full((states, 256), -1, dtype=np.int32)
+    for state in range(states):
+        for byte in rng.sample(range(256), 3):
+            table[state, byte] = rng.randrange(states)
+    full = np.asarray(breadth_first_order_reference(table, 0))
+    for limit in (1, 5, states):
+        bounded = bounded_breadth_first_order(table, 0, limit)
+        assert np.array_equal(bounded, full) if full.shape[0] <= limit else bounded.shape[0] == 0
+
+
+def test_terminals_with_a_common_tail_share_its_rows():
+    """`ResidualRows`: the state after ``x`` in ``x[a-z]*"`` and after ``y`` in ``y[a-z]*"`` read the
+    same language, so the second terminal reuses the first one's row (and it is the right row)."""
+    from automask.api import resolve_vocabulary
+    from automask.compiler.cfg.terminal_cache import TerminalCache, build_state_row, residual_key
+    from automask.compiler.regex import regex_to_dfa
+
+    cache = TerminalCache(resolve_vocabulary("mistral-sp"))
+    first, second = regex_to_dfa('x[a-z]*"'), regex_to_dfa('y[a-z]+"')
+    after_x = int(first.transitions[first.start, ord("x")])
+    after_y_letter = int(second.transitions[int(second.transitions[second.start, ord("y")]), ord("a")])
+    rows_first, rows_second = cache.terminal_rows(first), cache.terminal_rows(second)
+    assert residual_key(rows_first.transitions, rows_first.accepting, after_x) == residual_key(
+        rows_second.transitions, rows_second.accepting, after_y_letter
+    )
+    shared = rows_first.state(after_x)
+    assert rows_second.state(after_y_letter) is shared
+    fresh = build_state_row(
+        rows_second.transitions,
+        rows_second.accepting,
+        cache.trie,
+        cache.children,
+        cache.words,
+        after_y_letter,
+    )
+    assert np.array_equal(fresh.row, shared.row) and np.array_equal(fresh.completions, shared.completions)
+    start_key = residual_key(rows_second.transitions, rows_second.accepting, second.start)
+    assert start_key != residual_key(rows_first.transitions, rows_first.accepting, first.start)

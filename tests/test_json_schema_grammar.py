@@ -232,3 +232,17 @@ def test_additional_keys_exclude_every_encoding_of_a_listed_name(checker):
     ):
         assert not checker.accepts(grammar, '{"id": 1, ' + repeated + ": 2}"), repeated
     assert checker.accepts(grammar, '{"id": 1, "i\\u0044": 2}')  # "iD" differs from "id"
+
+
+def test_unknown_format_compiles_token_level_with_a_warning(checker):
+    from automask.errors import UnknownFormatWarning
+
+    schema = {
+        "type": "object",
+        "properties": {"p": {"type": "string", "format": "country-code"}},
+        "required": ["p"],
+    }
+    with pytest.warns(UnknownFormatWarning, match="country-code"):
+        grammar = checker.compile(schema)
+    assert checker.accepts(grammar, json.dumps({"p": "any text, not only codes"}))
+    assert not checker.accepts(grammar, json.dumps({"p": 3}))

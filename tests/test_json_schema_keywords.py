@@ -361,7 +361,7 @@ def test_recursion_is_unrolled_to_max_nesting():
             "#/properties/a/unevaluatedProperties",
         ),
         ({"if": {"minimum": 3}, "then": {"multipleOf": 2}}, "#/if"),
-        ({"type": "string", "format": "no-such-format"}, "#/format"),
+        ({"type": "string", "format": "idn-email"}, "#/format"),
         ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
         ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
@@ -374,10 +374,23 @@ def test_unsupported_keywords_name_the_keyword_and_pointer(schema, pointer):
 
 
 def test_lenient_ignores_with_a_warning():
-    schema = {"type": "string", "format": "no-such-format"}
-    with pytest.warns(UserWarning, match="no-such-format"):
+    schema = {"type": "string", "format": "uri-template"}
+    with pytest.warns(UserWarning, match="uri-template"):
         node = schema_to_regex_ast(schema, JsonSchemaOptions(lenient=True))
     assert ast_to_dfa(node).matches(b'"anything"')
+
+
+def test_a_format_json_schema_does_not_define_is_an_annotation_with_a_warning():
+    """JSON Schema has validators ignore unknown formats: any string, and a typed warning."""
+    from automask.errors import UnknownFormatWarning
+
+    schema = {"type": "string", "format": "path"}
+    with pytest.warns(UnknownFormatWarning, match="'path'"):
+        dfa = ast_to_dfa(schema_to_regex_ast(schema))
+    for text in ("/any/thing at all", "", "x"):
+        assert dfa.matches(json.dumps(text).encode())
+        jsonschema.validate(text, schema)
+    assert not dfa.matches(b"1")
 
 
 def test_annotations_are_ignored_silently():

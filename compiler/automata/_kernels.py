@@ -281,3 +281,36 @@ def product_states(
     if count > capacity:
         return -count
     return count
+
+
+@njit(
+    types.int64[::1](types.Array(types.int32, 2, "C", readonly=True), types.int64, types.int64),
+    cache=True,
+    nogil=True,
+)
+def bounded_breadth_first_order(table: np.ndarray, start: int, limit: int) -> np.ndarray:
+    """`breadth_first_order`, but an empty array as soon as more than ``limit`` states are reachable.
+
+    Stops early, so asking about a small residual inside a large DFA costs only the
+    residual.  Reference: `automask.compiler.automata.dfa.breadth_first_order_reference`
+    (truncated the same way).
+    """
+    num_states, num_columns = table.shape
+    seen = np.zeros(num_states, np.bool_)
+    order = np.empty(min(num_states, limit + 1), np.int64)
+    order[0] = start
+    seen[start] = True
+    size = 1
+    index = 0
+    while index < size:
+        state = order[index]
+        index += 1
+        for column in range(num_columns):
+            target = table[state, column]
+            if target >= 0 and not seen[target]:
+                if size == limit:
+                    return np.zeros(0, np.int64)
+                seen[target] = True
+                order[size] = target
+                size += 1
+    return order[:size].copy()

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from automask.compiler.cfg import _kernels
+from automask.compiler.cfg import _kernels, _memo_kernels
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.cfg.terminal_cache import TrieChildren
@@ -202,8 +202,25 @@ class SubtreeMemo:
 
     def _walk(
         self, signature: int, code: int, slots: SlotArrays
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo,
+        all None when it is too large (one `_memo_kernels.memo_walk` call)."""
+        trie, tables, children = self.trie, self.tables, self.children
+        roots, byte = self._roots(code, slots)
+        status, tokens, groups, node_offsets, nodes = _memo_kernels.memo_walk(
+            tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
+            trie.token_offsets, trie.token_ids, trie.max_depth, children.offsets, children.bytes,
+            children.nodes, np.ascontiguousarray(self.index.signature_states(signature), dtype=np.int32),
+            np.ascontiguousarray(roots, dtype=np.int32), byte, self.max_walk_tokens, self._row,
+        )  # fmt: skip
+        if status:
+            return None, None, None, None
+        return tokens, groups, node_offsets, nodes
+
+    def _walk_reference(
+        self, signature: int, code: int, slots: SlotArrays
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo."""
+        """Pure-Python specification of `_walk` (numpy passes around `_kernels.walk_subtrees`)."""
         trie, tables = self.trie, self.tables
         roots, byte = self._roots(code, slots)
         children = self.children

@@ -31,11 +31,13 @@ for the rest.  Thread-safe: filling holds the object's lock; published results a
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import NamedTuple
 
 import numpy as np
 
+from automask.compiler.automata._kernels import bounded_breadth_first_order
 from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.cfg import _kernels
 from automask.compiler.limits import CompileLimits
@@ -64,6 +66,57 @@ class TrieChildren(NamedTuple):
     nodes: np.ndarray
 
 
+MAX_RESIDUAL_STATES = 64
+"""Residual languages with more states are not looked up in `ResidualRows`: the shared tails
+that matter (string bodies, number tails) are small, and the search for a large residual
+(a string with a large maxLength: a distinct residual at every position) would cost more
+than it saves."""
+
+DEFAULT_MAX_RESIDUAL_ROWS = 2048
+"""`StateRow`s a vocabulary's `ResidualRows` keeps before clearing (a row is 16 KiB at 128k tokens)."""
+
+
+class ResidualRows:
+    """`StateRow`s keyed by the *residual language* of a DFA state, shared by every terminal.
+
+    Why: a state's row and completion points depend only on the language read from it, not
+    on the terminal around it.  Terminals that differ only before a common tail share it:
+    the "any other key" DFA of every schema ends in the generic string body, as do keys,
+    patterns and bounded strings; those body states allow almost every token, so each of
+    their rows is a whole-trie walk (3-6 ms at 128k tokens), once per schema without this.
+    The key is a 128-bit digest of the residual DFA canonically numbered (breadth first from
+    the state, successors by byte): terminal DFAs are minimal, so equal keys mean equal
+    residual languages.  A cache only: cleared when full.
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_RESIDUAL_ROWS) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._rows: dict[bytes, StateRow] = {}
+
+    def get(self, key: bytes) -> StateRow | None:
+        return self._rows.get(key)
+
+    def put(self, key: bytes, state_row: StateRow) -> None:
+        with self._lock:
+            if len(self._rows) >= self.max_entries:
+                self._rows.clear()
+            self._rows[key] = state_row
+
+
+def residual_key(transitions: np.ndarray, accepting: np.ndarray, state: int) -> bytes | None:
+    """The digest of the residual language of ``state`` in a minimal DFA (None past
+    `MAX_RESIDUAL_STATES` reachable states); see `ResidualRows`."""
+    order = bounded_breadth_first_order(transitions, state, MAX_RESIDUAL_STATES)
+    if order.shape[0] == 0:
+        return None
+    new_id = np.full(transitions.shape[0] + 1, -1, dtype=np.int32)  # index -1 (DEAD) -> DEAD
+    new_id[order] = np.arange(order.shape[0], dtype=np.int32)
+    digest = hashlib.blake2b(new_id[transitions[order]].tobytes(), digest_size=16)
+    digest.update(np.packbits(accepting[order]).tobytes())
+    return digest.digest()
+
+
 class TerminalRows:
     """One terminal DFA's per-state token rows and completion points over one vocabulary's trie."""
 
@@ -74,6 +127,7 @@ class TerminalRows:
         trie: TokenTrie,
         children: TrieChildren,
         words: int,
+        residual_rows: ResidualRows | None = None,
     ) -> None:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.int32)
         self.accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
@@ -82,6 +136,7 @@ class TerminalRows:
         self.trie = trie
         self.children = children
         self.words = words
+        self.residual_rows = residual_rows
         self._lock = threading.Lock()
         self._states: dict[int, StateRow] = {}
 
@@ -97,9 +152,15 @@ class TerminalRows:
         with self._lock:
             found = self._states.get(local_state)
             if found is None:
-                found = build_state_row(
-                    self.transitions, self.accepting, self.trie, self.children, self.words, local_state
-                )
+                shared = self.residual_rows
+                key = None if shared is None else residual_key(self.transitions, self.accepting, local_state)
+                found = None if key is None else shared.get(key)
+                if found is None:
+                    found = build_state_row(
+                        self.transitions, self.accepting, self.trie, self.children, self.words, local_state
+                    )
+                    if key is not None:
+                        shared.put(key, found)
                 self._states[local_state] = found
         return found
 
@@ -170,6 +231,7 @@ class TerminalCache:
         self._lock = threading.Lock()
         self._dfas: dict[RegexNode, ByteDFA] = {}
         self._rows: dict[bytes, TerminalRows] = {}
+        self.residual_rows = ResidualRows()
 
     def dfa(self, regex: RegexNode, limits: CompileLimits) -> ByteDFA:
         """``ast_to_dfa(regex, limits)``, memoised (the limits are re-checked on a hit)."""
@@ -200,7 +262,9 @@ class TerminalCache:
             if found is None:
                 if len(self._rows) >= self.max_terminals:
                     self._rows.clear()
-                found = TerminalRows(transitions, accepting, self.trie, self.children, self.words)
+                found = TerminalRows(
+                    transitions, accepting, self.trie, self.children, self.words, self.residual_rows
+                )
                 self._rows[key] = found
         return found
 

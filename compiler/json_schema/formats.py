@@ -3,7 +3,11 @@
 Each is exact or a strict subset of what the format allows (never a superset), so an
 accepted string always validates: ``time`` refuses leap seconds (``:60``), ``hostname``
 caps the number of labels to stay under 253 characters, ``email`` accepts the common
-dot-atom form only.  Unknown formats raise `UnsupportedFeature` from the caller.
+dot-atom form only.  A format the specification defines but this module does not
+(`STANDARD_FORMATS` minus `FORMAT_PATTERNS`) raises `UnsupportedFeature` from the caller; a
+name the specification does not define (``"path"``, ``"country-code"``) is an annotation
+that constrains nothing -- JSON Schema (2020-12 section 7.2, draft 7 section 7.2) has
+validators ignore unknown formats -- and the caller warns that it was not enforced.
 """
 
 from __future__ import annotations
@@ -83,6 +87,21 @@ FORMAT_PATTERNS: dict[str, str] = {
     "uri": _URI,
     "uri-reference": f"{_URI}|{_RELATIVE}",
 }
+
+
+STANDARD_FORMATS = frozenset(
+    {
+        "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+        "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+        "json-pointer", "relative-json-pointer", "regex",
+    }
+)  # fmt: skip
+"""The format names defined by JSON Schema (draft 2020-12 and earlier drafts)."""
+
+
+def is_unknown_format(name: str) -> bool:
+    """Whether ``name`` is not a format JSON Schema defines (then it is only an annotation)."""
+    return name not in STANDARD_FORMATS
 
 
 def format_node(name: str) -> RegexNode | None:

@@ -13,8 +13,9 @@ AST form here.
 from __future__ import annotations
 
 import math
+import warnings
 
-from automask.compiler.json_schema.formats import format_node
+from automask.compiler.json_schema.formats import format_node, is_unknown_format
 from automask.compiler.json_schema.json_ast import ANY_CHAR, ANY_STRING_CONTENT
 from automask.compiler.regex import parse_regex
 from automask.compiler.regex.ast import (
@@ -30,6 +31,7 @@ from automask.compiler.regex.ast import (
     concat,
     repeat,
 )
+from automask.errors import UnknownFormatWarning
 
 MAX_SPLIT_LENGTH = 24
 """Largest remaining length for which a concatenation of several variable-length pieces is
@@ -199,9 +201,16 @@ def string_content(schema: dict) -> RegexNode:
     if "format" in schema:
         name = schema["format"]
         node = format_node(name) if isinstance(name, str) else None
-        if node is None:
+        if node is None and isinstance(name, str) and is_unknown_format(name):
+            warnings.warn(
+                f"format {name!r} is not a JSON Schema format: an annotation, not enforced",
+                UnknownFormatWarning,
+                stacklevel=2,
+            )
+        elif node is None:
             raise StringConstraintError(f"format {name!r}", "format")
-        shapes.append(("format", node))
+        else:
+            shapes.append(("format", node))
     if len(shapes) > 1:
         raise StringConstraintError("pattern together with format (needs a language intersection)", "pattern")
     if not shapes:
