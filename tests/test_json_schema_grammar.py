@@ -246,3 +246,55 @@ def test_unknown_format_compiles_token_level_with_a_warning(checker):
         grammar = checker.compile(schema)
     assert checker.accepts(grammar, json.dumps({"p": "any text, not only codes"}))
     assert not checker.accepts(grammar, json.dumps({"p": 3}))
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "maxLength": 600},
+        {"type": "string", "minLength": 300, "maxLength": 700},
+        {"type": "string", "minLength": 520},
+        {"type": "object", "properties": {"d": {"type": "string", "maxLength": 65535}}, "required": ["d"]},
+    ],
+)
+def test_long_strings_are_chunked_and_exact_at_every_boundary(checker, schema):
+    """Length bounds past `LONG_STRING` become a chain of chunk nonterminals, exact at each
+    chunk boundary and around the bounds (no counting automaton of 65535 copies)."""
+    grammar = checker.compile(schema)
+    assert type(grammar).__name__ == "CFGGrammar"
+    validator = jsonschema.Draft202012Validator(schema)
+    for length in (
+        0,
+        1,
+        255,
+        256,
+        257,
+        299,
+        300,
+        301,
+        511,
+        512,
+        513,
+        519,
+        520,
+        521,
+        599,
+        600,
+        601,
+        700,
+        701,
+        1300,
+    ):
+        text = ("\u00e9" if length % 3 == 0 else "a\n"[length % 2]) * length
+        instance = {"d": text} if schema["type"] == "object" else text
+        valid = validator.is_valid(instance)
+        assert checker.accepts(grammar, json.dumps(instance, ensure_ascii=length % 2 == 0)) == valid, length
+
+
+def test_string_length_beyond_the_chunk_limit_is_a_limit_error():
+    from automask.compiler.json_schema.to_grammar import MAX_STRING_CHUNKS, STRING_CHUNK
+    from automask.errors import CompileLimitExceeded
+
+    schema = {"type": "string", "maxLength": (MAX_STRING_CHUNKS + 1) * STRING_CHUNK}
+    with pytest.raises(CompileLimitExceeded, match="maxLength"):
+        schema_to_grammar(schema)

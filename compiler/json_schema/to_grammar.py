@@ -32,9 +32,11 @@ from typing import Any
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, Symbol, Terminal, TerminalDef
 from automask.compiler.json_schema.compile import ANNOTATIONS, SchemaCompiler
 from automask.compiler.json_schema.json_ast import (
+    ANY_CHAR,
     ANY_STRING_CONTENT,
     any_number,
     array_of,
+    encode_content,
     json_string,
     object_of,
     whitespace,
@@ -54,6 +56,7 @@ from automask.compiler.regex.ast import (
     alternation,
     concat,
     literal,
+    repeat,
 )
 from automask.errors import CompileLimitExceeded, UnsupportedFeature
 
@@ -65,6 +68,32 @@ REFERENCE_BASE = 0xF0000
 MAX_NONTERMINALS = 0xFFFFD - REFERENCE_BASE
 START = "json"
 WS = "WS"
+
+
+STRING_CHUNK = 256
+"""Characters per chunk of a long string (`GrammarSchemaCompiler._string_run`)."""
+LONG_STRING = 2 * STRING_CHUNK
+"""A plain string whose minLength or maxLength reaches this is built from chunks; shorter
+bounds stay one counting terminal."""
+MAX_STRING_CHUNKS = 4096
+"""Most chunks (nonterminals) one length bound may take: about a million characters."""
+
+
+def _length(schema: dict, keyword: str) -> int | None:
+    value = schema.get(keyword)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _long_plain_string(schema: dict) -> bool:
+    """A string schema constrained only by well-formed length bounds, one of them long."""
+    if "pattern" in schema or "format" in schema:
+        return False
+    bounds = [_length(schema, keyword) for keyword in ("minLength", "maxLength")]
+    for keyword, bound in zip(("minLength", "maxLength"), bounds, strict=True):
+        value = schema.get(keyword)
+        if value is not None and (bound is None or bound != value or bound < 0):
+            return False  # malformed: the regular path reports it
+    return any(bound is not None and bound >= LONG_STRING for bound in bounds)
 
 
 def reference(index: int) -> RegexNode:
@@ -115,6 +144,59 @@ class GrammarSchemaCompiler(SchemaCompiler):
         if not self.lowering_needed(body):
             self.memo[key] = body
             return body
+        self.bodies[index] = body
+        return reference(index)
+
+    def _compile_type(self, kind: str, schema: dict, pointer: str, depth: int) -> RegexNode:
+        if kind == "string" and _long_plain_string(schema):
+            return self._long_string(schema, pointer)
+        return super()._compile_type(kind, schema, pointer, depth)
+
+    def _long_string(self, schema: dict, pointer: str) -> RegexNode:
+        """A string with only ``minLength``/``maxLength``, one of them at least `LONG_STRING`:
+        a chain of nonterminals over chunks of `STRING_CHUNK` characters (`_string_run`)."""
+        low, high = _length(schema, "minLength") or 0, _length(schema, "maxLength")
+        if high is not None and low > high:
+            return NOTHING
+        chunks = max(low, high or 0) // STRING_CHUNK
+        if chunks > MAX_STRING_CHUNKS:
+            keyword = "maxLength" if high is not None and high >= low else "minLength"
+            raise CompileLimitExceeded(
+                "string length chunks",
+                chunks,
+                MAX_STRING_CHUNKS,
+                hint=f"{keyword} at #{pointer}/{keyword}",
+            )
+        return concat([literal('"'), self._string_run(low, high), literal('"')])
+
+    def _string_run(self, low: int, high: int | None) -> RegexNode:
+        """Encoded string content of ``low`` to ``high`` decoded characters, exactly:
+
+            run(l, h) = C{l,h}                          if h < B (or h is None and l < B)
+                      = F run(l - B, h - B)             if l >= B
+                      = C{l,B-1} | F run(0, h - B)      otherwise
+
+        with ``C`` one encoded character and ``F = C{B}`` (``B`` = `STRING_CHUNK`).  Unambiguous
+        (a run of at least ``B`` characters starts with exactly one ``F``), so no counting DFA
+        of ``h`` copies is built: ``F`` and ``C{l,B-1}`` are terminals shared by every schema.
+        """
+        chunk = STRING_CHUNK
+        key = f"\0string run {low} {high}"
+        known = self.memo.get(key)
+        if known is not None:
+            return known
+        index = self._allocate(key)  # a nonterminal even for the last, short run: the one
+        # before is `F run`, which must stay a rule, or `C{l,B-1} | F C{0,r}` becomes one DFA
+        if (high is not None and high < chunk) or (high is None and low < chunk):
+            body = encode_content(repeat(ANY_CHAR, low, high))
+        else:
+            full = encode_content(repeat(ANY_CHAR, chunk, chunk))
+            rest_high = None if high is None else high - chunk
+            if low >= chunk:
+                body = concat([full, self._string_run(low - chunk, rest_high)])
+            else:
+                short = encode_content(repeat(ANY_CHAR, low, chunk - 1))
+                body = alternation([short, concat([full, self._string_run(0, rest_high)])])
         self.bodies[index] = body
         return reference(index)
 
