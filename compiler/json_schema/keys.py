@@ -30,8 +30,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from automask.compiler.automata.byte_dfa import ByteDFA
-from automask.compiler.automata.dfa import minimize_byte_dfa
+from automask.compiler.automata.dfa import ClassDFA, canonical_numbering, minimize_byte_dfa
 from automask.compiler.json_schema.digits import hex_digits
 from automask.compiler.json_schema.json_ast import (
     ENCODED_ANY_CHAR,
@@ -130,7 +132,14 @@ class KeyLiteral(TaggedStrings):
         return json_string(literal(self.names[0]))
 
     def build_dfa(self, limits: CompileLimits) -> ByteDFA:
-        return minimize_byte_dfa(names_spelling_dfa(self.names))
+        spelled = names_spelling_dfa(self.names)
+        if not self.names[0].isascii():
+            return minimize_byte_dfa(spelled)  # hex-case variants of \uXXXX share their tails
+        # ASCII: already minimal -- every state reads a different suffix of the one name (or of
+        # one character's spelling before it) -- so only the canonical numbering is missing.
+        identity = np.arange(256, dtype=np.intp)
+        classes = ClassDFA(np.asarray(spelled.transitions), spelled.accepting.copy(), spelled.start, identity)
+        return canonical_numbering(classes).to_byte_dfa()
 
 
 def key_literal(name: str) -> RegexNode:
