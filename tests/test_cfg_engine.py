@@ -879,3 +879,30 @@ def test_terminals_with_a_common_tail_share_its_rows():
     assert np.array_equal(fresh.row, shared.row) and np.array_equal(fresh.completions, shared.completions)
     start_key = residual_key(rows_second.transitions, rows_second.accepting, second.start)
     assert start_key != residual_key(rows_first.transitions, rows_first.accepting, first.start)
+
+
+def test_states_of_a_long_bounded_terminal_share_rows_by_depth_class(monkeypatch):
+    """`depth_classes`: positions of a bounded string farther than the longest token from its
+    end share one `StateRow`, and every shared row is the one a direct walk gives."""
+    from automask.api import resolve_vocabulary
+    from automask.compiler.cfg import terminal_cache
+    from automask.compiler.cfg.terminal_cache import TerminalCache, build_state_row
+    from automask.compiler.regex import regex_to_dfa
+
+    monkeypatch.setattr(terminal_cache, "MIN_STATES_FOR_CLASSES", 16)  # the rule, on a small DFA
+    monkeypatch.setattr(terminal_cache, "ROWS_BEFORE_CLASSES", 4)
+    cache = TerminalCache(resolve_vocabulary("mistral-sp"))
+    dfa = regex_to_dfa('"(?:[a-z ]|\\\\n){0,200}"')
+    rows = cache.terminal_rows(dfa)
+    states = [int(dfa.transitions[dfa.start, ord('"')])]
+    for _ in range(199):
+        states.append(int(dfa.transitions[states[-1], ord("a")]))
+    built = [rows.state(state) for state in states]
+    assert len({id(row) for row in built}) < len(states) // 2  # most positions share
+    for state, shared in list(zip(states, built, strict=True))[::17] + [(states[-1], built[-1])]:
+        direct = build_state_row(
+            rows.transitions, rows.accepting, cache.trie, cache.children, cache.words, state
+        )
+        assert np.array_equal(direct.row, shared.row)
+        assert np.array_equal(direct.completions, shared.completions)
+        assert np.array_equal(direct.by_byte_nodes, shared.by_byte_nodes)

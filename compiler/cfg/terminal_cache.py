@@ -42,6 +42,7 @@ from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.cfg import _kernels
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
+from automask.compiler.token_index._kernels import refine_partition
 from automask.compiler.token_index.trie import TokenTrie, token_trie
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 
@@ -104,6 +105,42 @@ class ResidualRows:
             self._rows[key] = state_row
 
 
+ROWS_BEFORE_CLASSES = 16
+"""Rows a large terminal DFA builds one by one before it computes its `depth_classes`."""
+
+MIN_STATES_FOR_CLASSES = 1024
+"""Terminal DFAs with more states share rows between depth-equivalent states (`depth_classes`;
+computing the classes costs about as much as a few row walks, so small DFAs do not)."""
+
+
+def depth_classes(transitions: np.ndarray, accepting: np.ndarray, depth: int) -> np.ndarray:
+    """int32 class per state: equal iff the states agree on acceptance and viability of every
+    string of at most ``depth`` bytes (Moore refinement from the accepting partition, ``depth``
+    rounds at most, `token_index._kernels.refine_partition`).
+
+    Why: a token row and the completion points only look ``max_depth`` bytes ahead (the longest
+    token), so such states have the same `StateRow`.  In a bounded string (``maxLength: 1024``,
+    the chunks of a long string) every position is its own state -- a whole-trie walk each --
+    but all positions more than a token's length from the end read alike.
+    """
+    columns_of: dict[bytes, int] = {}
+    for byte in range(transitions.shape[1]):
+        columns_of.setdefault(transitions[:, byte].tobytes(), byte)
+    columns = np.ascontiguousarray(transitions[:, sorted(columns_of.values())], dtype=np.int32)
+    classes = np.ascontiguousarray(accepting, dtype=np.int32)
+    count = int(np.unique(classes).shape[0])
+    refined = np.empty_like(classes)
+    for _ in range(depth):
+        if count == classes.shape[0]:
+            break
+        new_count = int(refine_partition(columns, classes, refined))
+        classes, refined = refined, classes
+        if new_count == count:
+            break
+        count = new_count
+    return classes
+
+
 def residual_key(transitions: np.ndarray, accepting: np.ndarray, state: int) -> bytes | None:
     """The digest of the residual language of ``state`` in a minimal DFA (None past
     `MAX_RESIDUAL_STATES` reachable states); see `ResidualRows`."""
@@ -139,10 +176,18 @@ class TerminalRows:
         self.residual_rows = residual_rows
         self._lock = threading.Lock()
         self._states: dict[int, StateRow] = {}
+        self._classes: np.ndarray | None = None  # `depth_classes`, for large DFAs, on first use
+        self._by_class: dict[int, StateRow] = {}
 
     @property
     def num_states(self) -> int:
         return int(self.transitions.shape[0])
+
+    def _worth_classes(self) -> bool:
+        """Whether to compute `depth_classes` now: a large DFA (a bounded string) that has
+        already needed `ROWS_BEFORE_CLASSES` rows -- a generation going through the string,
+        not a short value -- so the classes' cost (tens of ms) is paid only where it saves."""
+        return self.num_states > MIN_STATES_FOR_CLASSES and len(self._states) >= ROWS_BEFORE_CLASSES
 
     def state(self, local_state: int) -> StateRow:
         """The row and completion points of ``local_state`` (built on first use)."""
@@ -151,6 +196,14 @@ class TerminalRows:
             return found
         with self._lock:
             found = self._states.get(local_state)
+            if self._classes is None and self._worth_classes():
+                self._classes = depth_classes(self.transitions, self.accepting, self.trie.max_depth)
+                for state, state_row in self._states.items():
+                    self._by_class.setdefault(int(self._classes[state]), state_row)
+            if found is None and self._classes is not None:
+                found = self._by_class.get(int(self._classes[local_state]))
+                if found is not None:
+                    self._states[local_state] = found
             if found is None:
                 shared = self.residual_rows
                 key = None if shared is None else residual_key(self.transitions, self.accepting, local_state)
@@ -162,6 +215,8 @@ class TerminalRows:
                     if key is not None:
                         shared.put(key, found)
                 self._states[local_state] = found
+                if self._classes is not None:
+                    self._by_class[int(self._classes[local_state])] = found
         return found
 
 

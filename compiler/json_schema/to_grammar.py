@@ -167,18 +167,20 @@ class GrammarSchemaCompiler(SchemaCompiler):
                 MAX_STRING_CHUNKS,
                 hint=f"{keyword} at #{pointer}/{keyword}",
             )
-        return concat([literal('"'), self._string_run(low, high), literal('"')])
+        return concat([literal('"'), self._string_run(low, high)])
 
     def _string_run(self, low: int, high: int | None) -> RegexNode:
-        """Encoded string content of ``low`` to ``high`` decoded characters, exactly:
+        """Encoded string content of ``low`` to ``high`` decoded characters, exactly, then ``"``:
 
-            run(l, h) = C{l,h}                          if h < B (or h is None and l < B)
+            run(l, h) = C{l,h} "                        if h < B (or h is None and l < B)
                       = F run(l - B, h - B)             if l >= B
-                      = C{l,B-1} | F run(0, h - B)      otherwise
+                      = C{l,B-1} " | F run(0, h - B)    otherwise
 
         with ``C`` one encoded character and ``F = C{B}`` (``B`` = `STRING_CHUNK`).  Unambiguous
         (a run of at least ``B`` characters starts with exactly one ``F``), so no counting DFA
-        of ``h`` copies is built: ``F`` and ``C{l,B-1}`` are terminals shared by every schema.
+        of ``h`` copies is built: ``F`` and ``C{l,B-1} "`` are terminals shared by every schema.
+        The closing quote belongs to the last terminal, so that terminal ends only there (a
+        bare ``C{0,B-1}`` would end at every trie node: the mask walk would follow them all).
         """
         chunk = STRING_CHUNK
         key = f"\0string run {low} {high}"
@@ -186,16 +188,17 @@ class GrammarSchemaCompiler(SchemaCompiler):
         if known is not None:
             return known
         index = self._allocate(key)  # a nonterminal even for the last, short run: the one
-        # before is `F run`, which must stay a rule, or `C{l,B-1} | F C{0,r}` becomes one DFA
+        # before is `F run`, which must stay a rule, or `C{l,B-1} " | F C{0,r} "` becomes one DFA
+        quote = literal('"')
         if (high is not None and high < chunk) or (high is None and low < chunk):
-            body = encode_content(repeat(ANY_CHAR, low, high))
+            body = concat([encode_content(repeat(ANY_CHAR, low, high)), quote])
         else:
             full = encode_content(repeat(ANY_CHAR, chunk, chunk))
             rest_high = None if high is None else high - chunk
             if low >= chunk:
                 body = concat([full, self._string_run(low - chunk, rest_high)])
             else:
-                short = encode_content(repeat(ANY_CHAR, low, chunk - 1))
+                short = concat([encode_content(repeat(ANY_CHAR, low, chunk - 1)), quote])
                 body = alternation([short, concat([full, self._string_run(0, rest_high)])])
         self.bodies[index] = body
         return reference(index)
