@@ -906,3 +906,23 @@ def test_states_of_a_long_bounded_terminal_share_rows_by_depth_class(monkeypatch
         assert np.array_equal(direct.row, shared.row)
         assert np.array_equal(direct.completions, shared.completions)
         assert np.array_equal(direct.by_byte_nodes, shared.by_byte_nodes)
+
+
+def test_terminal_cache_evicts_the_least_recently_used():
+    """Shared terminals used by every grammar stay cached while one-off terminals come and go."""
+    from automask.compiler.cfg.terminal_cache import LeastRecentlyUsed, TerminalCache
+
+    lru = LeastRecentlyUsed(2)
+    lru.put("shared", 1)
+    lru.put("once", 2)
+    assert lru.get("shared") == 1  # used again: now the most recent
+    lru.put("other", 3)
+    assert lru.get("once") is None and lru.get("shared") == 1 and lru.get("other") == 3 and len(lru) == 2
+    cache = TerminalCache(synthetic_vocab("ab", 2), max_terminals=2)
+    shared = cache.dfa(python_regex_to_ast("[ab]+"), DEFAULT_LIMITS)
+    rows = cache.terminal_rows(shared)
+    for pattern in ("a{3}", "b{4}", "ab{5}"):
+        assert cache.dfa(python_regex_to_ast("[ab]+"), DEFAULT_LIMITS) is shared
+        assert cache.terminal_rows(shared) is rows
+        cache.terminal_rows(cache.dfa(python_regex_to_ast(pattern), DEFAULT_LIMITS))
+    assert cache.terminal_rows(shared) is rows

@@ -298,3 +298,31 @@ def test_string_length_beyond_the_chunk_limit_is_a_limit_error():
     schema = {"type": "string", "maxLength": (MAX_STRING_CHUNKS + 1) * STRING_CHUNK}
     with pytest.raises(CompileLimitExceeded, match="maxLength"):
         schema_to_grammar(schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "instances"),
+    [
+        (
+            {"type": "string", "pattern": "^[a-z]+:[a-z0-9]+$", "minLength": 5, "maxLength": 12},
+            ["ab:cd", "a:b", "abcdef:ghijk", "abcdefgh:ijklm", "ab:c1", "AB:cd", "abcd", "\u00e9b:cd"],
+        ),
+        (
+            {"type": "string", "pattern": "x", "maxLength": 4},
+            ["x", "axbc", "abcd", "axbcd", "", "\u00e9x\u00e9"],
+        ),
+        (
+            {"type": "string", "format": "date", "pattern": "^2024"},
+            ["2024-02-29", "2023-02-28", "2024-13-01"],
+        ),
+    ],
+)
+def test_pattern_with_length_or_format_is_an_exact_intersection(checker, schema, instances):
+    """`pattern` with `minLength`/`maxLength` or `format`: the product of the two automata, on
+    both back-ends, agreeing with jsonschema (format checked) token by token."""
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    for backend in ("cfg", "dfa"):
+        grammar = compile_json_schema(schema, checker.vocab, backend=backend)
+        for instance in instances:
+            for text in (json.dumps(instance), json.dumps(instance, ensure_ascii=False)):
+                assert checker.accepts(grammar, text) == validator.is_valid(instance), (backend, text)

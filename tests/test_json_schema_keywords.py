@@ -29,6 +29,7 @@ from automask.compiler.json_schema.keys import (
     KeyNotIn,
     encoded_key_not_in,
     key_literal,
+    strings_in,
     unit_not_in,
     units_of,
 )
@@ -289,7 +290,7 @@ KEY_ALPHABET = 'ab/"\\\n\t\u00e9\U0001f600zF\x7f\u2028'
 
 @pytest.mark.parametrize("seed", range(40))
 def test_direct_key_automata_equal_the_regex_path_table_for_table(seed):
-    """`KeyNotIn` / `KeyLiteral` build their DFA as a product / spelling trie; the regex of the
+    """`KeyNotIn` / `StringIn` build their DFA as a product / spelling trie; the regex of the
     same language through the general path must give the very same minimal, canonical table."""
     rng = random.Random(seed)
     names = [
@@ -300,6 +301,15 @@ def test_direct_key_automata_equal_the_regex_path_table_for_table(seed):
     assert _same_tables(ast_to_dfa(excluded), _general_ast_to_dfa(Concat(excluded.items), CompileLimits()))
     literal_key = key_literal(names[0])
     assert _same_tables(ast_to_dfa(literal_key), ast_to_dfa(json_string(literal(names[0]))))
+    several = strings_in(names)
+    plain = alternation(json_string(literal(name)) for name in names)
+    assert _same_tables(ast_to_dfa(several), _general_ast_to_dfa(plain, CompileLimits()))
+    # embedded in a larger regex (the NFA path copies the tagged node's own DFA)
+    inside = concat([literal("["), several, literal("]")])
+    plain_inside = concat([literal("["), plain, literal("]")])
+    assert _same_tables(
+        _general_ast_to_dfa(inside, CompileLimits()), _general_ast_to_dfa(plain_inside, CompileLimits())
+    )
 
 
 def test_tagged_key_nodes_survive_concatenation_and_pickling():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
@@ -13,9 +14,9 @@ from hypothesis import strategies as st
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.automata.dfa import live_states, minimize_byte_dfa
 from automask.compiler.automata.utf8 import utf8_sequences
-from automask.compiler.limits import CompileLimits
-from automask.compiler.regex import ast_to_dfa, regex_to_dfa
-from automask.compiler.regex.ast import char_set, concat, literal, repeat
+from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
+from automask.compiler.regex import ast_to_dfa, parse_regex, regex_to_dfa
+from automask.compiler.regex.ast import NOTHING, char_set, concat, literal, repeat
 from automask.errors import CompileLimitExceeded, EmptyLanguage
 
 WORDS = [
@@ -384,7 +385,7 @@ def _reference_ast_to_dfa(node) -> ByteDFA:
     from automask.compiler.automata import dfa as automata
     from automask.compiler.regex.to_nfa import ast_to_nfa
 
-    determinized = automata.determinize(ast_to_nfa(node))
+    determinized = automata.determinize_reference(ast_to_nfa(node))
     live = automata.live_states_reference(determinized.table, determinized.accepting)
     if not live[determinized.start]:
         raise EmptyLanguage("empty")
@@ -522,3 +523,45 @@ def test_kernels_match_pure_python_references(seed: int) -> None:
     slow = automata.canonical_numbering(automata.minimize_reference(trimmed))
     assert np.array_equal(fast.to_byte_dfa().transitions, slow.to_byte_dfa().transitions)
     assert np.array_equal(fast.accepting, slow.accepting)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_epsilon_closure_kernel_matches_the_nfa_reference(seed: int) -> None:
+    import itertools
+
+    from automask.compiler.automata._kernels import epsilon_closures
+    from automask.compiler.regex.to_nfa import ast_to_nfa
+
+    nfa = ast_to_nfa(_random_ast(random.Random(seed), depth=4))
+    counts = [len(targets) for targets in nfa.epsilon]
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    targets = np.fromiter(itertools.chain.from_iterable(nfa.epsilon), dtype=np.int32, count=int(offsets[-1]))
+    important = np.array([bool(edges) for edges in nfa.byte_edges])
+    important[nfa.accept] = True
+    closure_offsets, closure_states = epsilon_closures(offsets, targets, important)
+    expected = nfa.epsilon_closures()
+    for state in range(nfa.num_states):
+        got = closure_states[closure_offsets[state] : closure_offsets[state + 1]].tolist()
+        assert got == sorted(expected[state])
+
+
+def test_intersection_node_is_the_product_on_every_path() -> None:
+    from automask.compiler.regex.ast import Intersection, intersection
+    from automask.compiler.regex.to_nfa import ast_to_nfa
+
+    left, right = parse_regex("[a-c]*b[a-c]*"), parse_regex("[a-c]{2,4}")
+    node = intersection(left, right)
+    assert isinstance(node, Intersection)
+    dfa = ast_to_dfa(node)
+    words = [bytes(w) for n in range(7) for w in itertools.product(b"abc", repeat=n)]
+    expected = {w for w in words if b"b" in w and 2 <= len(w) <= 4}
+    assert {w for w in words if dfa.matches(w)} == expected
+    wrapped = concat([literal("<"), node, literal(">")])  # the NFA path embeds the product's DFA
+    assert ast_to_nfa(wrapped).num_states > 0
+    from automask.compiler.regex import _general_ast_to_dfa
+
+    general = _general_ast_to_dfa(wrapped, DEFAULT_LIMITS)
+    assert {w for w in words if general.matches(b"<" + w + b">")} == expected
+    assert intersection(left, parse_regex("[d-e]+")) != NOTHING  # emptiness is found by the product
+    with pytest.raises(EmptyLanguage):
+        ast_to_dfa(intersection(left, parse_regex("[d-e]+")))

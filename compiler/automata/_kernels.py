@@ -314,3 +314,206 @@ def bounded_breadth_first_order(table: np.ndarray, start: int, limit: int) -> np
                 order[size] = target
                 size += 1
     return order[:size].copy()
+
+
+@njit(
+    types.Tuple((types.int64[::1], types.int32[::1]))(types.int64[::1], types.int32[::1], types.boolean[::1]),
+    cache=True,
+    nogil=True,
+)
+def epsilon_closures(eps_offsets, eps_targets, important):
+    """For every NFA state, the important states reachable by epsilon moves (itself included),
+    sorted, as CSR ``(offsets [S + 1], states)``.  Reference: `nfa.NFA.epsilon_closures`."""
+    num_states = eps_offsets.shape[0] - 1
+    offsets = np.zeros(num_states + 1, np.int64)
+    out = np.empty(max(16, num_states), np.int32)
+    size = 0
+    stamp = np.full(num_states, -1, np.int64)
+    stack = np.empty(num_states, np.int32)
+    found = np.empty(num_states, np.int32)
+    for state in range(num_states):
+        stamp[state] = state
+        stack[0] = state
+        depth = 1
+        count = 0
+        while depth > 0:
+            depth -= 1
+            current = stack[depth]
+            if important[current]:
+                found[count] = current
+                count += 1
+            for k in range(eps_offsets[current], eps_offsets[current + 1]):
+                target = eps_targets[k]
+                if stamp[target] != state:
+                    stamp[target] = state
+                    stack[depth] = target
+                    depth += 1
+        if size + count > out.shape[0]:
+            grown = np.empty(max(2 * out.shape[0], size + count), np.int32)
+            grown[:size] = out[:size]
+            out = grown
+        part = np.sort(found[:count])
+        out[size : size + count] = part
+        size += count
+        offsets[state + 1] = size
+    return offsets, out[:size].copy()
+
+
+@njit(cache=True, nogil=True)
+def _subset_hash(array, first, count):  # pragma: no cover - compiled
+    h = np.uint64(0xCBF29CE484222325)
+    for k in range(first, first + count):
+        h = (h ^ np.uint64(array[k])) * np.uint64(0x100000001B3)
+    return np.int64(h >> np.uint64(1))
+
+
+@njit(
+    types.Tuple((types.int32[:, ::1], types.boolean[::1]))(
+        types.int64[::1],  # closure_offsets
+        types.int32[::1],  # closure_states
+        types.int64[::1],  # edge_offsets [S + 1]: byte edges of state s
+        types.int32[::1],  # edge_first_class
+        types.int32[::1],  # edge_last_class
+        types.int32[::1],  # edge_target
+        types.int64,  # start
+        types.int64,  # accept
+        types.int64,  # num_classes
+        types.int64,  # max_states
+    ),
+    cache=True,
+    nogil=True,
+)
+def subset_construction(
+    closure_offsets,
+    closure_states,
+    edge_offsets,
+    edge_first_class,
+    edge_last_class,
+    edge_target,
+    start,
+    accept,
+    num_classes,
+    max_states,
+):
+    """Subset construction over byte classes, DFA states numbered in discovery order
+    (successor classes in increasing order).  Returns ``(table [D, num_classes], accepting)``,
+    or an empty table when more than ``max_states`` states would be needed.  Subsets are
+    sorted arrays of important NFA states in a pool, found again through an open-addressing
+    hash table comparing them element by element.  Reference: `dfa.determinize_reference`
+    (numbered differently; equal after `canonical_numbering` of the minimal DFA)."""
+    num_nfa = closure_offsets.shape[0] - 1
+    pool = np.empty(1024, np.int32)
+    subset_first = np.zeros(64, np.int64)
+    subset_first[0] = 0
+    start_size = closure_offsets[start + 1] - closure_offsets[start]
+    if start_size > pool.shape[0]:
+        pool = np.empty(2 * start_size, np.int32)
+    pool[:start_size] = closure_states[closure_offsets[start] : closure_offsets[start + 1]]
+    subset_first[1] = start_size
+    num_subsets = 1
+    table_size = 64
+    slots = np.full(table_size, -1, np.int64)
+    slots[_subset_hash(pool, 0, start_size) & (table_size - 1)] = 0
+    rows = np.full((16, num_classes), -1, np.int32)
+    accepting = np.zeros(16, np.bool_)
+    stamp = np.full(num_nfa, -1, np.int64)
+    bucket_count = np.zeros(num_classes, np.int64)
+    bucket_first = np.zeros(num_classes + 1, np.int64)
+    targets = np.empty(64, np.int32)
+    collected = np.empty(num_nfa, np.int32)
+    index = 0
+    while index < num_subsets:
+        first, stop = subset_first[index], subset_first[index + 1]
+        if index >= rows.shape[0]:
+            grown_rows = np.full((2 * rows.shape[0], num_classes), -1, np.int32)
+            grown_rows[: rows.shape[0]] = rows
+            rows = grown_rows
+            grown_accepting = np.zeros(2 * accepting.shape[0], np.bool_)
+            grown_accepting[: accepting.shape[0]] = accepting
+            accepting = grown_accepting
+        # Targets of the subset's edges, bucketed by class (counting sort).
+        bucket_count[:] = 0
+        total = 0
+        for p in range(first, stop):
+            state = pool[p]
+            if state == accept:
+                accepting[index] = True
+            for e in range(edge_offsets[state], edge_offsets[state + 1]):
+                for c in range(edge_first_class[e], edge_last_class[e] + 1):
+                    bucket_count[c] += 1
+                    total += 1
+        if total > targets.shape[0]:
+            targets = np.empty(2 * total, np.int32)
+        bucket_first[0] = 0
+        for c in range(num_classes):
+            bucket_first[c + 1] = bucket_first[c] + bucket_count[c]
+            bucket_count[c] = bucket_first[c]
+        for p in range(first, stop):
+            state = pool[p]
+            for e in range(edge_offsets[state], edge_offsets[state + 1]):
+                for c in range(edge_first_class[e], edge_last_class[e] + 1):
+                    targets[bucket_count[c]] = edge_target[e]
+                    bucket_count[c] += 1
+        for c in range(num_classes):
+            if bucket_first[c] == bucket_first[c + 1]:
+                continue
+            # The union of the targets' closures, sorted.
+            mark = index * num_classes + c
+            count = 0
+            for t in range(bucket_first[c], bucket_first[c + 1]):
+                target = targets[t]
+                for k in range(closure_offsets[target], closure_offsets[target + 1]):
+                    s = closure_states[k]
+                    if stamp[s] != mark:
+                        stamp[s] = mark
+                        collected[count] = s
+                        count += 1
+            if count == 0:
+                continue
+            union = np.sort(collected[:count])
+            # Look it up; insert it when new.
+            h = _subset_hash(union, 0, count)
+            slot = h & (table_size - 1)
+            found = -1
+            while slots[slot] >= 0:
+                other = slots[slot]
+                a, b = subset_first[other], subset_first[other + 1]
+                if b - a == count:
+                    same = True
+                    for k in range(count):
+                        if pool[a + k] != union[k]:
+                            same = False
+                            break
+                    if same:
+                        found = other
+                        break
+                slot = (slot + 1) & (table_size - 1)
+            if found < 0:
+                if num_subsets >= max_states:
+                    return np.zeros((0, num_classes), np.int32), np.zeros(0, np.bool_)
+                found = num_subsets
+                end = subset_first[num_subsets]
+                if end + count > pool.shape[0]:
+                    grown_pool = np.empty(max(2 * pool.shape[0], end + count), np.int32)
+                    grown_pool[:end] = pool[:end]
+                    pool = grown_pool
+                pool[end : end + count] = union
+                if num_subsets + 2 > subset_first.shape[0]:
+                    grown_first = np.zeros(2 * subset_first.shape[0], np.int64)
+                    grown_first[: num_subsets + 1] = subset_first[: num_subsets + 1]
+                    subset_first = grown_first
+                subset_first[num_subsets + 1] = end + count
+                num_subsets += 1
+                slots[slot] = found
+                if 2 * num_subsets > table_size:  # rehash into a table twice as large
+                    table_size *= 2
+                    slots = np.full(table_size, -1, np.int64)
+                    for other in range(num_subsets):
+                        a, b = subset_first[other], subset_first[other + 1]
+                        slot = _subset_hash(pool, a, b - a) & (table_size - 1)
+                        while slots[slot] >= 0:
+                            slot = (slot + 1) & (table_size - 1)
+                        slots[slot] = other
+            rows[index, c] = found
+        index += 1
+    return rows[:num_subsets].copy(), accepting[:num_subsets].copy()

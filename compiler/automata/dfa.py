@@ -21,11 +21,18 @@ byte order -- so the tables depend only on the language, not on the construction
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from automask.compiler.automata._kernels import breadth_first_order, co_reachable, hopcroft_blocks
+from automask.compiler.automata._kernels import (
+    breadth_first_order,
+    co_reachable,
+    epsilon_closures,
+    hopcroft_blocks,
+    subset_construction,
+)
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.automata.nfa import NFA
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
@@ -62,7 +69,44 @@ def byte_classes(nfa: NFA) -> np.ndarray:
 
 
 def determinize(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ClassDFA:
-    """Subset construction over byte classes; DFA states are numbered in discovery order."""
+    """Subset construction over byte classes (numba: `_kernels.epsilon_closures` and
+    `_kernels.subset_construction`); DFA states are numbered in discovery order.
+
+    The NFA's lists become CSR arrays first.  Reference: `determinize_reference` (its
+    numbering may differ; the minimal, canonically numbered DFAs are equal).
+    """
+    class_of_byte = byte_classes(nfa)
+    num_classes = int(class_of_byte[-1]) + 1
+    num_states = nfa.num_states
+    eps_counts = np.fromiter((len(targets) for targets in nfa.epsilon), dtype=np.int64, count=num_states)
+    eps_offsets = np.zeros(num_states + 1, dtype=np.int64)
+    np.cumsum(eps_counts, out=eps_offsets[1:])
+    eps_targets = np.fromiter(
+        itertools.chain.from_iterable(nfa.epsilon), dtype=np.int32, count=int(eps_offsets[-1])
+    )
+    edge_counts = np.fromiter((len(edges) for edges in nfa.byte_edges), dtype=np.int64, count=num_states)
+    edge_offsets = np.zeros(num_states + 1, dtype=np.int64)
+    np.cumsum(edge_counts, out=edge_offsets[1:])
+    flat = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(nfa.byte_edges)),
+        dtype=np.int64,
+        count=3 * int(edge_offsets[-1]),
+    ).reshape(-1, 3)
+    important = edge_counts > 0
+    important[nfa.accept] = True
+    closure_offsets, closure_states = epsilon_closures(eps_offsets, eps_targets, important)
+    table, accepting = subset_construction(
+        closure_offsets, closure_states, edge_offsets,
+        class_of_byte[flat[:, 0]].astype(np.int32), class_of_byte[flat[:, 1]].astype(np.int32),
+        flat[:, 2].astype(np.int32), nfa.start, nfa.accept, num_classes, limits.max_dfa_states,
+    )  # fmt: skip
+    if table.shape[0] == 0:
+        limits.check("max_dfa_states", limits.max_dfa_states + 1)
+    return ClassDFA(table, accepting, 0, class_of_byte)
+
+
+def determinize_reference(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ClassDFA:
+    """Pure-Python reference of `determinize`: the subset construction over frozensets."""
     class_of_byte = byte_classes(nfa)
     num_classes = int(class_of_byte[-1]) + 1
     closures = nfa.epsilon_closures()

@@ -6,8 +6,8 @@ the mask needs from a terminal depends only on the terminal's DFA and the vocabu
 on the grammar around it, so it is computed once per vocabulary and shared.
 
 `TerminalCache` (one per `Vocabulary`, kept with it through `Vocabulary.derived`, see
-`terminal_cache`) holds, each bounded by ``max_terminals`` (a cache only: when full it is
-cleared, grammars keep what they already hold):
+`terminal_cache`) holds, each bounded by ``max_terminals`` (a cache only: the least recently
+used entries are evicted, grammars keep what they already hold):
 
 - ``dfa(regex, limits)``: regex AST (a frozen, hashable `automask.compiler.regex.ast` node)
   -> its minimal `ByteDFA`.  The DFA does not depend on the vocabulary; it is kept here only
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +78,37 @@ DEFAULT_MAX_RESIDUAL_ROWS = 2048
 """`StateRow`s a vocabulary's `ResidualRows` keeps before clearing (a row is 16 KiB at 128k tokens)."""
 
 
+class LeastRecentlyUsed:
+    """A thread-safe mapping of at most ``capacity`` entries that evicts the least recently used.
+
+    Why not clear when full: MaskBench-like use compiles thousands of grammars whose own
+    terminals (keys, enums) crowd the shared ones (string bodies, numbers, chunks); clearing
+    dropped the shared rows with them every few dozen schemas.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._entries: OrderedDict = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key):
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
 class ResidualRows:
     """`StateRow`s keyed by the *residual language* of a DFA state, shared by every terminal.
 
@@ -91,18 +123,13 @@ class ResidualRows:
     """
 
     def __init__(self, max_entries: int = DEFAULT_MAX_RESIDUAL_ROWS) -> None:
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._rows: dict[bytes, StateRow] = {}
+        self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_entries)
 
     def get(self, key: bytes) -> StateRow | None:
         return self._rows.get(key)
 
     def put(self, key: bytes, state_row: StateRow) -> None:
-        with self._lock:
-            if len(self._rows) >= self.max_entries:
-                self._rows.clear()
-            self._rows[key] = state_row
+        self._rows.put(key, state_row)
 
 
 ROWS_BEFORE_CLASSES = 16
@@ -283,9 +310,9 @@ class TerminalCache:
         self.children = TrieChildren(*_kernels.child_lists(self.trie.node_depth, self.trie.node_byte))
         for array in self.children:
             array.setflags(write=False)
-        self._lock = threading.Lock()
-        self._dfas: dict[RegexNode, ByteDFA] = {}
-        self._rows: dict[bytes, TerminalRows] = {}
+        self._dfas: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)
+        self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # table digest -> rows
+        self._rows_of_dfa: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # id -> (dfa, rows)
         self.residual_rows = ResidualRows()
 
     def dfa(self, regex: RegexNode, limits: CompileLimits) -> ByteDFA:
@@ -297,30 +324,30 @@ class TerminalCache:
         if found is not None:
             limits.check("max_dfa_states", found.num_states)
             return found
-        dfa = ast_to_dfa(regex, limits)  # outside the lock: may be slow, and a race only duplicates work
-        with self._lock:
-            if len(self._dfas) >= self.max_terminals:
-                self._dfas.clear()
-            self._dfas[regex] = dfa
+        dfa = ast_to_dfa(regex, limits)  # outside any lock: may be slow, and a race only duplicates work
+        self._dfas.put(regex, dfa)
         return dfa
 
     def terminal_rows(self, dfa: ByteDFA) -> TerminalRows:
-        """The shared `TerminalRows` of ``dfa`` over this vocabulary (keyed by its exact tables)."""
+        """The shared `TerminalRows` of ``dfa`` over this vocabulary, keyed by a digest of its
+        exact tables (equal regexes give the same `ByteDFA` object from `dfa`: looked up by
+        identity first, so the tables are hashed once per object)."""
+        known = self._rows_of_dfa.get(id(dfa))
+        if known is not None and known[0] is dfa:
+            return known[1]
         transitions = np.ascontiguousarray(dfa.transitions, dtype=np.int32)
         accepting = np.ascontiguousarray(dfa.accepting, dtype=np.bool_)
-        key = int(dfa.start).to_bytes(8, "little") + accepting.tobytes() + transitions.tobytes()
+        digest = hashlib.blake2b(transitions.tobytes(), digest_size=16)
+        digest.update(accepting.tobytes())
+        digest.update(int(dfa.start).to_bytes(8, "little"))
+        key = digest.digest()
         found = self._rows.get(key)
-        if found is not None:
-            return found
-        with self._lock:
-            found = self._rows.get(key)
-            if found is None:
-                if len(self._rows) >= self.max_terminals:
-                    self._rows.clear()
-                found = TerminalRows(
-                    transitions, accepting, self.trie, self.children, self.words, self.residual_rows
-                )
-                self._rows[key] = found
+        if found is None:
+            found = TerminalRows(
+                transitions, accepting, self.trie, self.children, self.words, self.residual_rows
+            )
+            self._rows.put(key, found)  # a race builds two: speed only, both are right
+        self._rows_of_dfa.put(id(dfa), (dfa, found))
         return found
 
 

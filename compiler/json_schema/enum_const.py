@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
-from automask.compiler.json_schema.json_ast import string_literal, token, whitespace
+from automask.compiler.json_schema.json_ast import token, whitespace
+from automask.compiler.json_schema.keys import strings_in
 from automask.compiler.json_schema.numbers import Bound, value_range
 from automask.compiler.json_schema.options import JsonSchemaOptions
 from automask.compiler.regex.ast import RegexNode, alternation, concat, literal
@@ -59,7 +60,7 @@ def value_node(value: object, options: JsonSchemaOptions) -> RegexNode:
         exact = Fraction(value) if isinstance(value, int) else Fraction(repr(value))
         return value_range(Bound(exact, True), Bound(exact, True))
     if isinstance(value, str):
-        return string_literal(value)
+        return strings_in((value,))
     space = whitespace(options)
     if isinstance(value, list):
         items: list[RegexNode] = []
@@ -73,11 +74,14 @@ def value_node(value: object, options: JsonSchemaOptions) -> RegexNode:
         for index, (key, item) in enumerate(value.items()):
             if index:
                 members.append(token(",", options))
-            members.extend([string_literal(key), token(":", options), value_node(item, options)])
+            members.extend([strings_in((key,)), token(":", options), value_node(item, options)])
         return concat([literal("{"), space, *members, space, literal("}")])
     raise TypeError(f"not a JSON value: {value!r}")
 
 
 def values_node(values: list[object], options: JsonSchemaOptions) -> RegexNode:
-    """Any one of ``values`` (an empty list is the empty language)."""
-    return alternation(value_node(value, options) for value in values)
+    """Any one of ``values`` (an empty list is the empty language).  The strings among them
+    are one `keys.StringIn` node, whose DFA is built directly as a trie of their spellings."""
+    strings = [value for value in values if isinstance(value, str)]
+    others = [value_node(value, options) for value in values if not isinstance(value, str)]
+    return alternation(([strings_in(strings)] if strings else []) + others)

@@ -21,11 +21,13 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
+    Intersection,
     RegexNode,
     Repeat,
     alternation,
     char_set,
     concat,
+    intersection,
     literal,
     repeat,
 )
@@ -154,6 +156,8 @@ def encode_content(node: RegexNode) -> RegexNode:
         return alternation(encode_content(option) for option in node.options)
     if isinstance(node, Repeat):
         return repeat(encode_content(node.item), node.min, node.max)
+    if isinstance(node, Intersection):  # encodings of distinct characters are disjoint prefix
+        return intersection(encode_content(node.left), encode_content(node.right))  # codes
     assert isinstance(node, Empty)
     return node
 

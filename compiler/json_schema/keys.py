@@ -123,28 +123,35 @@ class KeyNotIn(TaggedStrings):
         return key_not_in_dfa(self.names, limits)
 
 
-class KeyLiteral(TaggedStrings):
-    """Every spelling of the one string literal ``names[0]`` (a declared property name)."""
+class StringIn(TaggedStrings):
+    """Every spelling of the string literals ``names``: a declared key, ``enum``/``const`` strings."""
 
     __slots__ = ()
 
     def regex(self) -> RegexNode:
-        return json_string(literal(self.names[0]))
+        if len(self.names) == 1:
+            return json_string(literal(self.names[0]))
+        return Concat((alternation(json_string(literal(name)) for name in self.names),))
 
     def build_dfa(self, limits: CompileLimits) -> ByteDFA:
         spelled = names_spelling_dfa(self.names)
-        if not self.names[0].isascii():
-            return minimize_byte_dfa(spelled)  # hex-case variants of \uXXXX share their tails
-        # ASCII: already minimal -- every state reads a different suffix of the one name (or of
-        # one character's spelling before it) -- so only the canonical numbering is missing.
+        if len(self.names) > 1 or not self.names[0].isascii():
+            return minimize_byte_dfa(spelled)  # shared tails: hex-case variants, common suffixes
+        # One ASCII name: already minimal -- every state reads a different suffix of the name (or
+        # of one character's spelling before it) -- so only the canonical numbering is missing.
         identity = np.arange(256, dtype=np.intp)
         classes = ClassDFA(np.asarray(spelled.transitions), spelled.accepting.copy(), spelled.start, identity)
         return canonical_numbering(classes).to_byte_dfa()
 
 
+def strings_in(names: list[str] | tuple[str, ...]) -> RegexNode:
+    """Every JSON spelling of the strings ``names`` (quotes included), as a `StringIn` node."""
+    return StringIn(tuple(sorted(set(names))))
+
+
 def key_literal(name: str) -> RegexNode:
-    """Every JSON spelling of the key ``name`` (quotes included), as a `KeyLiteral` node."""
-    return KeyLiteral((name,))
+    """Every JSON spelling of the key ``name`` (quotes included)."""
+    return strings_in((name,))
 
 
 def encoded_key_not_in(names: list[str]) -> RegexNode:

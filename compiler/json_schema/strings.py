@@ -25,10 +25,12 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
+    Intersection,
     RegexNode,
     Repeat,
     alternation,
     concat,
+    intersection,
     repeat,
 )
 from automask.errors import UnknownFormatWarning
@@ -120,6 +122,8 @@ def restrict_length(node: RegexNode, low: int, high: int | None) -> RegexNode | 
     low = max(low, 0)
     if high is not None and low > high:
         return NOTHING
+    if isinstance(node, Intersection):
+        return None
     if isinstance(node, (CharSet, Empty)):
         length = 1 if isinstance(node, CharSet) else 0
         return node if low <= length and (high is None or length <= high) else NOTHING
@@ -211,18 +215,16 @@ def string_content(schema: dict) -> RegexNode:
             raise StringConstraintError(f"format {name!r}", "format")
         else:
             shapes.append(("format", node))
-    if len(shapes) > 1:
-        raise StringConstraintError("pattern together with format (needs a language intersection)", "pattern")
+    if len(shapes) > 1:  # pattern and format: both must hold
+        shapes = [("pattern", intersection(shapes[0][1], shapes[1][1]))]
     if not shapes:
         return repeat(ANY_CHAR, low, high) if (low or high is not None) else ANY_STRING_CONTENT
     keyword, shape = shapes[0]
     if low == 0 and high is None:
         return shape
     restricted = restrict_length(shape, low, high)
-    if restricted is None:
-        raise StringConstraintError(
-            f"{keyword} together with minLength/maxLength (needs a language intersection)", keyword
-        )
+    if restricted is None:  # the pattern's structure does not split: intersect the automata
+        return intersection(shape, repeat(ANY_CHAR, low, high))
     return restricted
 
 

@@ -51,6 +51,7 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
+    Intersection,
     RegexNode,
     Repeat,
     alternation,
@@ -405,6 +406,8 @@ class GrammarLowering:
             shape = ("a", *(self.interned(option) for option in node.options))
         elif isinstance(node, Repeat):
             shape = ("r", self.interned(node.item), node.min, node.max)
+        elif isinstance(node, Intersection):
+            shape = ("i", self.interned(node.left), self.interned(node.right))
         else:
             shape = ("e",)
         number = self.shapes.setdefault(shape, len(self.shapes))
@@ -451,6 +454,12 @@ def _source(node: RegexNode, emit) -> None:
         return
     if isinstance(node, TaggedStrings):
         emit(f"<{node!r}>")
+        return
+    if isinstance(node, Intersection):
+        emit("(?=")
+        _source(node.right, emit)
+        emit(")")
+        _source(node.left, emit)
         return
     if isinstance(node, Concat):
         for item in node.items:

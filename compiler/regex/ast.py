@@ -1,6 +1,6 @@
 """The regular-expression AST shared by every regular front-end.
 
-Five node types, all immutable and over Unicode *code points* (not bytes):
+Six node types, all immutable and over Unicode *code points* (not bytes):
 
 - `CharSet`: one code point from a set, stored as sorted, disjoint, non-adjacent inclusive
   ``(first, last)`` ranges.  ``CharSet(())`` matches nothing (the empty language).
@@ -8,6 +8,7 @@ Five node types, all immutable and over Unicode *code points* (not bytes):
 - `Alternation`: any one of the options.
 - `Repeat`: ``item`` repeated ``min`` to ``max`` times (``max=None``: unbounded).
 - `Empty`: the empty string.
+- `Intersection`: strings in both operands (built as a product of DFAs, see the class).
 
 The regex parser, the JSON-Schema front-end and the grammar front-end all build these and
 hand them to `automask.compiler.regex.ast_to_dfa`.  Surrogate code points (U+D800..U+DFFF)
@@ -53,7 +54,19 @@ class Empty:
     pass
 
 
-RegexNode = CharSet | Concat | Alternation | Repeat | Empty
+@dataclass(frozen=True, slots=True)
+class Intersection:
+    """The strings in both ``left`` and ``right`` (a JSON-Schema ``pattern`` with length bounds).
+
+    No regex spells it, so walkers that need one refuse it; `ast_to_dfa` builds the product of
+    the two operands' DFAs (`automata.product`) and the NFA path embeds that DFA.
+    """
+
+    left: RegexNode
+    right: RegexNode
+
+
+RegexNode = CharSet | Concat | Alternation | Repeat | Empty | Intersection
 
 EMPTY = Empty()
 NOTHING = CharSet(())
@@ -126,6 +139,13 @@ def alternation(options: Iterable[RegexNode]) -> RegexNode:
     if len(flat) == 1:
         return flat[0]
     return Alternation(tuple(flat))
+
+
+def intersection(left: RegexNode, right: RegexNode) -> RegexNode:
+    """The strings of both ``left`` and ``right`` (`NOTHING` when either is empty)."""
+    if left == NOTHING or right == NOTHING:
+        return NOTHING
+    return Intersection(left, right)
 
 
 def repeat(item: RegexNode, minimum: int, maximum: int | None) -> RegexNode:

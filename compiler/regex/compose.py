@@ -28,7 +28,7 @@ import numpy as np
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.limits import CompileLimits
-from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, RegexNode, Repeat
+from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Intersection, RegexNode, Repeat
 from automask.compiler.regex.finite_strings import small_finite_language
 
 MIN_COMPOSED_REPEAT = 8
@@ -94,6 +94,8 @@ def _mentions(node: RegexNode, code: int) -> bool:
         return any(_mentions(option, code) for option in node.options)
     if isinstance(node, Repeat):
         return _mentions(node.item, code)
+    if isinstance(node, Intersection):
+        return _mentions(node.left, code) and _mentions(node.right, code)
     return False
 
 
@@ -179,7 +181,14 @@ def _concatenate(left: ByteDFA, right: ByteDFA, limits: CompileLimits) -> ByteDF
 
 
 def nfa_size_estimate(node: RegexNode) -> int:
-    """Roughly the Thompson NFA's state count (`to_nfa`), to keep ``max_nfa_states`` honest."""
+    """Roughly the Thompson NFA's state count (`to_nfa`), to keep ``max_nfa_states`` honest.
+
+    Nodes built as automata (tagged strings, intersections) count their operands' size, or
+    a flat 64 for a tagged node (its regex is never built for this)."""
+    if hasattr(node, "build_dfa"):
+        return 64 * max(1, len(getattr(node, "names", ())))
+    if isinstance(node, Intersection):
+        return nfa_size_estimate(node.left) + nfa_size_estimate(node.right)
     if isinstance(node, CharSet):
         return len(node.ranges) + 1
     if isinstance(node, Concat):

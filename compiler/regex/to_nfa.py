@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.automata.nfa import NFA, NFABuilder
 from automask.compiler.automata.utf8 import utf8_sequences_for_ranges
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
@@ -24,6 +27,7 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
+    Intersection,
     Ranges,
     RegexNode,
     Repeat,
@@ -52,10 +56,19 @@ class _Emitter:
     def __init__(self, nfa: NFABuilder):
         self.nfa = nfa
         self.layouts: dict[Ranges, _CharSetLayout] = {}
+        self.merged_char_sets: dict[int, Ranges] = {}  # id(Alternation) -> its char sets, merged
+        self.alive: list[RegexNode] = []  # keeps the nodes behind those ids alive
 
     def emit(self, node: RegexNode, source: int, target: int) -> None:
         nfa = self.nfa
-        if isinstance(node, CharSet):
+        build_dfa = getattr(node, "build_dfa", None)
+        if build_dfa is not None:  # a tagged node (see `ast_to_dfa`): embed its own DFA
+            self.emit_dfa(build_dfa(nfa.limits), source, target)
+        elif isinstance(node, Intersection):  # no NFA spells it: embed the product DFA
+            from automask.compiler.regex import ast_to_dfa
+
+            self.emit_dfa(ast_to_dfa(node, nfa.limits), source, target)
+        elif isinstance(node, CharSet):
             self.emit_char_set(node.ranges, source, target)
         elif isinstance(node, Concat):
             current = source
@@ -65,20 +78,42 @@ class _Emitter:
                 current = following
             self.emit(node.items[-1], current, target)
         elif isinstance(node, Alternation):
-            merged: list[tuple[int, int]] = []
+            merged = self.merged_char_sets.get(id(node))
+            if merged is None:  # once per node: unrolled repeats emit the same node many times
+                merged = normalize_ranges(r for o in node.options if isinstance(o, CharSet) for r in o.ranges)
+                self.merged_char_sets[id(node)] = merged
+                self.alive.append(node)
             for option in node.options:
-                if isinstance(option, CharSet):
-                    merged.extend(option.ranges)
-                else:
+                if not isinstance(option, CharSet):
                     self.emit(option, source, target)
             if merged:
-                self.emit_char_set(normalize_ranges(merged), source, target)
+                self.emit_char_set(merged, source, target)
         elif isinstance(node, Repeat):
             self.emit_repeat(node, source, target)
         elif isinstance(node, Empty):
             nfa.add_epsilon(source, target)
         else:  # pragma: no cover - defensive
             raise TypeError(f"not a regex AST node: {node!r}")
+
+    def emit_dfa(self, dfa: ByteDFA, source: int, target: int) -> None:
+        """A copy of ``dfa`` between ``source`` and ``target``: its states become NFA states,
+        its transitions byte ranges (maximal runs of one target), its accepting states lead
+        to ``target`` by epsilon moves."""
+        nfa = self.nfa
+        first = nfa.add_states(dfa.num_states)
+        table = dfa.transitions
+        run_starts = np.ones(table.shape, dtype=bool)
+        run_starts[:, 1:] = table[:, 1:] != table[:, :-1]
+        states, lows = np.nonzero(run_starts & (table >= 0))
+        ends = np.ones(table.shape, dtype=bool)
+        ends[:, :-1] = table[:, :-1] != table[:, 1:]
+        _, highs = np.nonzero(ends & (table >= 0))
+        edges = nfa.byte_edges
+        for state, low, high in zip(states.tolist(), lows.tolist(), highs.tolist(), strict=True):
+            edges[first + state].append((low, high, first + int(table[state, low])))
+        nfa.add_epsilon(source, first + dfa.start)
+        for state in np.flatnonzero(dfa.accepting).tolist():
+            nfa.add_epsilon(first + state, target)
 
     def emit_repeat(self, node: Repeat, source: int, target: int) -> None:
         nfa = self.nfa
