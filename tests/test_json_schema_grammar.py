@@ -326,3 +326,19 @@ def test_pattern_with_length_or_format_is_an_exact_intersection(checker, schema,
         for instance in instances:
             for text in (json.dumps(instance), json.dumps(instance, ensure_ascii=False)):
                 assert checker.accepts(grammar, text) == validator.is_valid(instance), (backend, text)
+
+
+def test_draft4_integers_have_no_fraction(checker):
+    """Draft 4 (``$schema``) reads ``12345.0`` as a non-integer; draft 6 on, as an integer."""
+    for dialect, fraction_ok in (
+        ("http://json-schema.org/draft-04/schema#", False),
+        ("https://json-schema.org/draft/2020-12/schema", True),
+        (None, True),
+    ):
+        schema = {"type": "object", "properties": {"userId": {"type": "integer"}}}
+        if dialect:
+            schema["$schema"] = dialect
+        grammar = checker.compile(schema)
+        assert checker.accepts(grammar, '{"userId": 12345}')
+        assert checker.accepts(grammar, '{"userId": 12345.0}') == fraction_ok, dialect
+        assert not checker.accepts(grammar, '{"userId": 12345.5}')

@@ -502,3 +502,20 @@ def test_bounded_numbers_accept_small_exponent_floats_only_when_in_range(bounds)
             sign * Decimal("0.0001")
         )
         assert dfa.matches(json.dumps(x).encode()) == interval_in_range, (x, bounds)
+
+
+@pytest.mark.parametrize(
+    ("schema", "instances"),
+    [
+        ({"type": "number", "maximum": 5, "exclusiveMaximum": True}, [5, 4.9, 5.1, -3]),
+        ({"type": "integer", "minimum": 1, "exclusiveMinimum": True}, [0, 1, 2]),
+        ({"type": "integer", "minimum": 1, "exclusiveMinimum": False}, [0, 1, 2]),
+        ({"type": "number", "exclusiveMaximum": True}, [1e9, -1]),
+    ],
+)
+def test_draft4_boolean_exclusive_bounds(schema, instances):
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", **schema}
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft4Validator(schema)
+    for instance in instances:
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance

@@ -42,9 +42,11 @@ ANNOTATIONS = frozenset(
 UNSUPPORTED = frozenset(
     (
         "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
+        "divisibleBy", "disallow", "extends",
     )
 )  # fmt: skip
-"""Constraining keywords the regular engine does not compile (yet)."""
+"""Constraining keywords the regular engine does not compile (yet); the last three are draft 3's,
+refused rather than mistaken for annotations."""
 
 
 CONSTRAINING = frozenset(
@@ -85,6 +87,12 @@ class SchemaCompiler:
     truncated_refs: list[str] = field(default_factory=list)
     bounds_recursion: bool = True
     """Unroll a recursive ``$ref`` at most ``max_nesting`` times (a regex cannot recurse)."""
+
+    @property
+    def legacy_integers(self) -> bool:
+        """Whether the document declares draft 3 or 4, where ``1.0`` is not an ``integer``."""
+        dialect = self.root.get("$schema") if isinstance(self.root, dict) else None
+        return isinstance(dialect, str) and ("draft-04" in dialect or "draft-03" in dialect)
 
     # -- errors -------------------------------------------------------------------------
 
@@ -175,7 +183,7 @@ class SchemaCompiler:
             return alternation([literal("true"), literal("false")])
         if kind in ("integer", "number"):
             try:
-                return number_node(schema, integer=kind == "integer")
+                return number_node(schema, integer=kind == "integer", zero_fraction=not self.legacy_integers)
             except NumberError as error:
                 if error.unsupported:
                     self.unsupported(error.keyword, pointer, str(error))

@@ -191,8 +191,11 @@ def any_number() -> RegexNode:
     return concat([MINUS, INTEGER_DIGITS, repeat(FRACTION, 0, 1), repeat(EXPONENT, 0, 1)])
 
 
-def any_integer() -> RegexNode:
-    """Every JSON number with an integral value written without exponent (``3``, ``-0``, ``3.00``)."""
+def any_integer(zero_fraction: bool = True) -> RegexNode:
+    """Every JSON number with an integral value written without exponent (``3``, ``-0``, and
+    with ``zero_fraction`` ``3.00``: an integer since draft 6, not in drafts 3 and 4)."""
+    if not zero_fraction:
+        return concat([MINUS, INTEGER_DIGITS])
     return concat(
         [MINUS, INTEGER_DIGITS, repeat(concat([literal("."), repeat(literal("0"), 1, None)]), 0, 1)]
     )

@@ -135,8 +135,15 @@ def value_range(low: Bound | None, high: Bound | None) -> RegexNode:
 
 
 def _bounds(schema: dict) -> tuple[Bound | None, Bound | None]:
+    """The tightest lower and upper bounds.  Draft 4's boolean ``exclusiveMinimum`` /
+    ``exclusiveMaximum`` (``true``: ``minimum`` / ``maximum`` itself is excluded) are read as such."""
     low: Bound | None = None
     high: Bound | None = None
+    draft4_exclusive = {
+        paired: bool(schema[keyword])
+        for keyword, paired in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum"))
+        if isinstance(schema.get(keyword), bool)
+    }
     for keyword, inclusive, is_low in (
         ("minimum", True, True),
         ("exclusiveMinimum", False, True),
@@ -147,9 +154,8 @@ def _bounds(schema: dict) -> tuple[Bound | None, Bound | None]:
             continue
         raw = schema[keyword]
         if isinstance(raw, bool) and keyword.startswith("exclusive"):
-            raise NumberError(
-                f"{keyword} must be a number in draft 2020-12 (boolean form is draft 4)", keyword, True
-            )
+            continue  # draft 4: it qualifies its `minimum` / `maximum` (`draft4_exclusive`)
+        inclusive = inclusive and not draft4_exclusive.get(keyword, False)
         bound = Bound(_to_fraction(raw, keyword), inclusive)
         if is_low:
             if low is None or bound.value > low.value or (bound.value == low.value and not inclusive):
@@ -212,8 +218,12 @@ def _suffix_multiples(divisor: int) -> RegexNode | None:
     return concat([repeat(literal("-"), 0, 1), magnitude, zeros])
 
 
-def number_node(schema: dict, integer: bool) -> RegexNode:
-    """The numerals an ``integer`` (``integer=True``) or ``number`` schema accepts."""
+def number_node(schema: dict, integer: bool, zero_fraction: bool = True) -> RegexNode:
+    """The numerals an ``integer`` (``integer=True``) or ``number`` schema accepts.
+
+    ``zero_fraction``: whether an unbounded ``integer`` may be written ``3.0`` (draft 6 on; a
+    draft-4 document's integers are numerals without a fraction).
+    """
     low, high = _bounds(schema)
     divisor_raw = schema.get("multipleOf")
     if divisor_raw is not None:
@@ -223,7 +233,7 @@ def number_node(schema: dict, integer: bool) -> RegexNode:
         return _multiples(divisor, low, high, integer)
     if integer:
         if low is None and high is None:
-            return any_integer()
+            return any_integer(zero_fraction)
         first, last = _integer_bounds(low, high)
         if first is not None and last is not None and first > last:
             return NOTHING
