@@ -342,3 +342,27 @@ def test_draft4_integers_have_no_fraction(checker):
         assert checker.accepts(grammar, '{"userId": 12345}')
         assert checker.accepts(grammar, '{"userId": 12345.0}') == fraction_ok, dialect
         assert not checker.accepts(grammar, '{"userId": 12345.5}')
+
+
+@pytest.mark.parametrize("additional", [True, {"type": "integer"}])
+def test_pattern_properties_with_additional_properties(checker, additional):
+    """Keys matching a pattern take its schema; the other unlisted keys take additionalProperties
+    (their key language is a difference of automata), in every spelling."""
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}},
+        "patternProperties": {"^x-": {"type": "boolean"}},
+        "additionalProperties": additional,
+    }
+    validator = jsonschema.Draft202012Validator(schema)
+    grammar = checker.compile(schema)
+    for instance in (
+        {"id": "a", "x-flag": True},
+        {"id": "a", "x-flag": 3},
+        {"id": "a", "other": 3},
+        {"id": "a", "other": "text"},
+        {"x-a": False, "y": 1},
+        {"id": "a", "x-": None},
+    ):
+        for text in (json.dumps(instance), json.dumps(instance).replace('"x-', '"\\u0078-')):
+            assert checker.accepts(grammar, text) == validator.is_valid(instance), text

@@ -546,12 +546,12 @@ def test_epsilon_closure_kernel_matches_the_nfa_reference(seed: int) -> None:
 
 
 def test_intersection_node_is_the_product_on_every_path() -> None:
-    from automask.compiler.regex.ast import Intersection, intersection
+    from automask.compiler.regex.ast import Product, intersection
     from automask.compiler.regex.to_nfa import ast_to_nfa
 
     left, right = parse_regex("[a-c]*b[a-c]*"), parse_regex("[a-c]{2,4}")
     node = intersection(left, right)
-    assert isinstance(node, Intersection)
+    assert isinstance(node, Product)
     dfa = ast_to_dfa(node)
     words = [bytes(w) for n in range(7) for w in itertools.product(b"abc", repeat=n)]
     expected = {w for w in words if b"b" in w and 2 <= len(w) <= 4}

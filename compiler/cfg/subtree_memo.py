@@ -188,7 +188,8 @@ class SubtreeMemo:
         walking for lack of them (times `EARN_RATE`): within a small factor of the best choice
         made knowing the future, and long-lived grammars still get their memos.
         """
-        self.build_credit += EARN_RATE * walk_seconds  # a race loses a little credit: speed only, never a mask
+        # A race loses a little credit: speed only, never a mask.
+        self.build_credit += EARN_RATE * walk_seconds
 
     def _roots(self, code: int, slots: SlotArrays) -> tuple[np.ndarray, int]:
         """The nodes of root list ``code`` and their byte (see `_kernels.fill_mask_jobs`)."""

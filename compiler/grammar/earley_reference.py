@@ -22,7 +22,7 @@ import bisect
 from dataclasses import dataclass
 
 from automask.compiler.grammar.ir import Grammar, NonTerminal
-from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Intersection, RegexNode, Repeat
+from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Product, RegexNode, Repeat
 from automask.errors import CompileLimitExceeded
 
 # A character-grammar symbol: an int is a nonterminal id, a `_CharTest` one character.
@@ -208,8 +208,8 @@ class EarleyRecognizer:
             if self._symbol_count > self._max_symbols:
                 raise CompileLimitExceeded("max_grammar_symbols", self._symbol_count, self._max_symbols)
             return body * node.min + tail_symbols
-        if isinstance(node, Intersection):
-            raise NotImplementedError("the reference oracle has no rule form for an intersection of regexes")
+        if isinstance(node, Product):
+            raise NotImplementedError("the reference oracle has no rule form for a product of regexes")
         raise TypeError(f"not a regex AST node: {node!r}")
 
     def _prune_unproductive(self) -> None:

@@ -21,7 +21,7 @@ import warnings
 
 from automask.compiler.grammar.errors import EmptyGrammarError, UndefinedSymbolError, UnproductiveRuleError
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, SourceLocation, Terminal
-from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Intersection, RegexNode, Repeat
+from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Product, RegexNode, Repeat
 
 
 class GrammarWarning(UserWarning):
@@ -123,8 +123,9 @@ def regex_is_productive(node: RegexNode) -> bool:
         return any(regex_is_productive(option) for option in node.options)
     if isinstance(node, Repeat):
         return node.min == 0 or regex_is_productive(node.item)
-    if isinstance(node, Intersection):  # maybe empty: the terminal's DFA construction says so
-        return regex_is_productive(node.left) and regex_is_productive(node.right)
+    if isinstance(node, Product):  # maybe empty: the terminal's DFA construction says so
+        left = regex_is_productive(node.left)
+        return left and regex_is_productive(node.right) if node.mode == "intersection" else left
     raise TypeError(f"not a regex AST node: {node!r}")
 
 

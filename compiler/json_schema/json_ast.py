@@ -21,13 +21,12 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
-    Intersection,
+    Product,
     RegexNode,
     Repeat,
     alternation,
     char_set,
     concat,
-    intersection,
     literal,
     repeat,
 )
@@ -156,8 +155,9 @@ def encode_content(node: RegexNode) -> RegexNode:
         return alternation(encode_content(option) for option in node.options)
     if isinstance(node, Repeat):
         return repeat(encode_content(node.item), node.min, node.max)
-    if isinstance(node, Intersection):  # encodings of distinct characters are disjoint prefix
-        return intersection(encode_content(node.left), encode_content(node.right))  # codes
+    if isinstance(node, Product):  # distinct characters' encodings are disjoint prefix codes,
+        left, right = encode_content(node.left), encode_content(node.right)  # so encoding
+        return Product(left, right, node.mode)  # commutes with intersection and difference
     assert isinstance(node, Empty)
     return node
 

@@ -7,9 +7,9 @@ additional members are any string *other than* the listed names (a finite comple
 built over the keys' encodings by `keys.encoded_key_not_in`), so a declared property can
 never reappear with an unchecked value.
 
-``patternProperties`` is compiled only when no other key is allowed
-(``additionalProperties: false``), the patterns are pairwise disjoint and match no listed
-name (checked on their automata); ``propertyNames`` only checks the listed names unless
+``patternProperties`` is compiled when the patterns are pairwise disjoint and match no listed
+name (checked on their automata); additional members then have the keys that are neither
+listed nor matched by a pattern (a `Product` difference of automata); ``propertyNames`` only checks the listed names unless
 it is trivially true.  Everything else raises `UnsupportedFeature`.
 
 Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
@@ -29,6 +29,7 @@ from automask.compiler.regex.ast import (
     RegexNode,
     alternation,
     concat,
+    difference,
     literal,
     repeat,
 )
@@ -76,11 +77,11 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     if any(member == NOTHING or value_is_nothing(member) for member, needed in members if needed):
         return NOTHING
     names = [name for name, _, _ in declared]
-    extra: RegexNode | None = None
+    extras: list[RegexNode] = []
     if patterns:
         if names_schema is not True:
             ctx.unsupported("propertyNames", pointer, "propertyNames together with patternProperties")
-        extra = alternation(
+        extras.extend(
             concat(
                 [
                     json_string(pattern_node(pattern)),
@@ -90,16 +91,19 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
             )
             for pattern, sub in patterns.items()
         )
-    elif additional is not False and names_schema is not False:
+    if additional is not False and names_schema is not False:
         keys = encoded_key_not_in(names)
         if names_schema is not True:
             named = _names_language(ctx, names_schema, names, pointer)
             keys = named if named is not None else keys
+        if patterns:  # additionalProperties covers the keys no pattern matches
+            keys = difference(keys, alternation(json_string(pattern_node(pattern)) for pattern in patterns))
         value = ctx.compile(
             additional, f"{pointer}/additionalProperties", depth - 1 if additional is True else depth
         )
         if value != NOTHING:
-            extra = concat([keys, token(":", options), value])
+            extras.append(concat([keys, token(":", options), value]))
+    extra = alternation(extras) if extras else None
     low = ctx.count_keyword(schema, "minProperties", pointer) or 0
     high = ctx.count_keyword(schema, "maxProperties", pointer)
     space = whitespace(options)
@@ -225,13 +229,6 @@ def _check_patterns(
     from automask.compiler.json_schema.combinators import dfas_disjoint
     from automask.compiler.regex import ast_to_dfa
 
-    if additional is not False:
-        ctx.unsupported(
-            "patternProperties",
-            pointer,
-            "with additionalProperties other than false (needs a regex complement)",
-        )
-        return
     dfas = [ast_to_dfa(pattern_node(pattern), ctx.limits) for pattern in patterns]
     for dfa, pattern in zip(dfas, patterns, strict=True):
         if any(dfa.matches(name.encode()) for name, _, _ in declared):

@@ -25,7 +25,7 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
-    Intersection,
+    Product,
     RegexNode,
     Repeat,
     alternation,
@@ -122,7 +122,7 @@ def restrict_length(node: RegexNode, low: int, high: int | None) -> RegexNode | 
     low = max(low, 0)
     if high is not None and low > high:
         return NOTHING
-    if isinstance(node, Intersection):
+    if isinstance(node, Product):
         return None
     if isinstance(node, (CharSet, Empty)):
         length = 1 if isinstance(node, CharSet) else 0

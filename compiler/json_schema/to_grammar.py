@@ -51,7 +51,7 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
-    Intersection,
+    Product,
     RegexNode,
     Repeat,
     alternation,
@@ -406,8 +406,8 @@ class GrammarLowering:
             shape = ("a", *(self.interned(option) for option in node.options))
         elif isinstance(node, Repeat):
             shape = ("r", self.interned(node.item), node.min, node.max)
-        elif isinstance(node, Intersection):
-            shape = ("i", self.interned(node.left), self.interned(node.right))
+        elif isinstance(node, Product):
+            shape = ("p", node.mode, self.interned(node.left), self.interned(node.right))
         else:
             shape = ("e",)
         number = self.shapes.setdefault(shape, len(self.shapes))
@@ -455,8 +455,8 @@ def _source(node: RegexNode, emit) -> None:
     if isinstance(node, TaggedStrings):
         emit(f"<{node!r}>")
         return
-    if isinstance(node, Intersection):
-        emit("(?=")
+    if isinstance(node, Product):
+        emit("(?=" if node.mode == "intersection" else "(?!")
         _source(node.right, emit)
         emit(")")
         _source(node.left, emit)

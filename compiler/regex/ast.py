@@ -8,7 +8,7 @@ Six node types, all immutable and over Unicode *code points* (not bytes):
 - `Alternation`: any one of the options.
 - `Repeat`: ``item`` repeated ``min`` to ``max`` times (``max=None``: unbounded).
 - `Empty`: the empty string.
-- `Intersection`: strings in both operands (built as a product of DFAs, see the class).
+- `Product`: an intersection or difference of two languages (built as a product of DFAs).
 
 The regex parser, the JSON-Schema front-end and the grammar front-end all build these and
 hand them to `automask.compiler.regex.ast_to_dfa`.  Surrogate code points (U+D800..U+DFFF)
@@ -55,8 +55,9 @@ class Empty:
 
 
 @dataclass(frozen=True, slots=True)
-class Intersection:
-    """The strings in both ``left`` and ``right`` (a JSON-Schema ``pattern`` with length bounds).
+class Product:
+    """The strings of ``left`` that are (``mode="intersection"``) or are not (``"difference"``)
+    in ``right``: a JSON-Schema ``pattern`` with length bounds, keys other than some patterns.
 
     No regex spells it, so walkers that need one refuse it; `ast_to_dfa` builds the product of
     the two operands' DFAs (`automata.product`) and the NFA path embeds that DFA.
@@ -64,9 +65,10 @@ class Intersection:
 
     left: RegexNode
     right: RegexNode
+    mode: str = "intersection"
 
 
-RegexNode = CharSet | Concat | Alternation | Repeat | Empty | Intersection
+RegexNode = CharSet | Concat | Alternation | Repeat | Empty | Product
 
 EMPTY = Empty()
 NOTHING = CharSet(())
@@ -145,7 +147,14 @@ def intersection(left: RegexNode, right: RegexNode) -> RegexNode:
     """The strings of both ``left`` and ``right`` (`NOTHING` when either is empty)."""
     if left == NOTHING or right == NOTHING:
         return NOTHING
-    return Intersection(left, right)
+    return Product(left, right, "intersection")
+
+
+def difference(left: RegexNode, right: RegexNode) -> RegexNode:
+    """The strings of ``left`` not in ``right``."""
+    if left == NOTHING or right == NOTHING:
+        return left
+    return Product(left, right, "difference")
 
 
 def repeat(item: RegexNode, minimum: int, maximum: int | None) -> RegexNode:

@@ -28,7 +28,7 @@ import numpy as np
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.limits import CompileLimits
-from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Intersection, RegexNode, Repeat
+from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Product, RegexNode, Repeat
 from automask.compiler.regex.finite_strings import small_finite_language
 
 MIN_COMPOSED_REPEAT = 8
@@ -94,8 +94,9 @@ def _mentions(node: RegexNode, code: int) -> bool:
         return any(_mentions(option, code) for option in node.options)
     if isinstance(node, Repeat):
         return _mentions(node.item, code)
-    if isinstance(node, Intersection):
-        return _mentions(node.left, code) and _mentions(node.right, code)
+    if isinstance(node, Product):
+        inside = _mentions(node.left, code)
+        return inside and _mentions(node.right, code) if node.mode == "intersection" else inside
     return False
 
 
@@ -187,7 +188,7 @@ def nfa_size_estimate(node: RegexNode) -> int:
     a flat 64 for a tagged node (its regex is never built for this)."""
     if hasattr(node, "build_dfa"):
         return 64 * max(1, len(getattr(node, "names", ())))
-    if isinstance(node, Intersection):
+    if isinstance(node, Product):
         return nfa_size_estimate(node.left) + nfa_size_estimate(node.right)
     if isinstance(node, CharSet):
         return len(node.ranges) + 1

@@ -27,7 +27,7 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
-    Intersection,
+    Product,
     Ranges,
     RegexNode,
     Repeat,
@@ -64,7 +64,7 @@ class _Emitter:
         build_dfa = getattr(node, "build_dfa", None)
         if build_dfa is not None:  # a tagged node (see `ast_to_dfa`): embed its own DFA
             self.emit_dfa(build_dfa(nfa.limits), source, target)
-        elif isinstance(node, Intersection):  # no NFA spells it: embed the product DFA
+        elif isinstance(node, Product):  # no NFA spells it: embed the product DFA
             from automask.compiler.regex import ast_to_dfa
 
             self.emit_dfa(ast_to_dfa(node, nfa.limits), source, target)
