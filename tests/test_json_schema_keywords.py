@@ -519,3 +519,27 @@ def test_draft4_boolean_exclusive_bounds(schema, instances):
     validator = jsonschema.Draft4Validator(schema)
     for instance in instances:
         assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "number", "multipleOf": 0.01},
+        {"type": "number", "multipleOf": 0.1, "minimum": 0, "maximum": 1_000_000_000},
+        {"type": "number", "multipleOf": 0.001, "exclusiveMinimum": -5, "maximum": 5},
+    ],
+)
+def test_decimal_multiple_of_is_exact(schema):
+    """``multipleOf: 10**-k``: at most k fractional digits before trailing zeros, within the
+    bounds.  Checked with exact fractions (float validators misjudge 1.255 / 0.001)."""
+    from fractions import Fraction
+
+    dfa = dfa_for(schema)
+    step = Fraction(str(schema["multipleOf"]))
+    low = Fraction(schema.get("minimum", schema.get("exclusiveMinimum", -(10**12))))
+    high = Fraction(schema.get("maximum", 10**12))
+    for text in ["1", "1.5", "1.25", "1.250", "1.255", "-0.01", "0.0001", "5", "5.001", "-5", "-4.999",
+                 "1000000000", "1000000000.1", "0.10", "3.0", "-0", "12.3456"]:  # fmt: skip
+        value = Fraction(text)
+        in_range = (value > low if "exclusiveMinimum" in schema else value >= low) and value <= high
+        assert dfa.matches(text.encode()) == (in_range and (value / step).denominator == 1), text

@@ -28,13 +28,14 @@ from automask.compiler.json_schema.digits import (
     fraction_range,
     integer_range,
 )
-from automask.compiler.json_schema.json_ast import any_integer, any_number
+from automask.compiler.json_schema.json_ast import INTEGER_DIGITS, MINUS, any_integer, any_number
 from automask.compiler.regex.ast import (
     EMPTY,
     NOTHING,
     RegexNode,
     alternation,
     concat,
+    intersection,
     literal,
     repeat,
 )
@@ -272,10 +273,35 @@ def tiny_exponent_numerals(low: Bound | None, high: Bound | None) -> list[RegexN
     return forms
 
 
+def _decimal_places(step: Fraction) -> int | None:
+    """``k`` when ``step`` is ``10**-k`` (``multipleOf: 0.01``), else None."""
+    if step.numerator != 1:
+        return None
+    places, rest = 0, step.denominator
+    while rest % 10 == 0:
+        rest //= 10
+        places += 1
+    return places if rest == 1 else None
+
+
+def _decimal_multiples(places: int, low: Bound | None, high: Bound | None) -> RegexNode:
+    """Multiples of ``10**-places``: numerals with at most ``places`` fractional digits before
+    trailing zeros (``1.25``, ``1.2500``, ``3``), within the bounds (an intersection of automata
+    when bounded).  Exponent forms (``125e-2``) are not produced: a subset, never a superset."""
+    fraction = concat([literal("."), repeat(DIGIT, 1, places), repeat(literal("0"), 0, None)])
+    numerals = concat([MINUS, INTEGER_DIGITS, repeat(fraction, 0, 1)])
+    if low is None and high is None:
+        return numerals
+    return intersection(value_range(low, high), numerals)
+
+
 def _multiples(divisor: Fraction, low: Bound | None, high: Bound | None, integer: bool) -> RegexNode:
     step = divisor
     if integer:  # multiples of the divisor that are also integers: multiples of lcm(p/q, 1) = p
         step = Fraction(divisor.numerator)
+    decimals = _decimal_places(step)
+    if decimals is not None and decimals > 0:
+        return _decimal_multiples(decimals, low, high)
     if low is not None and high is not None:
         first = math.ceil(low.value / step)
         if not low.inclusive and first * step == low.value:
