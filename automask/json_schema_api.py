@@ -31,8 +31,10 @@ from automask.runtime.compiled_grammar import CompiledGrammar
 
 Backend = Literal["auto", "cfg", "dfa"]
 
-JSON_SCHEMA_CFG_LIMITS = CFGLimits(max_flat_states=0)
-"""The CFG engine's limits for schema grammars: no flattening of regular sub-grammars.
+JSON_SCHEMA_CFG_LIMITS = CFGLimits(max_flat_states=0, initial_memo_credit=0.0)
+"""The CFG engine's limits for schema grammars: no flattening of regular sub-grammars, and no
+subtree memos before the grammar has paid for them in walks (a schema grammar typically
+serves one output; `SubtreeMemo.earn`).
 
 Why: a schema's objects are regular when their values are leaves, and flattening one turns
 the whole object -- every key spelling, the "any other key" complement, every value -- into

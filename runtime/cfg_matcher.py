@@ -85,6 +85,7 @@ class CFGGrammar(CompiledGrammar):
             self.words,
             self.set_index,
             cfg_limits.max_subtree_memo_bytes,
+            cfg_limits.initial_memo_credit,
         )
         self._mask_cache: dict[tuple, np.ndarray] = {}
         self._scratch = threading.local()  # per-thread `JobScratch`

@@ -299,7 +299,8 @@ def test_a_fresh_grammar_builds_memos_only_with_time_earned_walking():
     """Ski rental (`SubtreeMemo.earn`): no memo before the grammar has paid for frontier walks,
     then memos, while every mask stays the frontier walk's."""
     text = load_bundled("arithmetic.gbnf")
-    compiled = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=CFGLimits(max_cached_masks=0))
+    limits = CFGLimits(max_cached_masks=0, initial_memo_credit=0.0)
+    compiled = compile_grammar(text, "mistral-sp", syntax="gbnf", cfg_limits=limits)
     assert compiled.subtree_memo.build_credit == 0.0
     table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
     matcher, counts = compiled.matcher(), []

@@ -28,6 +28,11 @@ class CFGLimits:
     """Token masks a compiled grammar caches by parse context (0 disables the cache)."""
     max_forced_bytes: int = 4096
     """Longest `forced_bytes` answer."""
+    initial_memo_credit: float = 1.0
+    """Seconds of subtree-memo building a fresh grammar may spend before it has earned more
+    in frontier walks (`SubtreeMemo.earn`).  A grammar compiled from Lark/GBNF text usually
+    serves many outputs; a JSON-Schema grammar usually one, and starts with none
+    (`json_schema_api.JSON_SCHEMA_CFG_LIMITS`)."""
     max_subtree_memo_bytes: int = 64 * 2**20
     """Memoised trie subtrees per grammar (`subtree_memo.SubtreeMemo`; a cache only: dropped when larger)."""
     max_completion_nodes: int = 50_000_000

@@ -99,6 +99,7 @@ class SubtreeMemo:
         words: int,
         index: SetIndex,
         max_bytes: int,
+        initial_credit: float = 0.0,
     ) -> None:
         self.tables = tables
         self.trie = trie
@@ -109,7 +110,7 @@ class SubtreeMemo:
         self.num_nodes = int(trie.node_byte.shape[0])
         self.build_seconds_left = BUILD_SECONDS
         """What is left of this grammar's `BUILD_SECONDS` (spent by `build`, under the lock)."""
-        self.build_credit = 0.0
+        self.build_credit = initial_credit
         """Seconds `build` may still spend before the grammar has paid as much in walks (`earn`)."""
         self.max_walk_tokens = 2 * int(trie.token_ids.shape[0])
         """A memo whose subtrees hold more tokens (counted with overlaps) is *too large* (see above)."""
