@@ -836,8 +836,8 @@ def test_terminal_cache_bound_and_limits_on_a_hit():
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_bounded_breadth_first_order_is_the_reference_or_gives_up(seed):
-    from automask.compiler.automata._kernels import bounded_breadth_first_order
+def test_breadth_first_order_is_the_reference_or_gives_up(seed):
+    from automask.compiler.automata._kernels import breadth_first_order
     from automask.compiler.automata.dfa import breadth_first_order_reference
 
     rng = random.Random(seed)
@@ -848,7 +848,7 @@ def test_bounded_breadth_first_order_is_the_reference_or_gives_up(seed):
             table[state, byte] = rng.randrange(states)
     full = np.asarray(breadth_first_order_reference(table, 0))
     for limit in (1, 5, states):
-        bounded = bounded_breadth_first_order(table, 0, limit)
+        bounded = breadth_first_order(table, 0, limit)
         assert np.array_equal(bounded, full) if full.shape[0] <= limit else bounded.shape[0] == 0
 
 

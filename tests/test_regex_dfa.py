@@ -512,7 +512,7 @@ def test_kernels_match_pure_python_references(seed: int) -> None:
     )
     start = int(rng.integers(0, num_states))
     assert np.array_equal(
-        breadth_first_order(table, start), automata.breadth_first_order_reference(table, start)
+        breadth_first_order(table, start, num_states), automata.breadth_first_order_reference(table, start)
     )
     class_of_byte = np.minimum(np.arange(256) * num_classes // 256, num_classes - 1).astype(np.intp)
     try:

@@ -136,32 +136,6 @@ def hopcroft_blocks(
     return block_of
 
 
-@njit("int64[:](int32[:, :], int64)", cache=True, nogil=True)
-def breadth_first_order(table: np.ndarray, start: int) -> np.ndarray:
-    """States reachable from ``start`` in breadth-first order, each row scanned left to right.
-
-    ``table``: int32 ``[num_states, num_columns]``, ``-1`` for no transition.  Reference:
-    `automask.compiler.automata.dfa.breadth_first_order_reference`.
-    """
-    num_states, num_columns = table.shape
-    seen = np.zeros(num_states, np.bool_)
-    order = np.empty(num_states, np.int64)
-    order[0] = start
-    seen[start] = True
-    size = 1
-    index = 0
-    while index < size:
-        state = order[index]
-        index += 1
-        for column in range(num_columns):
-            target = table[state, column]
-            if target >= 0 and not seen[target]:
-                seen[target] = True
-                order[size] = target
-                size += 1
-    return order[:size]
-
-
 @njit("bool_[:](int64[:], int64[:], bool_[:])", cache=True, nogil=True)
 def co_reachable(in_offsets: np.ndarray, in_sources: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """bool ``[num_states]``: states that can reach an accepting state.
@@ -288,12 +262,13 @@ def product_states(
     cache=True,
     nogil=True,
 )
-def bounded_breadth_first_order(table: np.ndarray, start: int, limit: int) -> np.ndarray:
-    """`breadth_first_order`, but an empty array as soon as more than ``limit`` states are reachable.
+def breadth_first_order(table: np.ndarray, start: int, limit: int) -> np.ndarray:
+    """States reachable from ``start`` in breadth-first order, each row scanned left to right;
+    an empty array as soon as more than ``limit`` are reachable.
 
-    Stops early, so asking about a small residual inside a large DFA costs only the
-    residual.  Reference: `automask.compiler.automata.dfa.breadth_first_order_reference`
-    (truncated the same way).
+    ``table``: int32 ``[num_states, num_columns]``, ``-1`` for no transition.  The limit stops
+    early, so asking about a small residual inside a large DFA costs only the residual.
+    Reference: `automask.compiler.automata.dfa.breadth_first_order_reference`.
     """
     num_states, num_columns = table.shape
     seen = np.zeros(num_states, np.bool_)

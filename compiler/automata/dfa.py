@@ -391,7 +391,7 @@ def canonical_numbering(dfa: ClassDFA) -> ClassDFA:
     np.minimum.at(first_byte, dfa.class_of_byte, np.arange(256))
     class_order = np.argsort(first_byte, kind="stable")
     ordered = np.ascontiguousarray(dfa.table[:, class_order], dtype=np.int32)
-    kept = breadth_first_order(ordered, dfa.start)
+    kept = breadth_first_order(ordered, dfa.start, dfa.num_states)
     if kept.shape[0] == dfa.num_states and (kept == np.arange(dfa.num_states)).all():
         return dfa
     new_id = np.full(dfa.num_states + 1, DEAD, dtype=np.int32)  # index -1 (DEAD) -> DEAD

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
+
 
 def _readonly(dtype, ndim: int) -> nb.types.Array:
     return nb.types.Array(dtype, ndim, "C", readonly=True)
@@ -33,12 +35,7 @@ def _readonly(dtype, ndim: int) -> nb.types.Array:
 _WALK_SIGNATURE = nb.int64(
     _readonly(nb.int32, 2),  # transitions [S, 256], DEAD = -1
     _readonly(nb.boolean, 1),  # accepting [S]
-    _readonly(nb.uint8, 1),  # node_byte
-    _readonly(nb.int32, 1),  # node_depth
-    _readonly(nb.int32, 1),  # node_end
-    _readonly(nb.int32, 1),  # token_offsets
-    _readonly(nb.int32, 1),  # token_ids
-    nb.int64,  # max_depth
+    *TRIE_ARRAY_TYPES,
     _readonly(nb.int32, 1),  # start states
     _readonly(nb.int32, 1),  # roots (-1 = whole trie)
     nb.uint32[::1],  # out bits (OR-ed into)

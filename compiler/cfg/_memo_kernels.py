@@ -27,16 +27,12 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from automask.compiler.cfg._kernels import walk_subtrees
+from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
+
 
 def _readonly(dtype, ndim: int) -> nb.types.Array:
     return nb.types.Array(dtype, ndim, "C", readonly=True)
-
-
-@nb.njit(cache=True, nogil=True)
-def _grown(array):  # pragma: no cover - compiled
-    bigger = np.empty(2 * array.shape[0], dtype=array.dtype)
-    bigger[: array.shape[0]] = array
-    return bigger
 
 
 _MEMO_WALK_SIGNATURE = nb.types.Tuple(
@@ -44,12 +40,7 @@ _MEMO_WALK_SIGNATURE = nb.types.Tuple(
 )(
     _readonly(nb.int32, 2),  # transitions [S, 256]
     _readonly(nb.boolean, 1),  # accepting [S]
-    _readonly(nb.uint8, 1),  # node_byte
-    _readonly(nb.int32, 1),  # node_depth
-    _readonly(nb.int32, 1),  # node_end
-    _readonly(nb.int32, 1),  # token_offsets
-    _readonly(nb.int32, 1),  # token_ids
-    nb.int64,  # max_depth
+    *TRIE_ARRAY_TYPES,
     _readonly(nb.int64, 1),  # child_offsets
     _readonly(nb.uint8, 1),  # child_bytes
     _readonly(nb.int32, 1),  # child_nodes
@@ -109,49 +100,51 @@ def memo_walk(
             num_live += 1
     if num_live == 0 or num_below == 0:
         return 0, empty_tokens, empty_groups, empty_offsets, empty_tokens
-    # Walk the strict descendants of each child with each live state; completion points
-    # (node, entry) where the state accepts at a node with descendants.
+    # Walk the strict descendants of the children with each live state (`_kernels.walk_subtrees`,
+    # again with room for every point if the first buffers were short: bits are idempotent);
+    # completion points (node, entry) where a state accepts at a node with descendants.
+    roots = below[:num_below].copy()
+    states = live_states[:num_live].copy()
     point_nodes = np.empty(64, dtype=np.int32)
     point_entries = np.empty(64, dtype=np.int32)
-    num_points = 0
-    state_at = np.empty(max_depth + 1, dtype=np.int32)
+    num_points = walk_subtrees(
+        transitions, accepting, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
+        states, roots, row, point_nodes, point_entries,
+    )  # fmt: skip
+    if num_points > point_nodes.shape[0]:
+        point_nodes = np.empty(num_points, dtype=np.int32)
+        point_entries = np.empty(num_points, dtype=np.int32)
+        walk_subtrees(
+            transitions, accepting, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
+            states, roots, row, point_nodes, point_entries,
+        )  # fmt: skip
+    for p in range(num_points):
+        point_entries[p] = live[point_entries[p]]  # index into the live states -> entry
+    # The children themselves: tokens ending there, and points where a live state accepts.
+    extra = 0
     for i in range(num_below):
         child = below[i]
-        for k in range(token_offsets[child], token_offsets[child + 1]):  # tokens ending at the child
+        for k in range(token_offsets[child], token_offsets[child + 1]):
             token = token_ids[k]
             row[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-        stop = node_end[child]
-        base = node_depth[child]
-        for j in range(num_live):
-            state_at[base] = live_states[j]
-            node = child + 1
-            while node < stop:
-                depth = node_depth[node]
-                state = transitions[state_at[depth - 1], node_byte[node]]
-                if state < 0:
-                    node = node_end[node]
-                    continue
-                state_at[depth] = state
-                for k in range(token_offsets[node], token_offsets[node + 1]):
-                    token = token_ids[k]
-                    row[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-                if accepting[state] and node_end[node] > node + 1:
-                    if num_points == point_nodes.shape[0]:
-                        point_nodes = _grown(point_nodes)
-                        point_entries = _grown(point_entries)
-                    point_nodes[num_points] = node
-                    point_entries[num_points] = live[j]
-                    num_points += 1
-                node += 1
-        if node_end[child] > child + 1:  # the child itself, where a live state accepts
+        if node_end[child] > child + 1:
             for j in range(num_live):
                 if accepting[live_states[j]]:
-                    if num_points == point_nodes.shape[0]:
-                        point_nodes = _grown(point_nodes)
-                        point_entries = _grown(point_entries)
-                    point_nodes[num_points] = child
-                    point_entries[num_points] = live[j]
-                    num_points += 1
+                    extra += 1
+    if extra:
+        grown_nodes = np.empty(num_points + extra, dtype=np.int32)
+        grown_entries = np.empty(num_points + extra, dtype=np.int32)
+        grown_nodes[:num_points] = point_nodes[:num_points]
+        grown_entries[:num_points] = point_entries[:num_points]
+        point_nodes, point_entries = grown_nodes, grown_entries
+        for i in range(num_below):
+            child = below[i]
+            if node_end[child] > child + 1:
+                for j in range(num_live):
+                    if accepting[live_states[j]]:
+                        point_nodes[num_points] = child
+                        point_entries[num_points] = live[j]
+                        num_points += 1
     # The tokens read to their end, in the order of the children's subtrees.
     tokens = np.empty(walked, dtype=np.int32)
     num_tokens = 0

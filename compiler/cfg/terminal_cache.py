@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from automask.compiler.automata._kernels import bounded_breadth_first_order
+from automask.compiler.automata._kernels import breadth_first_order
 from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.cfg import _kernels
 from automask.compiler.limits import CompileLimits
@@ -171,7 +171,7 @@ def depth_classes(transitions: np.ndarray, accepting: np.ndarray, depth: int) ->
 def residual_key(transitions: np.ndarray, accepting: np.ndarray, state: int) -> bytes | None:
     """The digest of the residual language of ``state`` in a minimal DFA (None past
     `MAX_RESIDUAL_STATES` reachable states); see `ResidualRows`."""
-    order = bounded_breadth_first_order(transitions, state, MAX_RESIDUAL_STATES)
+    order = breadth_first_order(transitions, state, MAX_RESIDUAL_STATES)
     if order.shape[0] == 0:
         return None
     new_id = np.full(transitions.shape[0] + 1, -1, dtype=np.int32)  # index -1 (DEAD) -> DEAD

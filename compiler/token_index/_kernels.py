@@ -21,15 +21,20 @@ def _readonly(dtype, ndim: int) -> nb.types.Array:
     return nb.types.Array(dtype, ndim, "C", readonly=True)
 
 
-_FILL_SIGNATURE = nb.void(
-    _readonly(nb.int32, 2),  # transitions [num_states, 256], DEAD = -1
-    _readonly(nb.int32, 1),  # start states, one per output row
+TRIE_ARRAY_TYPES = (
     _readonly(nb.uint8, 1),  # node_byte
     _readonly(nb.int32, 1),  # node_depth
     _readonly(nb.int32, 1),  # node_end
     _readonly(nb.int32, 1),  # token_offsets
     _readonly(nb.int32, 1),  # token_ids
     nb.int64,  # max_depth
+)
+"""The token trie's arrays as kernels take them (`trie.TokenTrie`), then its ``max_depth``."""
+
+_FILL_SIGNATURE = nb.void(
+    _readonly(nb.int32, 2),  # transitions [num_states, 256], DEAD = -1
+    _readonly(nb.int32, 1),  # start states, one per output row
+    *TRIE_ARRAY_TYPES,
     nb.uint32[:, ::1],  # out rows [len(start states), words], zeroed by the caller
 )
 
