@@ -69,6 +69,7 @@ class SetIndex:
 
     def _reset(self) -> None:
         self._epoch += 1
+        self._entry_of: dict[tuple[EarleySet, int], tuple[int, int]] = {}  # `entry_for` answers
         self._ids: dict[EarleySet, int] = {}
         self._sets: list[EarleySet] = []
         self._entry_first = np.zeros(64, dtype=np.int32)
@@ -185,15 +186,24 @@ class SetIndex:
         return self._signature_states[signature]
 
     def entry_for(self, origin: EarleySet, terminal: int) -> tuple[int, int]:
-        """``(entry, epoch)``: the entry of ``origin`` (registered on demand) lexing ``terminal`` (-1: none)."""
+        """``(entry, epoch)``: the entry of ``origin`` (registered on demand) lexing ``terminal`` (-1: none).
+
+        Answers are memoised per epoch (a dict read, no lock: every mask asks this for each
+        of its lexer entries)."""
+        found = self._entry_of.get((origin, terminal))
+        if found is not None:
+            return found
         with self._lock:
             set_id = self._register(origin)
             first, count = int(self._entry_first[set_id]), int(self._entry_count[set_id])
             terminals = self._entry_terminal
+            answer = (-1, self._epoch)
             for entry in range(first, first + count):
                 if terminals[entry] == terminal:
-                    return entry, self._epoch
-            return -1, self._epoch
+                    answer = (entry, self._epoch)
+                    break
+            self._entry_of[(origin, terminal)] = answer  # this epoch's dict: `_reset` replaces it
+            return answer
 
     def resolve(self, entries: np.ndarray, epoch: int) -> None:
         """Compute ``entry_next`` for the entry ids (of ``epoch``): asks the parser, registers new sets."""

@@ -137,10 +137,12 @@ class SubtreeMemo:
         self._num_rows = 0
         self._num_groups = 0
         self._snapshot = MemoArrays(*(self._arrays[name] for name in _FIELDS))
+        self._nbytes = sum(int(array.nbytes) for array in self._snapshot)
 
     @property
     def nbytes(self) -> int:
-        return sum(int(array.nbytes) for array in self._snapshot)
+        """Bytes of the published arrays (summed when a snapshot is published, read per mask)."""
+        return self._nbytes
 
     @property
     def num_memos(self) -> int:
@@ -327,6 +329,7 @@ class SubtreeMemo:
         values[at] = memo
         keys[at] = key  # last: a reader that sees the key sees its data
         self._snapshot = MemoArrays(*(arrays[name] for name in _FIELDS))
+        self._nbytes = sum(int(array.nbytes) for array in self._snapshot)
 
     def _new_generation(self, needed: dict[str, int]) -> dict[str, np.ndarray]:
         """Copies of every array, each with room for ``needed`` (doubling); the table is rehashed."""
