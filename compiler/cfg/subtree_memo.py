@@ -46,7 +46,7 @@ import numpy as np
 from automask.compiler.cfg import _kernels, _memo_kernels
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
-from automask.compiler.cfg.terminal_cache import TrieChildren
+from automask.compiler.cfg.terminal_cache import TrieChildren, walk_with_completions
 from automask.compiler.token_index.trie import TokenTrie
 
 if TYPE_CHECKING:
@@ -240,19 +240,9 @@ class SubtreeMemo:
             empty = np.zeros(0, dtype=np.int32)
             return empty, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty
         states = np.ascontiguousarray(stepped[live], dtype=np.int32)
-        capacity = 256
-        while True:
-            nodes = np.empty(capacity, dtype=np.int32)
-            entries = np.empty(capacity, dtype=np.int32)
-            found = int(
-                _kernels.walk_subtrees(
-                    tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
-                    trie.token_offsets, trie.token_ids, trie.max_depth, states, below, row, nodes, entries,
-                )
-            )  # fmt: skip
-            if found <= capacity:
-                break
-            capacity = 2 * found
+        found_nodes, found_entries = walk_with_completions(
+            tables.transitions, tables.accepting, trie, states, below, row
+        )
         own = trie.token_ids[_concatenated_ranges(trie.token_offsets[below], trie.token_offsets[below + 1])]
         np.bitwise_or.at(
             row, own >> 5, np.left_shift(np.uint32(1), (own & 31).astype(np.uint32))
@@ -266,8 +256,8 @@ class SubtreeMemo:
         # Completion points: found by the walk below each child, plus the children themselves.
         at_child = children.offsets[below + 2] > children.offsets[below + 1]
         ends = self.tables.accepting[states]
-        point_nodes = np.concatenate((nodes[:found], np.repeat(below[at_child], int(ends.sum()))))
-        point_entries = np.concatenate((live[entries[:found]], np.tile(live[ends], int(at_child.sum()))))
+        point_nodes = np.concatenate((found_nodes, np.repeat(below[at_child], int(ends.sum()))))
+        point_entries = np.concatenate((live[found_entries], np.tile(live[ends], int(at_child.sum()))))
         return (tokens.astype(np.int32), *_groups(point_nodes.astype(np.int32), point_entries, children))
 
     def _insert(

@@ -43,7 +43,7 @@ from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.cfg import _kernels
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
-from automask.compiler.token_index._kernels import refine_partition
+from automask.compiler.token_index.index import refine_to_depth
 from automask.compiler.token_index.trie import TokenTrie, token_trie
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 
@@ -69,13 +69,14 @@ class TrieChildren(NamedTuple):
 
 
 MAX_RESIDUAL_STATES = 64
-"""Residual languages with more states are not looked up in `ResidualRows`: the shared tails
+"""Residual languages with more states are not looked up by `residual_key`: the shared tails
 that matter (string bodies, number tails) are small, and the search for a large residual
 (a string with a large maxLength: a distinct residual at every position) would cost more
 than it saves."""
 
 DEFAULT_MAX_RESIDUAL_ROWS = 2048
-"""`StateRow`s a vocabulary's `ResidualRows` keeps before clearing (a row is 16 KiB at 128k tokens)."""
+"""`StateRow`s a vocabulary keeps by residual language, least recently used evicted first (a
+row is 16 KiB at 128k tokens)."""
 
 
 class LeastRecentlyUsed:
@@ -109,29 +110,6 @@ class LeastRecentlyUsed:
                 self._entries.popitem(last=False)
 
 
-class ResidualRows:
-    """`StateRow`s keyed by the *residual language* of a DFA state, shared by every terminal.
-
-    Why: a state's row and completion points depend only on the language read from it, not
-    on the terminal around it.  Terminals that differ only before a common tail share it:
-    the "any other key" DFA of every schema ends in the generic string body, as do keys,
-    patterns and bounded strings; those body states allow almost every token, so each of
-    their rows is a whole-trie walk (3-6 ms at 128k tokens), once per schema without this.
-    The key is a 128-bit digest of the residual DFA canonically numbered (breadth first from
-    the state, successors by byte): terminal DFAs are minimal, so equal keys mean equal
-    residual languages.  A cache only: cleared when full.
-    """
-
-    def __init__(self, max_entries: int = DEFAULT_MAX_RESIDUAL_ROWS) -> None:
-        self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_entries)
-
-    def get(self, key: bytes) -> StateRow | None:
-        return self._rows.get(key)
-
-    def put(self, key: bytes, state_row: StateRow) -> None:
-        self._rows.put(key, state_row)
-
-
 ROWS_BEFORE_CLASSES = 16
 """Rows a large terminal DFA builds one by one before it computes its `depth_classes`."""
 
@@ -142,35 +120,31 @@ computing the classes costs about as much as a few row walks, so small DFAs do n
 
 def depth_classes(transitions: np.ndarray, accepting: np.ndarray, depth: int) -> np.ndarray:
     """int32 class per state: equal iff the states agree on acceptance and viability of every
-    string of at most ``depth`` bytes (Moore refinement from the accepting partition, ``depth``
-    rounds at most, `token_index._kernels.refine_partition`).
+    string of at most ``depth`` bytes (`token_index.index.refine_to_depth` from the accepting
+    partition).
 
     Why: a token row and the completion points only look ``max_depth`` bytes ahead (the longest
     token), so such states have the same `StateRow`.  In a bounded string (``maxLength: 1024``,
     the chunks of a long string) every position is its own state -- a whole-trie walk each --
     but all positions more than a token's length from the end read alike.
     """
-    columns_of: dict[bytes, int] = {}
-    for byte in range(transitions.shape[1]):
-        columns_of.setdefault(transitions[:, byte].tobytes(), byte)
-    columns = np.ascontiguousarray(transitions[:, sorted(columns_of.values())], dtype=np.int32)
-    classes = np.ascontiguousarray(accepting, dtype=np.int32)
-    count = int(np.unique(classes).shape[0])
-    refined = np.empty_like(classes)
-    for _ in range(depth):
-        if count == classes.shape[0]:
-            break
-        new_count = int(refine_partition(columns, classes, refined))
-        classes, refined = refined, classes
-        if new_count == count:
-            break
-        count = new_count
-    return classes
+    _, initial = np.unique(accepting, return_inverse=True)  # class ids 0 .. k-1
+    return refine_to_depth(transitions, initial.reshape(-1), depth)
 
 
 def residual_key(transitions: np.ndarray, accepting: np.ndarray, state: int) -> bytes | None:
     """The digest of the residual language of ``state`` in a minimal DFA (None past
-    `MAX_RESIDUAL_STATES` reachable states); see `ResidualRows`."""
+    `MAX_RESIDUAL_STATES` reachable states): `TerminalCache.residual_rows` shares `StateRow`s
+    by it across terminals.
+
+    Why: a state's row and completion points depend only on the language read from it, not
+    on the terminal around it.  Terminals that differ only before a common tail share it:
+    the "any other key" DFA of every schema ends in the generic string body, as do keys,
+    patterns and bounded strings; those body states allow almost every token, so each of
+    their rows is a whole-trie walk (3-6 ms at 128k tokens), once per schema without this.
+    The residual DFA is canonically numbered (breadth first from the state, successors by
+    byte); terminal DFAs are minimal, so equal digests (128 bits) mean equal languages.
+    """
     order = breadth_first_order(transitions, state, MAX_RESIDUAL_STATES)
     if order.shape[0] == 0:
         return None
@@ -191,7 +165,7 @@ class TerminalRows:
         trie: TokenTrie,
         children: TrieChildren,
         words: int,
-        residual_rows: ResidualRows | None = None,
+        residual_rows: LeastRecentlyUsed | None = None,
     ) -> None:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.int32)
         self.accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
@@ -247,6 +221,34 @@ class TerminalRows:
         return found
 
 
+def walk_with_completions(
+    transitions: np.ndarray,
+    accepting: np.ndarray,
+    trie: TokenTrie,
+    states: np.ndarray,
+    roots: np.ndarray,
+    row: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_kernels.walk_subtrees` with room for every completion point: ``(nodes, entries)``.
+
+    The kernel stores only as many points as its buffers hold and returns the count, so a
+    short first try is walked again with exact room (the bits of ``row`` are idempotent).
+    """
+    capacity = 256
+    while True:
+        nodes = np.empty(capacity, dtype=np.int32)
+        entries = np.empty(capacity, dtype=np.int32)
+        found = int(
+            _kernels.walk_subtrees(
+                transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end,
+                trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, row, nodes, entries,
+            )
+        )  # fmt: skip
+        if found <= capacity:
+            return nodes[:found].copy(), entries[:found].copy()
+        capacity = found
+
+
 def build_state_row(
     transitions: np.ndarray,
     accepting: np.ndarray,
@@ -257,22 +259,9 @@ def build_state_row(
 ) -> StateRow:
     """Walk the whole trie from ``state`` once (numba): its token row and completion points."""
     row = np.zeros(words, dtype=np.uint32)
-    starts = np.array([state], dtype=np.int32)
-    roots = np.array([-1], dtype=np.int32)
-    capacity = 1024
-    while True:
-        nodes = np.empty(capacity, dtype=np.int32)
-        entries = np.empty(capacity, dtype=np.int32)
-        found = int(
-            _kernels.walk_subtrees(
-                transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end,
-                trie.token_offsets, trie.token_ids, trie.max_depth, starts, roots, row, nodes, entries,
-            )
-        )  # fmt: skip
-        if found <= capacity:
-            break
-        capacity = 2 * found  # bits are idempotent: walk again with room for every point
-    completions = nodes[:found].copy()
+    completions, _ = walk_with_completions(
+        transitions, accepting, trie, np.array([state], dtype=np.int32), np.array([-1], dtype=np.int32), row
+    )
     by_byte_offsets, by_byte_nodes = _completions_by_child_byte(completions, children)
     for array in (row, completions, by_byte_offsets, by_byte_nodes):
         array.setflags(write=False)
@@ -313,7 +302,7 @@ class TerminalCache:
         self._dfas: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)
         self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # table digest -> rows
         self._rows_of_dfa: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # id -> (dfa, rows)
-        self.residual_rows = ResidualRows()
+        self.residual_rows = LeastRecentlyUsed(DEFAULT_MAX_RESIDUAL_ROWS)  # `residual_key` -> rows
 
     def dfa(self, regex: RegexNode, limits: CompileLimits) -> ByteDFA:
         """``ast_to_dfa(regex, limits)``, memoised (the limits are re-checked on a hit)."""

@@ -63,7 +63,7 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         if name not in properties:
             declared.append((name, additional, f"{pointer}/additionalProperties"))
     if patterns:
-        _check_patterns(ctx, patterns, additional, declared, pointer)
+        _check_patterns(ctx, patterns, declared, pointer)
     members: list[tuple[RegexNode, bool]] = []
     for name, sub, sub_pointer in declared:
         if names_schema is not True and not _name_allowed(ctx, names_schema, name, pointer):
@@ -223,9 +223,7 @@ def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: st
     return dfa.matches(json.dumps(name, ensure_ascii=False).encode())
 
 
-def _check_patterns(
-    ctx: SchemaCompiler, patterns: dict, additional: Any, declared: list, pointer: str
-) -> None:
+def _check_patterns(ctx: SchemaCompiler, patterns: dict, declared: list, pointer: str) -> None:
     from automask.compiler.json_schema.combinators import dfas_disjoint
     from automask.compiler.regex import ast_to_dfa
 

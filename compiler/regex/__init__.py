@@ -16,7 +16,7 @@ from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.automata.dfa import minimize_byte_dfa, nfa_to_dfa
 from automask.compiler.automata.finite import finite_language_dfa
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
-from automask.compiler.regex.ast import Product, RegexNode
+from automask.compiler.regex.ast import RegexNode
 from automask.compiler.regex.compose import compose_dfa, worth_composing
 from automask.compiler.regex.finite_strings import small_finite_language
 from automask.compiler.regex.parser import parse_regex
@@ -40,13 +40,8 @@ def ast_to_dfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> ByteD
     yields the same minimal DFA with the same canonical numbering (breadth-first from the
     start, successors by increasing byte).
     """
-    if isinstance(node, Product):
-        from automask.compiler.automata.product import product_dfa
-
-        mode = "intersection" if node.mode == "intersection" else "difference"
-        return product_dfa(ast_to_dfa(node.left, limits), ast_to_dfa(node.right, limits), mode, limits)
     build_dfa = getattr(node, "build_dfa", None)
-    if build_dfa is not None:  # a front-end's tagged node with a direct construction
+    if build_dfa is not None:  # a front-end's tagged node or a `Product`: a direct construction
         return build_dfa(limits)
     words = small_finite_language(node)
     if words is not None:

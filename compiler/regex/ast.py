@@ -59,13 +59,22 @@ class Product:
     """The strings of ``left`` that are (``mode="intersection"``) or are not (``"difference"``)
     in ``right``: a JSON-Schema ``pattern`` with length bounds, keys other than some patterns.
 
-    No regex spells it, so walkers that need one refuse it; `ast_to_dfa` builds the product of
-    the two operands' DFAs (`automata.product`) and the NFA path embeds that DFA.
+    No regex spells it, so walkers that need one refuse it; like a front-end's tagged node it
+    has a ``build_dfa`` (the product of the operands' DFAs, `automata.product`), which
+    `ast_to_dfa` calls and the NFA path embeds.
     """
 
     left: RegexNode
     right: RegexNode
     mode: str = "intersection"
+
+    def build_dfa(self, limits):
+        """The minimal DFA of the product (the operands through `ast_to_dfa`)."""
+        from automask.compiler.automata.product import product_dfa
+        from automask.compiler.regex import ast_to_dfa
+
+        mode = "intersection" if self.mode == "intersection" else "difference"
+        return product_dfa(ast_to_dfa(self.left, limits), ast_to_dfa(self.right, limits), mode, limits)
 
 
 RegexNode = CharSet | Concat | Alternation | Repeat | Empty | Product

@@ -186,10 +186,10 @@ def nfa_size_estimate(node: RegexNode) -> int:
 
     Nodes built as automata (tagged strings, intersections) count their operands' size, or
     a flat 64 for a tagged node (its regex is never built for this)."""
-    if hasattr(node, "build_dfa"):
-        return 64 * max(1, len(getattr(node, "names", ())))
     if isinstance(node, Product):
         return nfa_size_estimate(node.left) + nfa_size_estimate(node.right)
+    if hasattr(node, "build_dfa"):
+        return 64 * max(1, len(getattr(node, "names", ())))
     if isinstance(node, CharSet):
         return len(node.ranges) + 1
     if isinstance(node, Concat):

@@ -9,7 +9,7 @@ empty returns ``None`` and takes the general NFA path.
 
 from __future__ import annotations
 
-from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, Product, RegexNode, Repeat
+from automask.compiler.regex.ast import Alternation, CharSet, Concat, Empty, RegexNode, Repeat
 
 MAX_WORDS = 64
 _SURROGATES = (0xD800, 0xDFFF)
@@ -29,7 +29,7 @@ def small_finite_language(node: RegexNode, max_words: int = MAX_WORDS) -> set[by
 
 
 def _words(node: RegexNode, max_words: int) -> set[bytes]:
-    if hasattr(node, "build_dfa") or isinstance(node, Product):  # built as automata
+    if hasattr(node, "build_dfa"):  # a tagged node or a `Product`: built as automata
         raise _TooLarge
     if isinstance(node, CharSet):
         return _char_set_words(node, max_words)

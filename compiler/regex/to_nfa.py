@@ -27,7 +27,6 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     Empty,
-    Product,
     Ranges,
     RegexNode,
     Repeat,
@@ -62,12 +61,8 @@ class _Emitter:
     def emit(self, node: RegexNode, source: int, target: int) -> None:
         nfa = self.nfa
         build_dfa = getattr(node, "build_dfa", None)
-        if build_dfa is not None:  # a tagged node (see `ast_to_dfa`): embed its own DFA
+        if build_dfa is not None:  # a tagged node or a `Product` (see `ast_to_dfa`): embed its DFA
             self.emit_dfa(build_dfa(nfa.limits), source, target)
-        elif isinstance(node, Product):  # no NFA spells it: embed the product DFA
-            from automask.compiler.regex import ast_to_dfa
-
-            self.emit_dfa(ast_to_dfa(node, nfa.limits), source, target)
         elif isinstance(node, CharSet):
             self.emit_char_set(node.ranges, source, target)
         elif isinstance(node, Concat):

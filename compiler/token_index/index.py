@@ -96,32 +96,38 @@ class TokenIndex:
         return bool((word >> (token & 31)) & 1)
 
 
-def bounded_equivalence(dfa: ByteDFA, depth: int) -> np.ndarray:
-    """int32 ``[num_states]`` class ids: equal iff same acceptance and same viable strings up to ``depth``.
-
-    Classes are numbered ``0 .. k-1``.
-    """
-    transitions = dfa.transitions
-    num_states = dfa.num_states
+def refine_to_depth(transitions: np.ndarray, initial: np.ndarray, depth: int) -> np.ndarray:
+    """int32 classes refining ``initial`` (class ids ``0 .. k-1``) by at most ``depth`` Moore
+    rounds: equal iff equal initially and, for every string of at most ``depth`` bytes, both
+    die or both reach equal classes (`_kernels.refine_partition` per round)."""
     # Bytes with identical columns behave identically; refine on distinct columns only.
     first_byte_of_column: dict[bytes, int] = {}
     for byte in range(transitions.shape[1]):
         first_byte_of_column.setdefault(transitions[:, byte].tobytes(), byte)
     columns = np.ascontiguousarray(transitions[:, sorted(first_byte_of_column.values())], dtype=np.int32)
-    classes = np.zeros(num_states, dtype=np.int32)
-    count = 1
+    classes = np.ascontiguousarray(initial, dtype=np.int32)
+    count = int(classes.max()) + 1 if classes.shape[0] else 0
     refined = np.empty_like(classes)
     for _ in range(depth):
-        if count == num_states:
+        if count == classes.shape[0]:
             break
         new_count = _kernels.refine_partition(columns, classes, refined)
         classes, refined = refined, classes
         if new_count == count:
             break
         count = new_count
+    return classes
+
+
+def bounded_equivalence(dfa: ByteDFA, depth: int) -> np.ndarray:
+    """int32 ``[num_states]`` class ids: equal iff same acceptance and same viable strings up to ``depth``.
+
+    Classes are numbered ``0 .. k-1``.
+    """
+    classes = refine_to_depth(dfa.transitions, np.zeros(dfa.num_states, dtype=np.int32), depth)
     split = classes.astype(np.int64) * 2 + dfa.accepting.astype(np.int64)
     _, numbered = np.unique(split, return_inverse=True)
-    return numbered.astype(np.int32).reshape(num_states)
+    return numbered.astype(np.int32).reshape(dfa.num_states)
 
 
 class _RowTable:
