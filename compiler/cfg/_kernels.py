@@ -480,7 +480,8 @@ def _parents(node_depth):  # pragma: no cover - compiled
 # below the children ``child(m, b)`` (inclusive) whose remaining bytes ``s`` can read.
 # Root lists are coded as int64 ``code``: ``2 * (slot * 256 + b) + 1`` for the completion
 # points of an initial lexer entry's slot with a child on ``b`` (`TerminalTokenTable`), and
-# ``2 * g`` for group ``g`` of the subtree memo (below).
+# ``2 * g`` for group ``g`` of the subtree memo (below; the first group with those nodes and
+# byte, ``group_code``, so equal root lists share one memo).
 #
 # What ``s``'s entries read below those children *before* one of its terminals ends again
 # depends only on the root list and on the entries' DFA start states (the set's *lexer
@@ -488,7 +489,7 @@ def _parents(node_depth):  # pragma: no cover - compiled
 # computes it once per ``(signature, root list)``: the token list (or a row, when long) and
 # the *groups*: for each entry index ``i`` and byte ``b2``, the nodes where entry ``i``'s
 # terminal may end and that have a child on ``b2`` - again a root list, for the job
-# ``(entry_next[entry_first[s] + i], 2 * g)``, pushed only if that set has an entry live on
+# ``(entry_next[entry_first[s] + i], 2 * group_code[g])``, pushed only if that set has an entry live on
 # ``b2`` (else nothing below survives).
 #
 # So a mask is: OR the initial entries' rows, push one job per (initial entry, byte the
@@ -504,9 +505,9 @@ def _parents(node_depth):  # pragma: no cover - compiled
 # *deferred* (written to ``deferred``; missing entries to ``missing``).  Python builds the
 # memos / asks the parser and calls again with ``fresh = False`` and the deferred jobs as
 # ``jobs`` (visited marks are kept: same clock).  Returns the number of deferred jobs; -1 if
-# the job list overflowed (Python restarts with more room); -2 if an initial entry needed an
-# ``entry_next`` not computed yet (restart afresh); -3 if a memo is marked too large
-# (`subtree_memo.TOO_LARGE`: Python computes this mask with `fill_mask` instead).
+# the job list or the visited set (half full, counted over the calls of one mask) overflowed
+# (Python restarts with more room); -2 if an initial entry needed an
+# ``entry_next`` not computed yet (restart afresh).
 # ``counts[0]`` returns the number of missing entries.
 # ---------------------------------------------------------------------------------------
 
@@ -569,6 +570,7 @@ _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.int64, 1),  # memo_group_offsets [memos + 1]
     _readonly(nb.int32, 1),  # group_entry [groups]: entry index within the set
     _readonly(nb.int32, 1),  # group_byte [groups]
+    _readonly(nb.int32, 1),  # group_code [groups]: the root list's canonical group
     nb.uint32[::1],  # out
     nb.int64[::1],  # jobs (in: the deferred jobs when not fresh; scratch)
     nb.int64,  # number of jobs in ``jobs`` (when not fresh)
@@ -577,7 +579,7 @@ _JOBS_SIGNATURE = nb.int64(
     nb.int64[::1],  # counts [1] (output: missing entries found)
     nb.int64[::1],  # visit_keys [power of two > 2 * capacity] (scratch)
     nb.int64[::1],  # visit_stamps (scratch)
-    nb.int64[::1],  # clock [1] (scratch)
+    nb.int64[::1],  # clock [2]: the visit stamp, keys visited under it (scratch)
     nb.boolean,  # fresh
 )
 
@@ -603,6 +605,7 @@ def fill_mask_jobs(
     memo_group_offsets,
     group_entry,
     group_byte,
+    group_code,
     out,
     jobs,
     num_jobs,
@@ -622,6 +625,7 @@ def fill_mask_jobs(
     code_mask = (np.int64(1) << JOB_SHIFT) - 1
     if fresh:
         clock[0] += 1
+        clock[1] = 0
         num_jobs = 0
     stamp = clock[0]
     if fresh:
@@ -650,7 +654,8 @@ def fill_mask_jobs(
                     continue
                 key = (np.int64(following) << JOB_SHIFT) | (2 * (slot * 256 + b) + 1)
                 if _visit(visit_keys, visit_stamps, stamp, key):
-                    if num_jobs == capacity:
+                    clock[1] += 1
+                    if num_jobs == capacity or 2 * clock[1] > visit_keys.shape[0]:
                         return -1
                     jobs[num_jobs] = key
                     num_jobs += 1
@@ -670,8 +675,6 @@ def fill_mask_jobs(
             num_deferred += 1
             continue
         row = memo_row[memo]
-        if row == -2:  # too large to memoise: the caller falls back to the frontier walk
-            return -3
         if row >= 0:
             for w in range(words):
                 out[w] |= memo_rows[row, w]
@@ -693,9 +696,10 @@ def fill_mask_jobs(
             at = following * 257 + group_byte[g]
             if byte_offsets[at + 1] == byte_offsets[at]:
                 continue
-            pushed = (np.int64(following) << JOB_SHIFT) | (2 * g)
+            pushed = (np.int64(following) << JOB_SHIFT) | (2 * group_code[g])
             if _visit(visit_keys, visit_stamps, stamp, pushed):
-                if num_jobs == capacity:
+                clock[1] += 1
+                if num_jobs == capacity or 2 * clock[1] > visit_keys.shape[0]:
                     return -1
                 jobs[num_jobs] = pushed
                 num_jobs += 1

@@ -8,16 +8,22 @@ takes tens of microseconds).  Layouts: the token trie (`token_index.trie`), its 
 the grammar's global DFA (`tables.GrammarTables`).
 
 Given the root list (trie nodes ``m`` that all have a child on ``byte``) and the DFA start
-states of the signature's entries, it returns, exactly as the reference:
+states of the signature's entries, the memo describes the *union* of what every live entry
+reads below each child ``c = child(m, byte)`` (inclusive), started at ``c``:
 
-- ``status``: 0, or 1 when the subtrees below the roots hold more than ``max_walk_tokens``
-  tokens counted with overlaps (the memo is *too large*, nothing else is returned);
-- ``tokens``: the tokens below the children ``c = child(m, byte)`` (inclusive) that some
-  live entry reads to their end, in the order of the roots and then of the trie (repeated
-  where nested roots overlap);
-- the completion points ``(node, entry)`` grouped by ``(entry, child byte)``: ``groups``
-  int32 ``[G, 2]``, ``node_offsets`` int64 ``[G + 1]`` and ``nodes`` int32 (ascending within
-  a group), one group per pair.
+- ``tokens``: the tokens below the children that some live entry reads to their end, each
+  once, in trie order;
+- the completion points ``(node, entry)``, where an entry's terminal may end at a node with
+  descendants, grouped by ``(entry, child byte)``: ``groups`` int32 ``[G, 2]``,
+  ``node_offsets`` int64 ``[G + 1]`` and ``nodes`` int32 (ascending within a group, each once).
+
+Why one merged walk: root lists nest (the places where ``%ignore WS`` ends along a run of
+blanks, where a name ends along a longer name), and walking each root's subtree on its own
+read the overlap once per root -- more than the whole trie for a run of blanks, which used to
+make such memos too large to build and every mask that needed one a full frontier walk.  The
+walk here visits each node of the union once and carries, per depth, the deduplicated DFA
+states alive after the path (started afresh at every child it passes), so its cost is bounded
+by the union's size times the states alive at once.
 
 ``row`` is a zeroed scratch bitset of the vocabulary's width, left zeroed.
 """
@@ -27,7 +33,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from automask.compiler.cfg._kernels import walk_subtrees
 from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
 
 
@@ -35,9 +40,140 @@ def _readonly(dtype, ndim: int) -> nb.types.Array:
     return nb.types.Array(dtype, ndim, "C", readonly=True)
 
 
-_MEMO_WALK_SIGNATURE = nb.types.Tuple(
-    (nb.int64, nb.int32[::1], nb.int32[:, ::1], nb.int64[::1], nb.int32[::1])
-)(
+@nb.njit(cache=True, nogil=True)
+def _merged_walk(
+    transitions,
+    accepting,
+    node_byte,
+    node_depth,
+    node_end,
+    token_offsets,
+    token_ids,
+    max_depth,
+    child_offsets,
+    below,
+    live_states,
+    live_entries,
+    capacity,
+    row,
+):  # pragma: no cover - compiled
+    """Walk the union of the subtrees of ``below`` (ascending), OR-ing the tokens read into
+    ``row``; returns ``(number of completion points or -1 if a frontier passed capacity,
+    point nodes, point entries)``."""
+    # Pairs (state, entry) alive after the path to each depth, deduplicated by state (a global
+    # DFA state belongs to one terminal, so to one entry).
+    frontier = np.empty((max_depth + 1, capacity), dtype=np.int32)
+    frontier_entry = np.empty((max_depth + 1, capacity), dtype=np.int32)
+    frontier_size = np.zeros(max_depth + 1, dtype=np.int64)
+    seen = np.zeros(transitions.shape[0], dtype=np.int64)  # stamp per state: added at this node
+    point_nodes = np.empty(64, dtype=np.int32)
+    point_entries = np.empty(64, dtype=np.int32)
+    num_points = 0
+    stamp = 0
+    num_below = below.shape[0]
+    next_root = 0
+    while next_root < num_below:
+        outer = below[next_root]
+        stop = node_end[outer]
+        node = outer
+        while node < stop:
+            depth = node_depth[node]
+            stamp += 1
+            size = 0
+            if node != outer:
+                step = node_byte[node]
+                for p in range(frontier_size[depth - 1]):
+                    state = transitions[frontier[depth - 1, p], step]
+                    if state >= 0 and seen[state] != stamp:
+                        if size == capacity:
+                            return -1, point_nodes, point_entries
+                        seen[state] = stamp
+                        frontier[depth, size] = state
+                        frontier_entry[depth, size] = frontier_entry[depth - 1, p]
+                        size += 1
+            if next_root < num_below and below[next_root] == node:  # entries start afresh here
+                next_root += 1
+                for j in range(live_states.shape[0]):
+                    state = live_states[j]
+                    if seen[state] != stamp:
+                        if size == capacity:
+                            return -1, point_nodes, point_entries
+                        seen[state] = stamp
+                        frontier[depth, size] = state
+                        frontier_entry[depth, size] = live_entries[j]
+                        size += 1
+            frontier_size[depth] = size
+            if size == 0:
+                if next_root < num_below and below[next_root] < node_end[node]:
+                    target = below[next_root]  # nothing alive until that root: jump there
+                    for d in range(depth, node_depth[target]):
+                        frontier_size[d] = 0
+                    node = target
+                else:
+                    node = node_end[node]
+                continue
+            for k in range(token_offsets[node], token_offsets[node + 1]):
+                token = token_ids[k]
+                row[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+            if node_end[node] > node + 1:
+                for p in range(size):
+                    state = frontier[depth, p]
+                    if accepting[state]:
+                        if num_points == point_nodes.shape[0]:
+                            point_nodes = _grown(point_nodes)
+                            point_entries = _grown(point_entries)
+                        point_nodes[num_points] = node
+                        point_entries[num_points] = frontier_entry[depth, p]
+                        num_points += 1
+            node += 1
+    return num_points, point_nodes, point_entries
+
+
+@nb.njit(cache=True, nogil=True)
+def _grown(array):  # pragma: no cover - compiled
+    grown = np.empty(2 * array.shape[0], dtype=array.dtype)
+    grown[: array.shape[0]] = array
+    return grown
+
+
+@nb.njit(cache=True, nogil=True)
+def _group_points(point_nodes, point_entries, child_offsets, child_bytes):  # pragma: no cover - compiled
+    """Group points ``(node, entry)`` by ``(entry, child byte)``: one key per (point, child of
+    its node), sorted, duplicates dropped."""
+    num_keys = 0
+    for p in range(point_nodes.shape[0]):
+        node = point_nodes[p]
+        num_keys += child_offsets[node + 2] - child_offsets[node + 1]
+    keys = np.empty(num_keys, dtype=np.int64)
+    at = 0
+    for p in range(point_nodes.shape[0]):
+        node = point_nodes[p]
+        for c in range(child_offsets[node + 1], child_offsets[node + 2]):
+            keys[at] = ((np.int64(point_entries[p]) * 256 + np.int64(child_bytes[c])) << 32) | np.int64(node)
+            at += 1
+    keys = np.unique(keys)
+    num_keys = keys.shape[0]
+    num_groups = 0
+    for i in range(num_keys):
+        if i == 0 or (keys[i] >> 32) != (keys[i - 1] >> 32):
+            num_groups += 1
+    groups = np.empty((num_groups, 2), dtype=np.int32)
+    node_offsets = np.empty(num_groups + 1, dtype=np.int64)
+    nodes = np.empty(num_keys, dtype=np.int32)
+    g = -1
+    for i in range(num_keys):
+        pair = keys[i] >> 32
+        if i == 0 or pair != (keys[i - 1] >> 32):
+            g += 1
+            groups[g, 0] = np.int32(pair >> 8)
+            groups[g, 1] = np.int32(pair & 255)
+            node_offsets[g] = i
+        nodes[i] = np.int32(keys[i] & 0xFFFFFFFF)
+    node_offsets[num_groups] = num_keys
+    return groups, node_offsets, nodes
+
+
+_MEMO_WALK_SIGNATURE = nb.types.Tuple((nb.int32[::1], nb.int32[:, ::1], nb.int64[::1], nb.int32[::1]))(
     _readonly(nb.int32, 2),  # transitions [S, 256]
     _readonly(nb.boolean, 1),  # accepting [S]
     *TRIE_ARRAY_TYPES,
@@ -47,7 +183,6 @@ _MEMO_WALK_SIGNATURE = nb.types.Tuple(
     _readonly(nb.int32, 1),  # entry_states: the signature's entries' DFA start states
     _readonly(nb.int32, 1),  # roots
     nb.int64,  # byte
-    nb.int64,  # max_walk_tokens
     nb.uint32[::1],  # row: zeroed scratch bits, left zeroed
 )
 
@@ -68,13 +203,10 @@ def memo_walk(
     entry_states,
     roots,
     byte,
-    max_walk_tokens,
     row,
 ):  # pragma: no cover - compiled
     empty_tokens = np.zeros(0, dtype=np.int32)
-    empty_groups = np.zeros((0, 2), dtype=np.int32)
-    empty_offsets = np.zeros(1, dtype=np.int64)
-    # The child on `byte` of every root.
+    # The child on `byte` of every root, ascending (preorder) and each once.
     below = np.empty(roots.shape[0], dtype=np.int32)
     num_below = 0
     for r in range(roots.shape[0]):
@@ -84,11 +216,8 @@ def memo_walk(
                 below[num_below] = child_nodes[p]
                 num_below += 1
                 break
-    walked = 0
-    for i in range(num_below):
-        walked += token_offsets[node_end[below[i]]] - token_offsets[below[i]]
-    if walked > max_walk_tokens:
-        return 1, empty_tokens, empty_groups, empty_offsets, empty_tokens
+    below = np.unique(below[:num_below])
+    num_below = below.shape[0]
     live = np.empty(entry_states.shape[0], dtype=np.int32)  # entry index of each live state
     live_states = np.empty(entry_states.shape[0], dtype=np.int32)
     num_live = 0
@@ -99,94 +228,38 @@ def memo_walk(
             live_states[num_live] = stepped
             num_live += 1
     if num_live == 0 or num_below == 0:
-        return 0, empty_tokens, empty_groups, empty_offsets, empty_tokens
-    # Walk the strict descendants of the children with each live state (`_kernels.walk_subtrees`,
-    # again with room for every point if the first buffers were short: bits are idempotent);
-    # completion points (node, entry) where a state accepts at a node with descendants.
-    roots = below[:num_below].copy()
-    states = live_states[:num_live].copy()
-    point_nodes = np.empty(64, dtype=np.int32)
-    point_entries = np.empty(64, dtype=np.int32)
-    num_points = walk_subtrees(
-        transitions, accepting, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
-        states, roots, row, point_nodes, point_entries,
-    )  # fmt: skip
-    if num_points > point_nodes.shape[0]:
-        point_nodes = np.empty(num_points, dtype=np.int32)
-        point_entries = np.empty(num_points, dtype=np.int32)
-        walk_subtrees(
+        return empty_tokens, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty_tokens
+    capacity = max(16, num_live)
+    while True:
+        num_points, point_nodes, point_entries = _merged_walk(
             transitions, accepting, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
-            states, roots, row, point_nodes, point_entries,
+            child_offsets, below, live_states[:num_live], live[:num_live], capacity, row,
         )  # fmt: skip
-    for p in range(num_points):
-        point_entries[p] = live[point_entries[p]]  # index into the live states -> entry
-    # The children themselves: tokens ending there, and points where a live state accepts.
-    extra = 0
+        if num_points >= 0:
+            break
+        capacity *= 2  # a frontier overflowed: again with room (the bits are idempotent)
+    # The tokens read to their end, in trie order (the roots' subtrees, outermost only).
+    walked = 0
+    stop = -1
     for i in range(num_below):
-        child = below[i]
-        for k in range(token_offsets[child], token_offsets[child + 1]):
-            token = token_ids[k]
-            row[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-        if node_end[child] > child + 1:
-            for j in range(num_live):
-                if accepting[live_states[j]]:
-                    extra += 1
-    if extra:
-        grown_nodes = np.empty(num_points + extra, dtype=np.int32)
-        grown_entries = np.empty(num_points + extra, dtype=np.int32)
-        grown_nodes[:num_points] = point_nodes[:num_points]
-        grown_entries[:num_points] = point_entries[:num_points]
-        point_nodes, point_entries = grown_nodes, grown_entries
-        for i in range(num_below):
-            child = below[i]
-            if node_end[child] > child + 1:
-                for j in range(num_live):
-                    if accepting[live_states[j]]:
-                        point_nodes[num_points] = child
-                        point_entries[num_points] = live[j]
-                        num_points += 1
-    # The tokens read to their end, in the order of the children's subtrees.
+        if below[i] >= stop:
+            stop = node_end[below[i]]
+            walked += token_offsets[stop] - token_offsets[below[i]]
     tokens = np.empty(walked, dtype=np.int32)
     num_tokens = 0
+    stop = -1
     for i in range(num_below):
-        child = below[i]
-        for k in range(token_offsets[child], token_offsets[node_end[child]]):
+        if below[i] < stop:
+            continue
+        stop = node_end[below[i]]
+        for k in range(token_offsets[below[i]], token_offsets[stop]):
             token = token_ids[k]
-            if (row[token >> 5] >> np.uint32(token & 31)) & np.uint32(1):
+            word, bit = token >> 5, np.uint32(1) << np.uint32(token & 31)
+            if row[word] & bit:
                 tokens[num_tokens] = token
                 num_tokens += 1
-    for i in range(num_below):
-        child = below[i]
-        for k in range(token_offsets[child], token_offsets[node_end[child]]):
-            row[token_ids[k] >> 5] = 0
-    # Group the points by (entry, child byte): one key per (point, child of its node).
-    num_keys = 0
-    for p in range(num_points):
-        node = point_nodes[p]
-        num_keys += child_offsets[node + 2] - child_offsets[node + 1]
-    keys = np.empty(num_keys, dtype=np.int64)
-    at = 0
-    for p in range(num_points):
-        node = point_nodes[p]
-        for c in range(child_offsets[node + 1], child_offsets[node + 2]):
-            keys[at] = ((np.int64(point_entries[p]) * 256 + np.int64(child_bytes[c])) << 32) | np.int64(node)
-            at += 1
-    keys.sort()
-    num_groups = 0
-    for i in range(num_keys):
-        if i == 0 or (keys[i] >> 32) != (keys[i - 1] >> 32):
-            num_groups += 1
-    groups = np.empty((num_groups, 2), dtype=np.int32)
-    node_offsets = np.empty(num_groups + 1, dtype=np.int64)
-    nodes = np.empty(num_keys, dtype=np.int32)
-    g = -1
-    for i in range(num_keys):
-        pair = keys[i] >> 32
-        if i == 0 or pair != (keys[i - 1] >> 32):
-            g += 1
-            groups[g, 0] = np.int32(pair >> 8)
-            groups[g, 1] = np.int32(pair & 255)
-            node_offsets[g] = i
-        nodes[i] = np.int32(keys[i] & 0xFFFFFFFF)
-    node_offsets[num_groups] = num_keys
-    return 0, tokens[:num_tokens].copy(), groups, node_offsets, nodes
+                row[word] &= ~bit
+    groups, node_offsets, nodes = _group_points(
+        point_nodes[:num_points], point_entries[:num_points], child_offsets, child_bytes
+    )
+    return tokens[:num_tokens].copy(), groups, node_offsets, nodes

@@ -16,11 +16,16 @@ tokens below the children ``child(m, b)`` (inclusive):
 - the tokens some entry reads to their end without its terminal having to end before: a
   token list ``token_pool[memo_token_offsets[k] : memo_token_offsets[k + 1]]``, or, when the
   list would be longer than a row, the row ``memo_rows[memo_row[k]]`` (``memo_row[k] = -1``
-  for a list, `TOO_LARGE` for a memo not built);
+  for a list);
 - its *groups* ``memo_group_offsets[k] .. memo_group_offsets[k + 1]``: group ``g`` is
   ``(group_entry[g], group_byte[g])`` and the nodes ``node_pool[group_node_offsets[g] :
   group_node_offsets[g + 1]]`` (preorder) after which entry ``group_entry[g]``'s terminal may
-  end and that have a child on byte ``group_byte[g]``: the root list of code ``2 g``.
+  end and that have a child on byte ``group_byte[g]``: the root list of code
+  ``2 group_code[g]``, where ``group_code[g]`` is the first group with the same byte and
+  nodes.  Why canonical codes: many memos end in the same root lists (the nodes where a run
+  of blanks or a string may end, below different starts), and a code per group made each of
+  them a separate memo, walked again, whose groups were new codes in turn (json.lark built
+  20k memos for 1k distinct root lists).
 
 The hash table (``table_keys`` int64 / ``table_values`` int32, open addressing, linear
 probing, -1 = empty, `_kernels.hash_slot`) maps ``signature << JOB_SHIFT | code`` to ``k``.
@@ -65,6 +70,7 @@ class MemoArrays(NamedTuple):
     memo_group_offsets: np.ndarray
     group_entry: np.ndarray
     group_byte: np.ndarray
+    group_code: np.ndarray
     group_node_offsets: np.ndarray
     node_pool: np.ndarray
 
@@ -80,12 +86,6 @@ EARN_RATE = 2.0
 """Build-time credit per second of frontier walks (`SubtreeMemo.earn`).  Measured on llama3:
 1 gave MaskBench masks p99 3.5 ms but left the CFG suite's repeated walks on the frontier
 walk (json.gbnf p50 64 µs); 16 the reverse (p99 6.8 ms, 33 µs); 2 sits between."""
-
-TOO_LARGE = -2
-"""``memo_row`` of a memo too large to build: its root list's subtrees overlap so much (nested
-roots along runs of blanks, say) that walking each root on its own would cost more than the
-whole trie.  A mask that needs it is computed by the frontier walk instead
-(`token_walk.fill_token_mask_frontier`, which merges the roots' DFA states per node)."""
 
 
 class SubtreeMemo:
@@ -112,8 +112,6 @@ class SubtreeMemo:
         """What is left of this grammar's `BUILD_SECONDS` (spent by `build`, under the lock)."""
         self.build_credit = initial_credit
         """Seconds `build` may still spend before the grammar has paid as much in walks (`earn`)."""
-        self.max_walk_tokens = 2 * int(trie.token_ids.shape[0])
-        """A memo whose subtrees hold more tokens (counted with overlaps) is *too large* (see above)."""
         self._lock = threading.Lock()
         self._row = np.zeros(words, dtype=np.uint32)  # scratch of `_build`, under the lock
         self._reset()
@@ -130,12 +128,14 @@ class SubtreeMemo:
             "memo_group_offsets": np.zeros(17, dtype=np.int64),
             "group_entry": np.zeros(64, dtype=np.int32),
             "group_byte": np.zeros(64, dtype=np.int32),
+            "group_code": np.zeros(64, dtype=np.int32),
             "group_node_offsets": np.zeros(65, dtype=np.int64),
             "node_pool": np.zeros(256, dtype=np.int32),
         }
         self._num_memos = 0
         self._num_rows = 0
         self._num_groups = 0
+        self._group_of_roots: dict[tuple[int, bytes], int] = {}  # (byte, nodes) -> first group
         self._snapshot = MemoArrays(*(self._arrays[name] for name in _FIELDS))
         self._nbytes = sum(int(array.nbytes) for array in self._snapshot)
 
@@ -206,36 +206,31 @@ class SubtreeMemo:
 
     def _walk(
         self, signature: int, code: int, slots: SlotArrays
-    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo,
-        all None when it is too large (one `_memo_kernels.memo_walk` call)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo
+        (one `_memo_kernels.memo_walk` call)."""
         trie, tables, children = self.trie, self.tables, self.children
         roots, byte = self._roots(code, slots)
-        status, tokens, groups, node_offsets, nodes = _memo_kernels.memo_walk(
+        return _memo_kernels.memo_walk(
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, children.offsets, children.bytes,
             children.nodes, np.ascontiguousarray(self.index.signature_states(signature), dtype=np.int32),
-            np.ascontiguousarray(roots, dtype=np.int32), byte, self.max_walk_tokens, self._row,
+            np.ascontiguousarray(roots, dtype=np.int32), byte, self._row,
         )  # fmt: skip
-        if status:
-            return None, None, None, None
-        return tokens, groups, node_offsets, nodes
 
     def _walk_reference(
         self, signature: int, code: int, slots: SlotArrays
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Pure-Python specification of `_walk` (numpy passes around `_kernels.walk_subtrees`)."""
+        """Pure-Python specification of `_walk`: each root's subtree walked on its own
+        (`_kernels.walk_subtrees`, overlaps read again), the results merged."""
         trie, tables = self.trie, self.tables
         roots, byte = self._roots(code, slots)
         children = self.children
         positions = _concatenated_ranges(children.offsets[roots + 1], children.offsets[roots + 2])
-        below = children.nodes[positions[children.bytes[positions] == byte]]  # child(m, byte) per root
+        below = np.unique(children.nodes[positions[children.bytes[positions] == byte]])  # child(m, byte)
         stepped = tables.transitions[self.index.signature_states(signature), byte]
         live = np.flatnonzero(stepped >= 0).astype(np.int32)
         row = self._row
-        walked = int((trie.token_offsets[trie.node_end[below]] - trie.token_offsets[below]).sum())
-        if walked > self.max_walk_tokens:  # nested roots overlap: too much for one memo
-            return None, None, None, None
         if live.shape[0] == 0 or below.shape[0] == 0:
             empty = np.zeros(0, dtype=np.int32)
             return empty, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty
@@ -252,6 +247,8 @@ class SubtreeMemo:
         ]
         words = candidates >> 5
         tokens = candidates[((row[words] >> (candidates & 31).astype(np.uint32)) & 1).astype(bool)]
+        _, first_seen = np.unique(tokens, return_index=True)  # nested roots list a token again
+        tokens = tokens[np.sort(first_seen)]
         row[words] = 0  # the scratch row is zero again
         # Completion points: found by the walk below each child, plus the children themselves.
         at_child = children.offsets[below + 2] > children.offsets[below + 1]
@@ -263,17 +260,13 @@ class SubtreeMemo:
     def _insert(
         self,
         key: int,
-        tokens: np.ndarray | None,
-        groups: np.ndarray | None,
-        node_offsets: np.ndarray | None,
-        nodes: np.ndarray | None,
+        tokens: np.ndarray,
+        groups: np.ndarray,
+        node_offsets: np.ndarray,
+        nodes: np.ndarray,
     ) -> None:
-        """Append one memo (``tokens is None``: too large, `TOO_LARGE`) and publish its key."""
+        """Append one memo and publish its key."""
         arrays = self._arrays
-        too_large = tokens is None
-        if too_large:
-            tokens = nodes = np.zeros(0, dtype=np.int32)
-            groups, node_offsets = np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64)
         memo, num_groups = self._num_memos, self._num_groups
         as_row = tokens.shape[0] > self.words
         token_first = int(arrays["memo_token_offsets"][memo])
@@ -289,6 +282,7 @@ class SubtreeMemo:
             "memo_group_offsets": memo + 2,
             "group_entry": group_stop,
             "group_byte": group_stop,
+            "group_code": group_stop,
             "group_node_offsets": group_stop + 1,
             "node_pool": node_stop,
             "table_keys": 2 * (memo + 1) + 1,
@@ -304,10 +298,13 @@ class SubtreeMemo:
             self._num_rows += 1
         else:
             arrays["token_pool"][token_first:token_stop] = tokens
-            arrays["memo_row"][memo] = TOO_LARGE if too_large else -1
+            arrays["memo_row"][memo] = -1
         arrays["memo_token_offsets"][memo + 1] = token_stop
         arrays["group_entry"][num_groups:group_stop] = groups[:, 0]
         arrays["group_byte"][num_groups:group_stop] = groups[:, 1]
+        for g in range(groups.shape[0]):
+            roots = (int(groups[g, 1]), nodes[node_offsets[g] : node_offsets[g + 1]].tobytes())
+            arrays["group_code"][num_groups + g] = self._group_of_roots.setdefault(roots, num_groups + g)
         arrays["group_node_offsets"][num_groups + 1 : group_stop + 1] = node_first + node_offsets[1:]
         arrays["node_pool"][node_first:node_stop] = nodes
         arrays["memo_group_offsets"][memo + 1] = group_stop
@@ -364,7 +361,8 @@ def _concatenated_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
 def _groups(
     nodes: np.ndarray, entries: np.ndarray, children: TrieChildren
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Completion points ``(node, entry)`` grouped by ``(entry, child byte)``: one group per pair.
+    """Completion points ``(node, entry)`` grouped by ``(entry, child byte)``: one group per
+    pair, each point once.
 
     Returns ``(groups int32 [G, 2] of (entry, byte), node offsets int64 [G + 1], nodes int32)``.
     """
@@ -375,6 +373,13 @@ def _groups(
     point_entries = np.repeat(entries, counts)
     order = np.lexsort((point_nodes, child_bytes, point_entries))
     point_nodes, child_bytes, point_entries = point_nodes[order], child_bytes[order], point_entries[order]
+    repeated = np.zeros(point_nodes.shape[0], dtype=bool)  # the same point found from nested roots
+    repeated[1:] = (np.diff(point_nodes) == 0) & (np.diff(child_bytes) == 0) & (np.diff(point_entries) == 0)
+    point_nodes, child_bytes, point_entries = (
+        point_nodes[~repeated],
+        child_bytes[~repeated],
+        point_entries[~repeated],
+    )
     total = point_nodes.shape[0]
     if total:
         boundary = np.flatnonzero((np.diff(point_entries) != 0) | (np.diff(child_bytes) != 0)) + 1

@@ -25,8 +25,8 @@ At run time (`fill_token_mask`), one numba call (`_kernels.fill_mask_jobs`): OR 
 the state's entries, then follow the parser through memoised trie subtrees
 (`subtree_memo.SubtreeMemo`, keyed by the following sets' lexer signatures) as a worklist of
 jobs.  Missing parser answers (`SetIndex.resolve`) and memos (`SubtreeMemo.build`) send the
-kernel back to Python, then it goes on with the jobs it deferred.  Contexts whose memos are
-too large or too slow to build use the frontier walk (`fill_token_mask_frontier`,
+kernel back to Python, then it goes on with the jobs it deferred.  Contexts whose memos the
+grammar has not earned yet, or that are too slow to build, use the frontier walk (`fill_token_mask_frontier`,
 `_kernels.fill_mask`), which walks the trie below every completion point.
 """
 
@@ -358,7 +358,7 @@ class JobScratch:
     def __init__(self, capacity: int = 1024) -> None:
         self.missing = np.empty(4096, dtype=np.int32)
         self.counts = np.zeros(1, dtype=np.int64)
-        self.clock = np.zeros(1, dtype=np.int64)
+        self.clock = np.zeros(2, dtype=np.int64)
         self.frontier: FrontierScratch | None = None  # for masks that need `fill_token_mask_frontier`
         self.resize(capacity)
 
@@ -411,7 +411,7 @@ def fill_token_mask(
                     sets.entry_count, sets.entry_next, sets.byte_offsets, sets.num_sets, sets.set_sig,
                     memos.table_keys, memos.table_values, memos.memo_row, memos.memo_token_offsets,
                     memos.token_pool, memos.memo_rows, memos.memo_group_offsets, memos.group_entry,
-                    memos.group_byte, out, scratch.jobs, num_jobs, scratch.deferred, scratch.missing,
+                    memos.group_byte, memos.group_code, out, scratch.jobs, num_jobs, scratch.deferred, scratch.missing,
                     scratch.counts, scratch.visit_keys, scratch.visit_stamps, scratch.clock, fresh,
                 )
             )  # fmt: skip
@@ -430,11 +430,6 @@ def fill_token_mask(
                 fresh, num_jobs = True, 0
                 continue
             if result == 0:
-                return
-            if result == -3:  # a subtree too large to memoise: walk the trie with merged frontiers
-                if scratch.frontier is None:
-                    scratch.frontier = FrontierScratch(table.trie.max_depth)
-                fill_token_mask_frontier(index, table, tables, state, out, scratch.frontier, max_jobs)
                 return
             deferred = scratch.deferred[:result]
             signatures = sets.set_sig[deferred >> shift].astype(np.int64)
