@@ -25,6 +25,7 @@ from automask.compiler.json_schema.json_ast import (
     encode_content,
     json_string,
 )
+from automask.compiler.json_schema.key_automaton import names_spelling_dfa, names_spelling_dfa_reference
 from automask.compiler.json_schema.keys import (
     KeyNotIn,
     encoded_key_not_in,
@@ -310,6 +311,22 @@ def test_direct_key_automata_equal_the_regex_path_table_for_table(seed):
     assert _same_tables(
         _general_ast_to_dfa(inside, CompileLimits()), _general_ast_to_dfa(plain_inside, CompileLimits())
     )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_spelling_trie_kernel_equals_its_reference(seed):
+    """`names_spelling_dfa` (one numba call) builds the very table of its Python reference:
+    names sharing prefixes, the empty name, escapes, multi-byte and astral characters, lone
+    surrogates (no spelling)."""
+    rng = random.Random(seed)
+    alphabet = 'ab"\\/\n\x01\u00e9\u00e8\u20ac\U0001f600\ud800'
+    names = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(1, 8))
+    ]
+    names += [name[: rng.randint(0, len(name))] for name in names[:2]]  # prefixes of other names
+    built, expected = names_spelling_dfa(names), names_spelling_dfa_reference(names)
+    assert np.array_equal(built.transitions, expected.transitions)
+    assert np.array_equal(built.accepting, expected.accepting) and built.start == expected.start == 0
 
 
 def test_tagged_key_nodes_survive_concatenation_and_pickling():

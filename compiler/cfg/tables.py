@@ -197,26 +197,26 @@ def _nullable(rules: list[tuple[int, tuple[int, ...]]], nullable_terminals: froz
 
 
 def _stack_dfas(dfas: list[ByteDFA | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One global state space: each terminal's states shifted by the states before it."""
-    blocks, accepting, owner = [], [], []
+    """One global state space: each terminal's states shifted by the states before it.
+
+    Written block by block into one preallocated table (a schema grammar may stack tens of
+    thousands of states: building shifted copies and concatenating them cost 4 passes)."""
+    present = [(terminal_id, dfa) for terminal_id, dfa in enumerate(dfas) if dfa is not None]
+    total = sum(dfa.num_states for _, dfa in present)
+    transitions = np.full((total, 256), -1, dtype=np.int32)
+    accepting = np.zeros(total, dtype=bool)
+    owner = np.zeros(total, dtype=np.int32)
     terminal_start = np.full(len(dfas), -1, dtype=np.int32)
     offset = 0
-    for terminal_id, dfa in enumerate(dfas):
-        if dfa is None:
-            continue
-        table = dfa.transitions.astype(np.int32)
-        blocks.append(np.where(table >= 0, table + offset, -1).astype(np.int32))
-        accepting.append(dfa.accepting.astype(bool))
-        owner.append(np.full(dfa.num_states, terminal_id, dtype=np.int32))
+    for terminal_id, dfa in present:
+        stop = offset + dfa.num_states
+        table = dfa.transitions
+        np.add(table, offset, out=transitions[offset:stop], where=table >= 0, casting="unsafe")
+        accepting[offset:stop] = dfa.accepting
+        owner[offset:stop] = terminal_id
         terminal_start[terminal_id] = offset + dfa.start
-        offset += dfa.num_states
-    transitions = np.ascontiguousarray(np.concatenate(blocks) if blocks else np.zeros((0, 256), np.int32))
-    arrays = (
-        transitions,
-        np.concatenate(accepting) if accepting else np.zeros(0, bool),
-        np.concatenate(owner) if owner else np.zeros(0, np.int32),
-        terminal_start,
-    )
+        offset = stop
+    arrays = (transitions, accepting, owner, terminal_start)
     for array in arrays:
         array.setflags(write=False)
     return arrays

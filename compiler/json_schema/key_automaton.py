@@ -27,6 +27,7 @@ import numpy as np
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.automata.product import product_dfa
+from automask.compiler.json_schema import _kernels
 from automask.compiler.json_schema.json_ast import (
     ANY_STRING_CONTENT,
     SHORT_ESCAPES,
@@ -85,9 +86,35 @@ def names_spelling_dfa(names: Iterable[str]) -> ByteDFA:
     """The DFA (deterministic, not minimised) of every spelling of the string literals ``names``.
 
     State 0 is the start; ``"`` leads to the trie's root.  Each trie node is a state, each
-    character edge a byte path per spelling (intermediate states keyed by their source and
-    the bytes read); a name's node goes on ``"`` to the one accepting state.
+    character edge a byte path per spelling (intermediate states shared by the spellings
+    leaving one node); a name's node goes on ``"`` to the one accepting state.  One
+    `_kernels.spelling_trie` call; `names_spelling_dfa_reference` is its specification.
     """
+    ordered = sorted(set(names))
+    chars = sorted({char for name in ordered for char in name})
+    index = {char: position for position, char in enumerate(chars)}
+    name_chars = np.fromiter((index[char] for name in ordered for char in name), dtype=np.int32)
+    name_offsets = np.cumsum([0] + [len(name) for name in ordered], dtype=np.int64)
+    spelled = [_spellings_of(ord(char)) for char in chars]
+    flat = [spelling for spellings_of_char in spelled for spelling in spellings_of_char]
+    spell_bytes = np.frombuffer(b"".join(flat), dtype=np.uint8)
+    spell_offsets = np.cumsum([0] + [len(spelling) for spelling in flat], dtype=np.int64)
+    char_spells = np.cumsum([0] + [len(spellings_of_char) for spellings_of_char in spelled], dtype=np.int64)
+    table, accepting = _kernels.spelling_trie(
+        name_chars, name_offsets, spell_bytes, spell_offsets, char_spells, _QUOTE
+    )
+    return ByteDFA(table, accepting, 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _spellings_of(code: int) -> tuple[bytes, ...]:
+    """`spellings`, memoised: a pure function of one code point (keys reuse few characters)."""
+    return tuple(spellings(code))
+
+
+def names_spelling_dfa_reference(names: Iterable[str]) -> ByteDFA:
+    """Pure-Python specification of `names_spelling_dfa` (intermediate states keyed by their
+    source and the bytes read), kept for the tests."""
     edges: dict[int, dict[int, int]] = {0: {}}
     prefix_states: dict[tuple[int, bytes], int] = {}
 
