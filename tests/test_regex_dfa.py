@@ -501,7 +501,7 @@ def _random_dfa_table(rng: np.random.Generator, num_states: int, num_classes: in
 @pytest.mark.parametrize("seed", range(25))
 def test_kernels_match_pure_python_references(seed: int) -> None:
     from automask.compiler.automata import dfa as automata
-    from automask.compiler.automata._kernels import breadth_first_order
+    from automask.compiler.automata._kernels import breadth_first_order, reverse_edges
 
     rng = np.random.default_rng(seed)
     num_states, num_classes = int(rng.integers(1, 60)), int(rng.integers(1, 6))
@@ -514,6 +514,15 @@ def test_kernels_match_pure_python_references(seed: int) -> None:
     assert np.array_equal(
         breadth_first_order(table, start, num_states), automata.breadth_first_order_reference(table, start)
     )
+    for got, want in zip(reverse_edges(table), automata.reverse_edges_reference(table), strict=True):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    repeated = np.ascontiguousarray(
+        table[:, rng.integers(0, num_classes, size=2 * num_classes)]
+    )  # columns repeat
+    classes = np.arange(256, dtype=np.intp) % repeated.shape[1]
+    wide = automata.ClassDFA(repeated, accepting, start, classes)
+    fast, slow = automata.merge_equivalent_classes(wide), automata.merge_equivalent_classes_reference(wide)
+    assert np.array_equal(fast.table, slow.table) and np.array_equal(fast.class_of_byte, slow.class_of_byte)
     class_of_byte = np.minimum(np.arange(256) * num_classes // 256, num_classes - 1).astype(np.intp)
     try:
         trimmed = automata.trim(automata.ClassDFA(table, accepting, start, class_of_byte))

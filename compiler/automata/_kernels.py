@@ -492,3 +492,72 @@ def subset_construction(
             rows[index, c] = found
         index += 1
     return rows[:num_subsets].copy(), accepting[:num_subsets].copy()
+
+
+@njit(
+    types.Tuple((types.int64[::1], types.int64[::1], types.int64[::1]))(_READONLY_TABLE),
+    cache=True,
+    nogil=True,
+)
+def reverse_edges(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-``DEAD`` edges of ``table`` grouped by target (a counting sort), in CSR form.
+
+    Edges entering ``t`` are ``sources/classes[offsets[t]:offsets[t + 1]]``, in row-major
+    order of the table.  Reference: `dfa.reverse_edges_reference`.
+    """
+    num_states, num_classes = table.shape
+    offsets = np.zeros(num_states + 1, dtype=np.int64)
+    for state in range(num_states):
+        for cls in range(num_classes):
+            target = table[state, cls]
+            if target >= 0:
+                offsets[target + 1] += 1
+    for state in range(num_states):
+        offsets[state + 1] += offsets[state]
+    fill = offsets[:num_states].copy()
+    sources = np.empty(offsets[num_states], dtype=np.int64)
+    classes = np.empty(offsets[num_states], dtype=np.int64)
+    for state in range(num_states):
+        for cls in range(num_classes):
+            target = table[state, cls]
+            if target >= 0:
+                at = fill[target]
+                sources[at] = state
+                classes[at] = cls
+                fill[target] = at + 1
+    return offsets, sources, classes
+
+
+@njit(types.int64[::1](_READONLY_TABLE), cache=True, nogil=True)
+def equal_column_classes(table: np.ndarray) -> np.ndarray:
+    """``merged[c]``: the id of column ``c``'s class once identical columns are merged, ids
+    numbered by first occurrence.  Columns are hashed, then compared on a hash match.
+    Reference: `dfa.merge_equivalent_classes_reference`."""
+    num_states, num_classes = table.shape
+    hashes = np.full(num_classes, np.uint64(14695981039346656037), dtype=np.uint64)
+    for state in range(num_states):  # row by row: the table is row-major
+        for cls in range(num_classes):
+            hashes[cls] = (hashes[cls] ^ np.uint64(table[state, cls] + 2)) * np.uint64(1099511628211)
+    merged = np.empty(num_classes, dtype=np.int64)
+    first_of = np.empty(num_classes, dtype=np.int64)  # merged id -> its first column
+    count = 0
+    for cls in range(num_classes):
+        found = -1
+        for other in range(count):
+            column = first_of[other]
+            if hashes[column] != hashes[cls]:
+                continue
+            same = True
+            for state in range(num_states):
+                if table[state, column] != table[state, cls]:
+                    same = False
+                    break
+            if same:
+                found = other
+                break
+        if found < 0:
+            first_of[count] = cls
+            found = count
+            count += 1
+        merged[cls] = found
+    return merged

@@ -30,7 +30,9 @@ from automask.compiler.automata._kernels import (
     breadth_first_order,
     co_reachable,
     epsilon_closures,
+    equal_column_classes,
     hopcroft_blocks,
+    reverse_edges,
     subset_construction,
 )
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
@@ -166,16 +168,13 @@ def determinize_reference(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> C
 
 def live_states(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """bool ``[num_states]``: which states can reach an accepting state (numba kernel)."""
-    in_offsets, in_sources, _ = reverse_edges(table)
+    in_offsets, in_sources, _ = reverse_edges(np.ascontiguousarray(table, dtype=np.int32))
     return co_reachable(in_offsets, in_sources, np.array(accepting, dtype=bool))  # writable copy
 
 
-def reverse_edges(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The non-``DEAD`` edges of ``table`` grouped by target, in CSR form (all int64).
-
-    Edges entering ``t`` are ``sources/classes[offsets[t]:offsets[t + 1]]``, in row-major
-    order of the table within each target.
-    """
+def reverse_edges_reference(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pure-Python reference of `_kernels.reverse_edges`: the non-``DEAD`` edges of ``table``
+    grouped by target, in CSR form (all int64), in row-major order within each target."""
     num_states = table.shape[0]
     sources, classes = np.nonzero(table != DEAD)
     targets = table[sources, classes].astype(np.int64)
@@ -223,8 +222,22 @@ def trim(dfa: ClassDFA) -> ClassDFA:
 def merge_equivalent_classes(dfa: ClassDFA) -> ClassDFA:
     """Merge byte classes whose columns are identical in the table (fewer letters to refine).
 
-    Merged classes are numbered by first occurrence; columns are compared by their bytes.
+    Merged classes are numbered by first occurrence (`_kernels.equal_column_classes`).
     """
+    table = np.ascontiguousarray(dfa.table, dtype=np.int32)
+    inverse = equal_column_classes(table)
+    num_merged = int(inverse.max()) + 1 if inverse.shape[0] else 0
+    if num_merged == table.shape[1]:
+        return dfa
+    kept = np.full(num_merged, table.shape[1], dtype=np.int64)
+    np.minimum.at(kept, inverse, np.arange(table.shape[1]))
+    return ClassDFA(
+        np.ascontiguousarray(table[:, kept]), dfa.accepting, dfa.start, inverse[dfa.class_of_byte]
+    )
+
+
+def merge_equivalent_classes_reference(dfa: ClassDFA) -> ClassDFA:
+    """Pure-Python reference of `merge_equivalent_classes` (columns compared by their bytes)."""
     columns = np.ascontiguousarray(dfa.table.T)
     first_class: dict[bytes, int] = {}
     inverse = np.empty(columns.shape[0], dtype=np.intp)
@@ -250,7 +263,7 @@ def minimize(dfa: ClassDFA) -> ClassDFA:
     dfa = merge_equivalent_classes(dfa)
     num_states, num_classes = dfa.table.shape
     table = dfa.table
-    in_offsets, in_sources, in_classes = reverse_edges(table)
+    in_offsets, in_sources, in_classes = reverse_edges(np.ascontiguousarray(table, dtype=np.int32))
 
     initial = _initial_partition(dfa)
     num_blocks = int(initial.max()) + 1
@@ -286,7 +299,7 @@ def minimize_reference(dfa: ClassDFA) -> ClassDFA:
     splitter is proportional to the in-degree of its states (an inverse edge list), not to
     ``num_classes * block size``.
     """
-    dfa = merge_equivalent_classes(dfa)
+    dfa = merge_equivalent_classes_reference(dfa)
     num_states, num_classes = dfa.table.shape
     sink = num_states
     full = np.empty((num_states + 1, num_classes), dtype=np.int64)
