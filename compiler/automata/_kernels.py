@@ -226,7 +226,7 @@ def product_states(
                 out_accepting[head] = a_accepts and not b_accepts
             else:
                 out_accepting[head] = a_accepts or b_accepts
-        for byte in range(256):
+        for byte in range(a_table.shape[1]):  # bytes, or the two tables' joint byte classes
             next_a = a_table[a, byte] if a >= 0 else -1
             next_b = b_table[b, byte] if b >= 0 else -1
             if next_a < 0 and (mode != 2 or next_b < 0):

@@ -28,7 +28,11 @@ class ByteDFA:
     start: int
 
     def __post_init__(self) -> None:
-        if self.transitions.dtype != np.int32 or self.transitions.ndim != 2 or self.transitions.shape[1] != 256:
+        if (
+            self.transitions.dtype != np.int32
+            or self.transitions.ndim != 2
+            or self.transitions.shape[1] != 256
+        ):
             raise ValueError("ByteDFA.transitions must be int32 [num_states, 256]")
         if self.accepting.shape != (self.transitions.shape[0],):
             raise ValueError("ByteDFA.accepting must be bool [num_states]")

@@ -443,4 +443,9 @@ def minimize_byte_dfa(dfa: ByteDFA) -> ByteDFA:
     class_dfa = ClassDFA(
         np.asarray(dfa.transitions, dtype=np.int32), dfa.accepting.copy(), dfa.start, identity
     )
-    return canonical_numbering(minimize(trim(merge_equivalent_classes(class_dfa)))).to_byte_dfa()
+    return minimize_class_dfa(class_dfa)
+
+
+def minimize_class_dfa(dfa: ClassDFA) -> ByteDFA:
+    """Trim, minimise and canonically number a DFA over byte classes (`minimize_byte_dfa`)."""
+    return canonical_numbering(minimize(trim(merge_equivalent_classes(dfa)))).to_byte_dfa()
