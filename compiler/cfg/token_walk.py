@@ -324,25 +324,39 @@ def lower_state(
 
     Each entry's DFA state gets its `TerminalTokenTable` slot (filled on first use).  An entry
     whose terminal may end inside a token (its slot has completion points) is paired with the
-    `SetIndex` entry of its origin set for that terminal, the rest with -1.  ``None`` if the
-    index started a new epoch while lowering (the caller tries again).
+    `SetIndex` entry of its origin set for that terminal, the rest with -1 (pairs listed
+    once).  ``None`` if the index started a new epoch while lowering (the caller tries again).
+    Runs once per uncached mask, so it is written for few entries: plain lists, no tuples.
     """
     owner = tables.state_terminal
-    lowered: dict[tuple[int, int, int], None] = {}
-    epochs: set[int] = set()
+    current = index.arrays().epoch
+    slot_of, has_completions, entry_for = table.slot_of, table.has_completions, index.entry_for
+    dfa_states: list[int] = []
+    entries: list[int] = []
+    slots: list[int] = []
+    seen: set[tuple[int, int]] = set()
     for dfa_state, origin in state.entries:
         entry = -1
-        slot = table.slot_of(dfa_state)
-        if table.has_completions(slot):
-            entry, epoch = index.entry_for(origin, int(owner[dfa_state]))
-            epochs.add(epoch)
-        lowered[(dfa_state, entry, slot)] = None
-    current = index.arrays().epoch
-    if epochs - {current}:
+        slot = slot_of(dfa_state)
+        if has_completions(slot):
+            entry, epoch = entry_for(origin, int(owner[dfa_state]))
+            if epoch != current:
+                return None
+        if (dfa_state, entry) in seen:  # the slot is a function of the state
+            continue
+        seen.add((dfa_state, entry))
+        dfa_states.append(dfa_state)
+        entries.append(entry)
+        slots.append(slot)
+    if index.arrays().epoch != current:
         return None
-    triples = np.array(list(lowered), dtype=np.int32).reshape(-1, 3)
-    columns = (np.ascontiguousarray(triples[:, column]) for column in range(3))
-    return (*columns, current)
+    as_array = np.array
+    return (
+        as_array(dfa_states, dtype=np.int32),
+        as_array(entries, dtype=np.int32),
+        as_array(slots, dtype=np.int32),
+        current,
+    )
 
 
 MEMO_SECONDS_PER_MASK = 0.25
@@ -415,7 +429,7 @@ def fill_token_mask(
                     scratch.counts, scratch.visit_keys, scratch.visit_stamps, scratch.clock, fresh,
                 )
             )  # fmt: skip
-            missing = scratch.missing[: min(int(scratch.counts[0]), scratch.missing.shape[0])]
+            num_missing = int(scratch.counts[0])
             if result == -1:  # the job list is full: start afresh with more room
                 if scratch.capacity >= max_jobs:
                     raise CompileLimitExceeded(
@@ -424,8 +438,8 @@ def fill_token_mask(
                 scratch.resize(min(2 * scratch.capacity, max_jobs))
                 fresh, num_jobs = True, 0
                 continue
-            if missing.shape[0]:
-                index.resolve(missing.copy(), epoch)
+            if num_missing:
+                index.resolve(scratch.missing[: min(num_missing, scratch.missing.shape[0])].copy(), epoch)
             if result == -2:  # an initial entry needed a parser answer: start afresh
                 fresh, num_jobs = True, 0
                 continue
