@@ -25,7 +25,9 @@ class CompileLimits:
         """Raise `CompileLimitExceeded` if ``value`` exceeds the limit named ``limit`` (a field name)."""
         maximum = getattr(self, limit)
         if value > maximum:
-            raise CompileLimitExceeded(limit, value, maximum, hint=f"raise CompileLimits({limit}=...) to allow it")
+            raise CompileLimitExceeded(
+                limit, value, maximum, hint=f"raise CompileLimits({limit}=...) to allow it"
+            )
 
 
 DEFAULT_LIMITS = CompileLimits()

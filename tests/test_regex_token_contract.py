@@ -151,7 +151,11 @@ def _tokens_at(vocab, text: bytes):
             by_bytes.setdefault(data, []).append(tid)
     longest = max(len(b) for b in by_bytes)
     return [
-        [(tid, len(text[i:j])) for j in range(i + 1, min(len(text), i + longest) + 1) for tid in by_bytes.get(text[i:j], [])]
+        [
+            (tid, len(text[i:j]))
+            for j in range(i + 1, min(len(text), i + longest) + 1)
+            for tid in by_bytes.get(text[i:j], [])
+        ]
         for i in range(len(text))
     ]
 

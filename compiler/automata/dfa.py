@@ -391,6 +391,10 @@ def _quotient(dfa: ClassDFA, full: np.ndarray, block_of: np.ndarray) -> ClassDFA
     return ClassDFA(np.ascontiguousarray(table, dtype=np.int32), accepting, 0, dfa.class_of_byte)
 
 
+_IDENTITY = np.arange(256)
+_IDENTITY.setflags(write=False)
+
+
 def canonical_numbering(dfa: ClassDFA) -> ClassDFA:
     """Renumber states breadth-first from the start, successors in increasing *byte* order.
 
@@ -400,10 +404,13 @@ def canonical_numbering(dfa: ClassDFA) -> ClassDFA:
     Unreachable states are dropped.
     """
     num_classes = dfa.table.shape[1]
-    first_byte = np.full(num_classes, 256, dtype=np.int64)
-    np.minimum.at(first_byte, dfa.class_of_byte, np.arange(256))
-    class_order = np.argsort(first_byte, kind="stable")
-    ordered = np.ascontiguousarray(dfa.table[:, class_order], dtype=np.int32)
+    if num_classes == 256 and np.array_equal(dfa.class_of_byte, _IDENTITY):
+        ordered = np.ascontiguousarray(dfa.table, dtype=np.int32)  # one class per byte, in order
+    else:
+        first_byte = np.full(num_classes, 256, dtype=np.int64)
+        np.minimum.at(first_byte, dfa.class_of_byte, np.arange(256))
+        class_order = np.argsort(first_byte, kind="stable")
+        ordered = np.ascontiguousarray(dfa.table[:, class_order], dtype=np.int32)
     kept = breadth_first_order(ordered, dfa.start, dfa.num_states)
     if kept.shape[0] == dfa.num_states and (kept == np.arange(dfa.num_states)).all():
         return dfa

@@ -91,19 +91,38 @@ def names_spelling_dfa(names: Iterable[str]) -> ByteDFA:
     `_kernels.spelling_trie` call; `names_spelling_dfa_reference` is its specification.
     """
     ordered = sorted(set(names))
-    chars = sorted({char for name in ordered for char in name})
-    index = {char: position for position, char in enumerate(chars)}
-    name_chars = np.fromiter((index[char] for name in ordered for char in name), dtype=np.int32)
     name_offsets = np.cumsum([0] + [len(name) for name in ordered], dtype=np.int64)
-    spelled = [_spellings_of(ord(char)) for char in chars]
-    flat = [spelling for spellings_of_char in spelled for spelling in spellings_of_char]
-    spell_bytes = np.frombuffer(b"".join(flat), dtype=np.uint8)
-    spell_offsets = np.cumsum([0] + [len(spelling) for spelling in flat], dtype=np.int64)
-    char_spells = np.cumsum([0] + [len(spellings_of_char) for spellings_of_char in spelled], dtype=np.int64)
+    joined = "".join(ordered)
+    if joined.isascii():  # the usual key: character index = code, spellings of all of ASCII
+        name_chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).astype(np.int32)
+        spell_bytes, spell_offsets, char_spells = _ascii_spellings()
+    else:
+        chars = sorted(set(joined))
+        index = {char: position for position, char in enumerate(chars)}
+        name_chars = np.fromiter((index[char] for char in joined), dtype=np.int32, count=len(joined))
+        spell_bytes, spell_offsets, char_spells = _spelling_arrays(tuple(ord(char) for char in chars))
     table, accepting = _kernels.spelling_trie(
         name_chars, name_offsets, spell_bytes, spell_offsets, char_spells, _QUOTE
     )
     return ByteDFA(table, accepting, 0)
+
+
+@functools.cache
+def _ascii_spellings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_spelling_arrays` of the 128 ASCII characters (an immutable constant, built on first use)."""
+    return _spelling_arrays(tuple(range(128)))
+
+
+def _spelling_arrays(codes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The spellings of ``codes`` as `_kernels.spelling_trie` takes them (read-only arrays)."""
+    spelled = [_spellings_of(code) for code in codes]
+    flat = [spelling for spellings_of_char in spelled for spelling in spellings_of_char]
+    spell_bytes = np.frombuffer(b"".join(flat), dtype=np.uint8)
+    spell_offsets = np.cumsum([0] + [len(spelling) for spelling in flat], dtype=np.int64)
+    char_spells = np.cumsum([0] + [len(spellings_of_char) for spellings_of_char in spelled], dtype=np.int64)
+    for array in (spell_offsets, char_spells):
+        array.setflags(write=False)
+    return spell_bytes, spell_offsets, char_spells
 
 
 @functools.lru_cache(maxsize=4096)

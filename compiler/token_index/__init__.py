@@ -8,4 +8,11 @@ pure-Python specifications.
 from automask.compiler.token_index.index import TokenIndex, bounded_equivalence, build_token_index
 from automask.compiler.token_index.trie import TokenTrie, build_token_trie, token_trie
 
-__all__ = ["TokenIndex", "TokenTrie", "bounded_equivalence", "build_token_index", "build_token_trie", "token_trie"]
+__all__ = [
+    "TokenIndex",
+    "TokenTrie",
+    "bounded_equivalence",
+    "build_token_index",
+    "build_token_trie",
+    "token_trie",
+]

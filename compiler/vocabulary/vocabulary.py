@@ -32,7 +32,16 @@ T = TypeVar("T")
 class Vocabulary:
     """Token id -> bytes, plus special and end-of-sequence ids.  Immutable."""
 
-    __slots__ = ("_token_bytes", "_special_ids", "_eos_ids", "_name", "_fingerprint", "_flat", "_derived", "_lock")
+    __slots__ = (
+        "_token_bytes",
+        "_special_ids",
+        "_eos_ids",
+        "_name",
+        "_fingerprint",
+        "_flat",
+        "_derived",
+        "_lock",
+    )
 
     def __init__(
         self,
