@@ -79,9 +79,11 @@ class TerminalTokenTable:
         self.cfg_limits = cfg_limits
         self._owner: list[int] = tables.state_terminal.tolist()
         self._offset = tables.terminal_offset
-        self._terminals: list[TerminalRows | None] = [
-            None if dfa is None else cache.terminal_rows(dfa) for dfa in tables.terminal_dfas
-        ]
+        self._cache = cache
+        self._dfas = tables.terminal_dfas
+        self._terminals: list[TerminalRows | None] = [None] * len(tables.terminal_dfas)
+        """Each terminal's shared `TerminalRows`, looked up when its first slot is filled (a
+        schema grammar compiled for one output never visits most of its terminals)."""
         self._lock = threading.Lock()
         self._slot: dict[int, int] = {}
         self._completion_count: list[int] = []
@@ -124,7 +126,10 @@ class TerminalTokenTable:
     def _fill(self, state: int) -> int:
         terminal = self._owner[state]
         rows = self._terminals[terminal]
-        assert rows is not None  # only productive terminals have states
+        if rows is None:
+            dfa = self._dfas[terminal]
+            assert dfa is not None  # only productive terminals have states
+            rows = self._terminals[terminal] = self._cache.terminal_rows(dfa)
         state_row = rows.state(state - self._offset[terminal])
         row, completions = state_row.row, state_row.completions
         slot = len(self._completion_count)
