@@ -435,9 +435,21 @@ HANDWRITTEN = {
     "prefix_terminals": 'start: (A | AB | B)+ "c"\nA: "a"\nAB: "ab"\nB: "b"\n',
     # %ignore between terminals, at both ends, and a keyword-vs-name overlap
     "ignore": 'start: "let" NAME "=" NAME\nNAME: /[a-z]+/\n%ignore " "\n',
+    # an ignored terminal closed under concatenation (the helper becomes ε | WS)
+    "ignore_runs": 'start: "let" NAME "=" NAME\nNAME: /[a-z]+/\nWS: / +/\n%ignore WS\n',
     # right recursion with a closing bracket (context dependent)
     "brackets": 'start: "(" start ")" start |\n',
 }
+
+
+@pytest.mark.parametrize(("name", "closed"), [("ignore", False), ("ignore_runs", True)])
+def test_ignore_helper_is_one_run_when_the_ignored_terminal_is_closed(name, closed):
+    """``WS WS ⊆ WS``: ``<ignore> -> ε | WS`` (one run, no ambiguity); otherwise ``ε | <ignore> I``."""
+    tables = build_grammar_tables(grammar_from_lark(HANDWRITTEN[name]), DEFAULT_LIMITS, CFGLimits())
+    helper = tables.nonterminal_names.index("<ignore>")
+    bodies = sorted(tables.rule_rhs[r] for r in tables.rules_of[helper])
+    assert bodies[0] == () and len(bodies) == 2
+    assert (bodies[1][0] != helper) == closed and len(bodies[1]) == (1 if closed else 2)
 
 
 @pytest.mark.parametrize("name", sorted(HANDWRITTEN))

@@ -5,10 +5,14 @@ What `build_grammar_tables` produces (`GrammarTables`, immutable):
 - Symbols are ints: a nonterminal is ``n >= 0``; terminal ``t`` is ``-(t + 1)`` (`terminal_symbol`).
 - Rules: ``rule_lhs[r]`` and ``rule_rhs[r]`` (a tuple of symbols); ``rules_of[n]`` lists the
   rules of nonterminal ``n``.  Rule ``start_rule`` is the augmented ``<start> -> start <ignore>``.
-- ``%ignore`` is compiled away exactly like the reference recognizer does it: a nullable,
+- ``%ignore`` is compiled away like the reference recognizer does it: a nullable,
   left-recursive helper ``<ignore> -> ε | <ignore> I`` (one rule per ignored terminal ``I``) is
   placed before every terminal occurrence and at the end.  Ignored terminals are then plain
-  terminals, so the parser needs no special case.
+  terminals, so the parser needs no special case.  When the one ignored terminal is closed
+  under concatenation (``L(I) L(I) ⊆ L(I)``: ``WS: /[ \t]+/``), the helper is
+  ``<ignore> -> ε | I`` instead, the same language without the ambiguity: a run of blanks is
+  one ``I``, not every way of cutting it, so no blank starts a second ``I`` (which the mask's
+  jobs and the Earley sets would otherwise follow after every blank of a run).
 - Unproductive rules (using a terminal with an empty language, or a nonterminal that derives
   no finite string) are dropped; ``nullable`` holds the nonterminals deriving the empty
   string, ``nullable_terminals`` the terminals whose regex matches it.
@@ -27,11 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.automata.product import product_dfa
 from automask.compiler.cfg.flatten import flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.grammar.ir import Grammar, NonTerminal
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
+from automask.compiler.regex.ast import concat
 from automask.errors import CompileLimitExceeded, EmptyLanguage
 
 
@@ -117,7 +123,13 @@ def build_grammar_tables(
     if ignore_ids:
         ignore_nt = nonterminal("<ignore>")
         raw_rules.append((ignore_nt, ()))
-        raw_rules.extend((ignore_nt, (ignore_nt, terminal_symbol(t))) for t in ignore_ids)
+        only = ignore_ids[0]
+        if len(ignore_ids) == 1 and _closed_under_concatenation(
+            grammar.terminal(terminal_names[only]).regex, dfas[only], limits, dfa_of
+        ):
+            raw_rules.append((ignore_nt, (terminal_symbol(only),)))
+        else:
+            raw_rules.extend((ignore_nt, (ignore_nt, terminal_symbol(t))) for t in ignore_ids)
     raw_rules.append((start_nt, (nonterminal(grammar.start),) + (() if ignore_nt is None else (ignore_nt,))))
     symbols = 0
     for rule in grammar.rules:
@@ -166,6 +178,26 @@ def build_grammar_tables(
             np.cumsum([0] + [0 if d is None else d.num_states for d in dfas])[:-1].tolist()
         ),
     )
+
+
+def _closed_under_concatenation(
+    regex: RegexNode,
+    dfa: ByteDFA | None,
+    limits: CompileLimits,
+    dfa_of: Callable[[RegexNode, CompileLimits], ByteDFA],
+) -> bool:
+    """Whether ``L(regex) L(regex) ⊆ L(regex)`` (checked as an empty difference of DFAs); False
+    when the check itself would exceed the limits (the helper then keeps the general form)."""
+    if dfa is None:
+        return False
+    try:
+        twice = dfa_of(concat([regex, regex]), limits)
+        product_dfa(twice, dfa, "difference", limits)
+    except EmptyLanguage:
+        return True
+    except CompileLimitExceeded:
+        return False
+    return False
 
 
 def _productive_rules(
