@@ -25,7 +25,8 @@ tokens below the children ``child(m, b)`` (inclusive):
   nodes.  Why canonical codes: many memos end in the same root lists (the nodes where a run
   of blanks or a string may end, below different starts), and a code per group made each of
   them a separate memo, walked again, whose groups were new codes in turn (json.lark built
-  20k memos for 1k distinct root lists).
+  20k memos for 1k distinct root lists).  Only a group that is its own code keeps its nodes
+  in ``node_pool`` (the others' ranges are empty: they are read through their code).
 
 The hash table (``table_keys`` int64 / ``table_values`` int32, open addressing, linear
 probing, -1 = empty, `_kernels.hash_slot`) maps ``signature << JOB_SHIFT | code`` to ``k``.
@@ -88,6 +89,11 @@ EARN_RATE = 2.0
 walk (json.gbnf p50 64 µs); 16 the reverse (p99 6.8 ms, 33 µs); 2 sits between."""
 
 
+_DICT_ENTRY_BYTES = 160
+"""About what one ``(byte, nodes) -> group`` entry costs besides its node bytes (key tuple,
+bytes header, int, dict slot), for the memory bound."""
+
+
 class SubtreeMemo:
     """``(lexer signature, trie node)`` -> what the signature's entries read below the node."""
 
@@ -136,8 +142,9 @@ class SubtreeMemo:
         self._num_rows = 0
         self._num_groups = 0
         self._group_of_roots: dict[tuple[int, bytes], int] = {}  # (byte, nodes) -> first group
+        self._roots_nbytes = 0  # what that dict holds, counted in `nbytes` (the memo's bound)
         self._snapshot = MemoArrays(*(self._arrays[name] for name in _FIELDS))
-        self._nbytes = sum(int(array.nbytes) for array in self._snapshot)
+        self._nbytes = sum(int(array.nbytes) for array in self._snapshot) + self._roots_nbytes
 
     @property
     def nbytes(self) -> int:
@@ -271,9 +278,12 @@ class SubtreeMemo:
         as_row = tokens.shape[0] > self.words
         token_first = int(arrays["memo_token_offsets"][memo])
         token_stop = token_first + (0 if as_row else tokens.shape[0])
-        node_first = int(arrays["group_node_offsets"][num_groups])
-        node_stop = node_first + nodes.shape[0]
         group_stop = num_groups + groups.shape[0]
+        codes, kept = self._group_codes(num_groups, groups, node_offsets, nodes)
+        kept_counts = np.where(kept, np.diff(node_offsets), 0)
+        node_first = int(arrays["group_node_offsets"][num_groups])
+        kept_offsets = node_first + np.concatenate(([0], np.cumsum(kept_counts))).astype(np.int64)
+        node_stop = int(kept_offsets[-1])
         needed = {
             "memo_row": memo + 1,
             "memo_token_offsets": memo + 2,
@@ -302,11 +312,9 @@ class SubtreeMemo:
         arrays["memo_token_offsets"][memo + 1] = token_stop
         arrays["group_entry"][num_groups:group_stop] = groups[:, 0]
         arrays["group_byte"][num_groups:group_stop] = groups[:, 1]
-        for g in range(groups.shape[0]):
-            roots = (int(groups[g, 1]), nodes[node_offsets[g] : node_offsets[g + 1]].tobytes())
-            arrays["group_code"][num_groups + g] = self._group_of_roots.setdefault(roots, num_groups + g)
-        arrays["group_node_offsets"][num_groups + 1 : group_stop + 1] = node_first + node_offsets[1:]
-        arrays["node_pool"][node_first:node_stop] = nodes
+        arrays["group_code"][num_groups:group_stop] = codes
+        arrays["group_node_offsets"][num_groups + 1 : group_stop + 1] = kept_offsets[1:]
+        arrays["node_pool"][node_first:node_stop] = nodes[np.repeat(kept, np.diff(node_offsets))]
         arrays["memo_group_offsets"][memo + 1] = group_stop
         self._num_memos, self._num_groups = memo + 1, group_stop
         keys, values = arrays["table_keys"], arrays["table_values"]  # fmt: skip
@@ -316,7 +324,24 @@ class SubtreeMemo:
         values[at] = memo
         keys[at] = key  # last: a reader that sees the key sees its data
         self._snapshot = MemoArrays(*(arrays[name] for name in _FIELDS))
-        self._nbytes = sum(int(array.nbytes) for array in self._snapshot)
+        self._nbytes = sum(int(array.nbytes) for array in self._snapshot) + self._roots_nbytes
+
+    def _group_codes(
+        self, num_groups: int, groups: np.ndarray, node_offsets: np.ndarray, nodes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(group_code, kept)`` of new groups ``num_groups ..``: the first group with the same
+        byte and nodes, and whether that is the group itself (only those keep their nodes:
+        `_roots` reads a root list through its code)."""
+        codes = np.empty(groups.shape[0], dtype=np.int32)
+        kept = np.zeros(groups.shape[0], dtype=bool)
+        for g in range(groups.shape[0]):
+            roots = (int(groups[g, 1]), nodes[node_offsets[g] : node_offsets[g + 1]].tobytes())
+            code = self._group_of_roots.setdefault(roots, num_groups + g)
+            if code == num_groups + g:
+                kept[g] = True
+                self._roots_nbytes += len(roots[1]) + _DICT_ENTRY_BYTES
+            codes[g] = code
+        return codes, kept
 
     def _new_generation(self, needed: dict[str, int]) -> dict[str, np.ndarray]:
         """Copies of every array, each with room for ``needed`` (doubling); the table is rehashed."""
