@@ -34,13 +34,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from automask.compiler.automata._kernels import breadth_first_order
 from automask.compiler.automata.byte_dfa import ByteDFA
-from automask.compiler.cfg import _kernels
+from automask.compiler.cfg import _kernels, _plain_kernels
+from automask.compiler.cfg.plain_slice import PlainSlice, build_plain_slice
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
 from automask.compiler.token_index.index import refine_to_depth
@@ -166,6 +168,7 @@ class TerminalRows:
         children: TrieChildren,
         words: int,
         residual_rows: LeastRecentlyUsed | None = None,
+        plain_slice: Callable[[], PlainSlice] | None = None,
     ) -> None:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.int32)
         self.accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
@@ -179,6 +182,8 @@ class TerminalRows:
         self._states: dict[int, StateRow] = {}
         self._classes: np.ndarray | None = None  # `depth_classes`, for large DFAs, on first use
         self._by_class: dict[int, StateRow] = {}
+        self._plain_slice = plain_slice
+        self._plain_depths: np.ndarray | None = None  # `_plain_kernels.plain_depths`, on first build
 
     @property
     def num_states(self) -> int:
@@ -211,14 +216,27 @@ class TerminalRows:
                 found = None if key is None else shared.get(key)
                 if found is None:
                     found = build_state_row(
-                        self.transitions, self.accepting, self.trie, self.children, self.words, local_state
-                    )
+                        self.transitions, self.accepting, self.trie, self.children, self.words, local_state,
+                        *self._plain(local_state),
+                    )  # fmt: skip
                     if key is not None:
                         shared.put(key, found)
                 self._states[local_state] = found
                 if self._classes is not None:
                     self._by_class[int(self._classes[local_state])] = found
         return found
+
+    def _plain(self, local_state: int) -> tuple[PlainSlice | None, int]:
+        """The vocabulary's plain slice and how many plain characters ``local_state`` surely
+        reads (`plain_slice`); ``(None, 0)`` without a slice.  Under the lock."""
+        if self._plain_slice is None:
+            return None, 0
+        plain = self._plain_slice()
+        if self._plain_depths is None:
+            self._plain_depths = _plain_kernels.plain_depths(
+                self.transitions, self.accepting, plain.max_chars
+            )
+        return plain, int(self._plain_depths[local_state])
 
 
 def walk_with_completions(
@@ -256,12 +274,41 @@ def build_state_row(
     children: TrieChildren,
     words: int,
     state: int,
+    plain: PlainSlice | None = None,
+    plain_depth: int = 0,
 ) -> StateRow:
-    """Walk the whole trie from ``state`` once (numba): its token row and completion points."""
-    row = np.zeros(words, dtype=np.uint32)
-    completions, _ = walk_with_completions(
-        transitions, accepting, trie, np.array([state], dtype=np.int32), np.array([-1], dtype=np.int32), row
-    )
+    """Walk the whole trie from ``state`` once (numba): its token row and completion points.
+
+    With ``plain_depth > 0`` (the state surely reads that many characters of plain text,
+    `plain_slice`), the plain tokens that short are OR-ed in from ``plain.rows`` and the walk
+    skips their subtrees (`_plain_kernels.walk_row`); the result is the same.
+    """
+    if plain is not None and plain_depth > 0:
+        depth = min(plain_depth, plain.max_chars)
+        row = plain.rows[depth].copy()
+        capacity = 256
+        while True:
+            nodes = np.empty(capacity, dtype=np.int32)
+            found = int(
+                _plain_kernels.walk_row(
+                    transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end, trie.token_offsets,
+                    trie.token_ids, trie.max_depth, state, plain.node_plain_max, depth, row, nodes,
+                )
+            )  # fmt: skip
+            if found <= capacity:
+                completions = nodes[:found].copy()
+                break
+            capacity = found
+    else:
+        row = np.zeros(words, dtype=np.uint32)
+        completions, _ = walk_with_completions(
+            transitions,
+            accepting,
+            trie,
+            np.array([state], dtype=np.int32),
+            np.array([-1], dtype=np.int32),
+            row,
+        )
     by_byte_offsets, by_byte_nodes = _completions_by_child_byte(completions, children)
     for array in (row, completions, by_byte_offsets, by_byte_nodes):
         array.setflags(write=False)
@@ -303,6 +350,17 @@ class TerminalCache:
         self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # table digest -> rows
         self._rows_of_dfa: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # id -> (dfa, rows)
         self.residual_rows = LeastRecentlyUsed(DEFAULT_MAX_RESIDUAL_ROWS)  # `residual_key` -> rows
+        self._vocab = vocab
+        self._plain: PlainSlice | None = None
+        self._plain_lock = threading.Lock()
+
+    def plain_slice(self) -> PlainSlice:
+        """The vocabulary's `plain_slice.PlainSlice`, built on first use."""
+        if self._plain is None:
+            with self._plain_lock:
+                if self._plain is None:
+                    self._plain = build_plain_slice(self._vocab, self.trie, self.words)
+        return self._plain
 
     def dfa(self, regex: RegexNode, limits: CompileLimits) -> ByteDFA:
         """``ast_to_dfa(regex, limits)``, memoised (the limits are re-checked on a hit)."""
@@ -333,7 +391,13 @@ class TerminalCache:
         found = self._rows.get(key)
         if found is None:
             found = TerminalRows(
-                transitions, accepting, self.trie, self.children, self.words, self.residual_rows
+                transitions,
+                accepting,
+                self.trie,
+                self.children,
+                self.words,
+                self.residual_rows,
+                self.plain_slice,
             )
             self._rows.put(key, found)  # a race builds two: speed only, both are right
         self._rows_of_dfa.put(id(dfa), (dfa, found))

@@ -1,0 +1,194 @@
+"""numba kernels of the plain-content slice (`plain_slice`): skip the trie's plain-text subtrees.
+
+`plain_depths` gives, per state of a terminal DFA, how many characters of *plain text* (any
+code point but ``"``, ``\\`` and the C0 controls, in UTF-8) the DFA is sure to read: the
+largest ``L`` such that every plain string of at most ``L`` characters keeps it alive without
+passing through an accepting state, even in the middle of a character.  `walk_row` is
+`_kernels.walk_subtrees` for one state from the trie's root that skips every subtree whose
+tokens are all plain with at most ``L`` characters: those tokens are all allowed (the caller
+ORs in their precomputed row) and hold no completion point.
+
+References: `plain_slice.plain_depths_reference` and, for the walk, `_kernels.walk_subtrees`
+(tests compare rows and completion points).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
+
+
+def _readonly(dtype, ndim: int) -> nb.types.Array:
+    return nb.types.Array(dtype, ndim, "C", readonly=True)
+
+
+@nb.njit(cache=True, nogil=True)
+def _step_ok(transitions, accepting, state, low, high, out, count, stamp, seen):  # pragma: no cover
+    """Step ``state`` on bytes ``low..high``; append new targets to ``out``.  -1 if one dies or accepts."""
+    for byte in range(low, high + 1):
+        target = transitions[state, byte]
+        if target < 0 or accepting[target]:
+            return -1
+        if seen[target] != stamp:
+            seen[target] = stamp
+            out[count] = target
+            count += 1
+    return count
+
+
+@nb.njit(cache=True, nogil=True)
+def _one_char(transitions, accepting, state, ends, seen, stamp_base, scratch, scratch2):  # pragma: no cover
+    """The states after one plain character from ``state`` in ``ends`` (their number), or -1."""
+    count = 0
+    stamp = stamp_base
+    # ASCII: 0x20..0x7F but '"' (0x22) and '\\' (0x5C)
+    for low, high in ((0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7F)):
+        count = _step_ok(transitions, accepting, state, low, high, ends, count, stamp, seen)
+        if count < 0:
+            return -1
+    # (lead low, lead high, second low, second high, continuation bytes after the second)
+    for lead_low, lead_high, second_low, second_high, more in (
+        (0xC2, 0xDF, 0x80, 0xBF, 0),
+        (0xE0, 0xE0, 0xA0, 0xBF, 1),
+        (0xE1, 0xEC, 0x80, 0xBF, 1),
+        (0xED, 0xED, 0x80, 0x9F, 1),
+        (0xEE, 0xEF, 0x80, 0xBF, 1),
+        (0xF0, 0xF0, 0x90, 0xBF, 2),
+        (0xF1, 0xF3, 0x80, 0xBF, 2),
+        (0xF4, 0xF4, 0x80, 0x8F, 2),
+    ):
+        stamp += 1
+        level = _step_ok(transitions, accepting, state, lead_low, lead_high, scratch, 0, stamp, seen)
+        if level < 0:
+            return -1
+        stamp += 1
+        if more == 0:  # the second byte ends the character
+            for i in range(level):
+                count = _step_ok(
+                    transitions, accepting, scratch[i], second_low, second_high, ends, count, stamp_base, seen
+                )
+                if count < 0:
+                    return -1
+            continue
+        following = 0
+        for i in range(level):
+            following = _step_ok(
+                transitions, accepting, scratch[i], second_low, second_high, scratch2, following, stamp, seen
+            )
+            if following < 0:
+                return -1
+        for _ in range(more - 1):
+            stamp += 1
+            nxt = 0
+            for i in range(following):
+                nxt = _step_ok(transitions, accepting, scratch2[i], 0x80, 0xBF, scratch, nxt, stamp, seen)
+                if nxt < 0:
+                    return -1
+            scratch2[:nxt] = scratch[:nxt]
+            following = nxt
+        for i in range(following):
+            count = _step_ok(transitions, accepting, scratch2[i], 0x80, 0xBF, ends, count, stamp_base, seen)
+            if count < 0:
+                return -1
+    return count
+
+
+@nb.njit(nb.int32[::1](_readonly(nb.int32, 2), _readonly(nb.boolean, 1), nb.int64), cache=True, nogil=True)
+def plain_depths(transitions, accepting, cap):  # pragma: no cover - compiled
+    num_states = transitions.shape[0]
+    seen = np.zeros(num_states, dtype=np.int64)
+    end_offsets = np.zeros(num_states + 1, dtype=np.int64)
+    end_states = np.empty(max(16, num_states), dtype=np.int32)
+    used = 0
+    ok = np.zeros(num_states, dtype=np.bool_)
+    ends = np.empty(num_states, dtype=np.int32)
+    scratch = np.empty(num_states, dtype=np.int32)
+    scratch2 = np.empty(num_states, dtype=np.int32)
+    stamp = 0
+    for state in range(num_states):
+        stamp += 64  # room for the per-level stamps of `_one_char`
+        count = _one_char(transitions, accepting, state, ends, seen, stamp, scratch, scratch2)
+        if count >= 0:
+            ok[state] = True
+            if used + count > end_states.shape[0]:
+                grown = np.empty(2 * (used + count), dtype=np.int32)
+                grown[:used] = end_states[:used]
+                end_states = grown
+            end_states[used : used + count] = ends[:count]
+            used += count
+        end_offsets[state + 1] = used
+    depth = np.zeros(num_states, dtype=np.int32)
+    for _ in range(cap):  # depth_{k+1}(s) = 1 + min over one-character successors of depth_k
+        changed = False
+        updated = np.zeros(num_states, dtype=np.int32)
+        for state in range(num_states):
+            if not ok[state]:
+                continue
+            smallest = cap
+            for i in range(end_offsets[state], end_offsets[state + 1]):
+                smallest = min(smallest, depth[end_states[i]])
+            value = min(cap, 1 + smallest)
+            updated[state] = value
+            if value != depth[state]:
+                changed = True
+        depth = updated
+        if not changed:
+            break
+    return depth
+
+
+_WALK_ROW_SIGNATURE = nb.int64(
+    _readonly(nb.int32, 2),  # transitions
+    _readonly(nb.boolean, 1),  # accepting
+    *TRIE_ARRAY_TYPES,
+    nb.int64,  # start state
+    _readonly(nb.int32, 1),  # node_plain_max: max characters of a subtree's tokens if all plain
+    nb.int64,  # depth: skip subtrees whose node_plain_max is at most this
+    nb.uint32[::1],  # out
+    nb.int32[::1],  # completion nodes (output)
+)
+
+
+@nb.njit(_WALK_ROW_SIGNATURE, cache=True, nogil=True)
+def walk_row(
+    transitions,
+    accepting,
+    node_byte,
+    node_depth,
+    node_end,
+    token_offsets,
+    token_ids,
+    max_depth,
+    start,
+    node_plain_max,
+    depth,
+    out,
+    completion_nodes,
+):  # pragma: no cover - compiled
+    capacity = completion_nodes.shape[0]
+    found = 0
+    state_at = np.empty(max_depth + 1, dtype=np.int32)
+    state_at[0] = start
+    num_nodes = node_byte.shape[0]
+    node = 0
+    while node < num_nodes:
+        if node_plain_max[node] <= depth:  # every token below is plain and short enough: in the row
+            node = node_end[node]
+            continue
+        level = node_depth[node]
+        state = transitions[state_at[level - 1], node_byte[node]]
+        if state < 0:
+            node = node_end[node]
+            continue
+        state_at[level] = state
+        for k in range(token_offsets[node], token_offsets[node + 1]):
+            token = token_ids[k]
+            out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+        if accepting[state] and node_end[node] > node + 1:
+            if found < capacity:
+                completion_nodes[found] = node
+            found += 1
+        node += 1
+    return found
