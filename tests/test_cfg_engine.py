@@ -701,6 +701,7 @@ def test_walk_kernel_matches_reference():
         found = _kernels.walk_subtrees(
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, out, nodes, entries,
+            np.zeros(0, dtype=np.int32), -1,
         )  # fmt: skip
         expected_out = np.zeros_like(out)
         expected = _kernels.walk_subtrees_reference(
@@ -756,7 +757,7 @@ def eager_state_rows(tables, trie, words: int) -> list[tuple[np.ndarray, list[in
         found = _kernels.walk_subtrees(
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, np.array([state], dtype=np.int32),
-            np.array([-1], dtype=np.int32), row, nodes, entries,
+            np.array([-1], dtype=np.int32), row, nodes, entries, np.zeros(0, dtype=np.int32), -1,
         )  # fmt: skip
         rows.append((row, nodes[:found].tolist()))
     return rows

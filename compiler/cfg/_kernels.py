@@ -11,6 +11,10 @@ time, as if only that terminal were being lexed:
   recorded as ``(node, index of the start state)`` in ``completion_nodes`` /
   ``completion_entries`` so that Python can build the next Earley set and walk on.
 
+Skipping (`plain_slice`): with ``skip_depth >= 0``, a node whose ``skip_max`` is at most
+``skip_depth`` is skipped with its subtree; the caller guarantees (for every start state)
+that those tokens are allowed and hold no completion point, and ORs them in itself.
+
 Roots: ``roots[i] = -1`` walks the whole trie (the state is the one before any byte);
 ``roots[i] = n`` walks the strict descendants of node ``n`` with the state given for after
 node ``n``.  Returns the number of completion points found; only the first
@@ -41,6 +45,8 @@ _WALK_SIGNATURE = nb.int64(
     nb.uint32[::1],  # out bits (OR-ed into)
     nb.int32[::1],  # completion_nodes (output)
     nb.int32[::1],  # completion_entries (output)
+    _readonly(nb.int32, 1),  # skip_max: per node, the most characters of its subtree's tokens if all plain
+    nb.int64,  # skip_depth: skip subtrees with skip_max <= this (-1: none; see `plain_slice`)
 )
 
 
@@ -59,6 +65,8 @@ def walk_subtrees(
     out,
     completion_nodes,
     completion_entries,
+    skip_max,
+    skip_depth,
 ):  # pragma: no cover - compiled
     capacity = completion_nodes.shape[0]
     found = 0
@@ -74,6 +82,9 @@ def walk_subtrees(
             state_at[base] = states[e]
             node = first
             while node < stop:
+                if skip_depth >= 0 and skip_max[node] <= skip_depth:  # all in the caller's row
+                    node = node_end[node]
+                    continue
                 depth = node_depth[node]
                 state = transitions[state_at[depth - 1], node_byte[node]]
                 if state < 0:

@@ -3,21 +3,18 @@
 `plain_depths` gives, per state of a terminal DFA, how many characters of *plain text* (any
 code point but ``"``, ``\\`` and the C0 controls, in UTF-8) the DFA is sure to read: the
 largest ``L`` such that every plain string of at most ``L`` characters keeps it alive without
-passing through an accepting state, even in the middle of a character.  `walk_row` is
-`_kernels.walk_subtrees` for one state from the trie's root that skips every subtree whose
-tokens are all plain with at most ``L`` characters: those tokens are all allowed (the caller
-ORs in their precomputed row) and hold no completion point.
+passing through an accepting state, even in the middle of a character.  A walk from such a
+state (`_kernels.walk_subtrees` with ``skip_depth = L``) skips every subtree whose tokens are
+all plain with at most ``L`` characters: those tokens are all allowed (the caller ORs in their
+precomputed row) and hold no completion point.
 
-References: `plain_slice.plain_depths_reference` and, for the walk, `_kernels.walk_subtrees`
-(tests compare rows and completion points).
+Reference: `plain_slice.plain_depths_reference` (tests also compare sliced rows with full walks).
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
-
-from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
 
 
 def _readonly(dtype, ndim: int) -> nb.types.Array:
@@ -137,58 +134,3 @@ def plain_depths(transitions, accepting, cap):  # pragma: no cover - compiled
         if not changed:
             break
     return depth
-
-
-_WALK_ROW_SIGNATURE = nb.int64(
-    _readonly(nb.int32, 2),  # transitions
-    _readonly(nb.boolean, 1),  # accepting
-    *TRIE_ARRAY_TYPES,
-    nb.int64,  # start state
-    _readonly(nb.int32, 1),  # node_plain_max: max characters of a subtree's tokens if all plain
-    nb.int64,  # depth: skip subtrees whose node_plain_max is at most this
-    nb.uint32[::1],  # out
-    nb.int32[::1],  # completion nodes (output)
-)
-
-
-@nb.njit(_WALK_ROW_SIGNATURE, cache=True, nogil=True)
-def walk_row(
-    transitions,
-    accepting,
-    node_byte,
-    node_depth,
-    node_end,
-    token_offsets,
-    token_ids,
-    max_depth,
-    start,
-    node_plain_max,
-    depth,
-    out,
-    completion_nodes,
-):  # pragma: no cover - compiled
-    capacity = completion_nodes.shape[0]
-    found = 0
-    state_at = np.empty(max_depth + 1, dtype=np.int32)
-    state_at[0] = start
-    num_nodes = node_byte.shape[0]
-    node = 0
-    while node < num_nodes:
-        if node_plain_max[node] <= depth:  # every token below is plain and short enough: in the row
-            node = node_end[node]
-            continue
-        level = node_depth[node]
-        state = transitions[state_at[level - 1], node_byte[node]]
-        if state < 0:
-            node = node_end[node]
-            continue
-        state_at[level] = state
-        for k in range(token_offsets[node], token_offsets[node + 1]):
-            token = token_ids[k]
-            out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
-        if accepting[state] and node_end[node] > node + 1:
-            if found < capacity:
-                completion_nodes[found] = node
-            found += 1
-        node += 1
-    return found

@@ -15,7 +15,7 @@ this is that idea for the one slice that matters in JSON: tokens made only of *p
 
 For a DFA state that reads at least ``L`` characters of any plain text without dying or
 accepting (`_plain_kernels.plain_depths`), its row is ``rows[L]`` plus a walk of the trie
-that skips every subtree with ``node_plain_max <= L`` (`_plain_kernels.walk_row`): the rows
+that skips every subtree with ``node_plain_max <= L`` (`_kernels.walk_subtrees`): the rows
 and completion points are exactly the full walk's (tests compare them).
 """
 

@@ -49,6 +49,9 @@ from automask.compiler.token_index.index import refine_to_depth
 from automask.compiler.token_index.trie import TokenTrie, token_trie
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 
+_NO_SKIP = np.zeros(0, dtype=np.int32)
+_NO_SKIP.setflags(write=False)
+
 DEFAULT_MAX_TERMINALS = 512
 """Terminal DFAs (and, separately, regexes) a vocabulary's `TerminalCache` keeps before clearing."""
 
@@ -246,12 +249,18 @@ def walk_with_completions(
     states: np.ndarray,
     roots: np.ndarray,
     row: np.ndarray,
+    plain: PlainSlice | None = None,
+    plain_depth: int = -1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`_kernels.walk_subtrees` with room for every completion point: ``(nodes, entries)``.
 
     The kernel stores only as many points as its buffers hold and returns the count, so a
     short first try is walked again with exact room (the bits of ``row`` are idempotent).
+    With ``plain`` and ``plain_depth >= 0`` (true of every state in ``states``), the subtrees of
+    plain tokens of at most that many characters are skipped: the caller ORs them in.
     """
+    skip_max = _NO_SKIP if plain is None else plain.node_plain_max
+    skip_depth = -1 if plain is None else plain_depth
     capacity = 256
     while True:
         nodes = np.empty(capacity, dtype=np.int32)
@@ -260,6 +269,7 @@ def walk_with_completions(
             _kernels.walk_subtrees(
                 transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end,
                 trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, row, nodes, entries,
+                skip_max, skip_depth,
             )
         )  # fmt: skip
         if found <= capacity:
@@ -281,34 +291,15 @@ def build_state_row(
 
     With ``plain_depth > 0`` (the state surely reads that many characters of plain text,
     `plain_slice`), the plain tokens that short are OR-ed in from ``plain.rows`` and the walk
-    skips their subtrees (`_plain_kernels.walk_row`); the result is the same.
+    skips their subtrees (`walk_with_completions`); the result is the same.
     """
-    if plain is not None and plain_depth > 0:
-        depth = min(plain_depth, plain.max_chars)
-        row = plain.rows[depth].copy()
-        capacity = 256
-        while True:
-            nodes = np.empty(capacity, dtype=np.int32)
-            found = int(
-                _plain_kernels.walk_row(
-                    transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end, trie.token_offsets,
-                    trie.token_ids, trie.max_depth, state, plain.node_plain_max, depth, row, nodes,
-                )
-            )  # fmt: skip
-            if found <= capacity:
-                completions = nodes[:found].copy()
-                break
-            capacity = found
-    else:
-        row = np.zeros(words, dtype=np.uint32)
-        completions, _ = walk_with_completions(
-            transitions,
-            accepting,
-            trie,
-            np.array([state], dtype=np.int32),
-            np.array([-1], dtype=np.int32),
-            row,
-        )
+    sliced = plain is not None and plain_depth > 0
+    depth = min(plain_depth, plain.max_chars) if sliced else -1
+    row = plain.rows[depth].copy() if sliced else np.zeros(words, dtype=np.uint32)
+    completions, _ = walk_with_completions(
+        transitions, accepting, trie, np.array([state], dtype=np.int32), np.array([-1], dtype=np.int32), row,
+        plain if sliced else None, depth,
+    )  # fmt: skip
     by_byte_offsets, by_byte_nodes = _completions_by_child_byte(completions, children)
     for array in (row, completions, by_byte_offsets, by_byte_nodes):
         array.setflags(write=False)
