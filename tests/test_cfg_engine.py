@@ -950,3 +950,18 @@ def test_terminal_cache_evicts_the_least_recently_used():
         assert cache.terminal_rows(shared) is rows
         cache.terminal_rows(cache.dfa(python_regex_to_ast(pattern), DEFAULT_LIMITS))
     assert cache.terminal_rows(shared) is rows
+
+
+def test_stacked_terminal_tables_match_the_block_by_block_reference():
+    """`_stack_dfas` (one kernel pass) equals its numpy reference, unproductive terminals
+    (``None``) included, and keeps DEAD transitions DEAD."""
+    from automask.compiler.cfg.tables import _stack_dfas, stack_dfas_reference
+    from automask.compiler.regex import ast_to_dfa
+
+    patterns = ["[ab]+", "a{3}", None, "(ab|ba)*c", '"[^"]{0,5}"', None, "x"]
+    dfas = [None if p is None else ast_to_dfa(python_regex_to_ast(p)) for p in patterns]
+    stacked, expected = _stack_dfas(dfas), stack_dfas_reference(dfas)
+    for got, want in zip(stacked, expected, strict=True):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert (stacked[0] == -1).sum() == sum((d.transitions == -1).sum() for d in dfas if d is not None)
+    assert all(len(array) == 0 for array in _stack_dfas([None, None])[:3])

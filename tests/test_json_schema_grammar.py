@@ -180,6 +180,22 @@ def test_leaves_are_shared_terminals_and_whitespace_is_one_bounded_terminal():
     assert not accepts(compact, json.dumps(deep_tree(3)))
 
 
+def test_schema_terminals_render_their_source_only_on_demand():
+    """Schema terminals carry no ``re`` source; `source_text` renders one that Python's ``re``
+    reads as the same language (checked on samples), cut with an ellipsis when long."""
+    import re
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}}
+    grammar, _ = schema_to_grammar(schema)
+    assert all(t.pattern is None for t in grammar.terminals)
+    number = next(t for t in grammar.terminals if ast_to_dfa(t.regex).matches(b"30"))
+    source = number.source_text()
+    for text in ["3", "30", "12", "2", "03", "3.0", "-4", "1e2"]:
+        assert bool(re.fullmatch(source, text)) == ast_to_dfa(number.regex).matches(text.encode()), text
+    generic = next(t for t in grammar.terminals if len(t.source_text(1000)) > 200)
+    assert generic.source_text().endswith("...") and len(generic.source_text()) == 123
+
+
 def test_unsatisfiable_and_reserved_character_schemas():
     grammar, _ = schema_to_grammar({"allOf": [{"type": "string"}, {"type": "integer"}]})
     assert not any(accepts(grammar, text) for text in ('""', "1"))

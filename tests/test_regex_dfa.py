@@ -534,6 +534,32 @@ def test_kernels_match_pure_python_references(seed: int) -> None:
     assert np.array_equal(fast.accepting, slow.accepting)
 
 
+@pytest.mark.parametrize("seed", range(60))
+def test_fused_minimisation_kernel_matches_the_numpy_passes(seed: int) -> None:
+    """`minimize_class_dfa` (one kernel) gives the exact tables of the pass-by-pass reference,
+    with unreachable and dead states, repeated columns and classes not ordered by first byte."""
+    from automask.compiler.automata import dfa as automata
+
+    rng = np.random.default_rng(1000 + seed)
+    num_states, num_classes = int(rng.integers(1, 120)), int(rng.integers(1, 12))
+    table = _random_dfa_table(rng, num_states, num_classes)
+    table = np.ascontiguousarray(table[:, rng.integers(0, num_classes, size=num_classes + 2)])
+    accepting = rng.random(num_states) < (0.05 if seed % 3 == 0 else 0.3)
+    class_of_byte = rng.integers(0, table.shape[1], size=256).astype(np.intp)
+    start = int(rng.integers(0, num_states))
+    dfa = automata.ClassDFA(table, accepting, start, class_of_byte)
+    try:
+        expected = automata.minimize_class_dfa_reference(dfa)
+    except EmptyLanguage:
+        with pytest.raises(EmptyLanguage):
+            automata.minimize_class_dfa(dfa)
+        return
+    actual = automata.minimize_class_dfa(dfa)
+    assert actual.start == expected.start == 0
+    assert np.array_equal(actual.transitions, expected.transitions)
+    assert np.array_equal(actual.accepting, expected.accepting)
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_epsilon_closure_kernel_matches_the_nfa_reference(seed: int) -> None:
     import itertools

@@ -561,3 +561,152 @@ def equal_column_classes(table: np.ndarray) -> np.ndarray:
             count += 1
         merged[cls] = found
     return merged
+
+
+@njit(cache=True, nogil=True)
+def _initial_blocks(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, int]:  # pragma: no cover
+    """Block ids ``0..k-1`` grouping states by acceptance and the set of ``DEAD`` columns:
+    states sorted by a hash of that signature, equal hashes compared column by column."""
+    num_states, num_classes = table.shape
+    hashes = np.empty(num_states, dtype=np.uint64)
+    for state in range(num_states):
+        value = np.uint64(14695981039346656037) ^ np.uint64(1 if accepting[state] else 2)
+        for cls in range(num_classes):
+            if table[state, cls] < 0:
+                value = (value ^ np.uint64(cls + 3)) * np.uint64(1099511628211)
+        hashes[state] = value
+    order = np.argsort(hashes)
+    block = np.full(num_states, -1, dtype=np.int64)
+    count = 0
+    run_start = 0
+    while run_start < num_states:
+        run_end = run_start + 1
+        while run_end < num_states and hashes[order[run_end]] == hashes[order[run_start]]:
+            run_end += 1
+        for position in range(run_start, run_end):  # usually one signature per run
+            state = order[position]
+            for earlier in range(run_start, position):
+                other = order[earlier]
+                if accepting[other] != accepting[state]:
+                    continue
+                same = True
+                for cls in range(num_classes):
+                    if (table[other, cls] < 0) != (table[state, cls] < 0):
+                        same = False
+                        break
+                if same:
+                    block[state] = block[other]
+                    break
+            if block[state] < 0:
+                block[state] = count
+                count += 1
+        run_start = run_end
+    return block, count
+
+
+@njit(
+    types.Tuple((types.int32[:, ::1], types.boolean[::1]))(
+        _READONLY_TABLE, _READONLY_FLAGS, types.int64, types.Array(types.int64, 1, "C", readonly=True)
+    ),
+    cache=True,
+    nogil=True,
+)
+def minimal_byte_table(
+    table: np.ndarray, accepting: np.ndarray, start: int, class_of_byte: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The minimal DFA of a DFA over byte classes, canonically numbered, as a byte table.
+
+    One call for what `dfa.minimize_class_dfa_reference` does in numpy passes (trim, merge
+    identical columns, Hopcroft, quotient, breadth-first renumbering by increasing byte, one
+    column per byte): the glue between those passes cost more than the passes on the small
+    automata of schema keys.  ``table`` int32 ``[states, classes]`` (``-1``: no transition),
+    ``class_of_byte[b]`` the class of byte ``b``.  Returns ``(int32 [states', 256],
+    accepting)`` with the start as state 0, or zero rows when the language is empty.
+    """
+    num_states, num_classes = table.shape
+    merged = equal_column_classes(table)  # first: the later passes then scan narrow rows
+    num_merged = 0
+    for cls in range(num_classes):
+        num_merged = max(num_merged, merged[cls] + 1)
+    wide_narrow = np.empty((num_states, num_merged), dtype=np.int32)
+    for cls in range(num_classes):
+        wide_narrow[:, merged[cls]] = table[:, cls]
+    in_offsets, in_sources, _ = reverse_edges(wide_narrow)
+    live = co_reachable(in_offsets, in_sources, accepting.copy())
+    if not live[start]:
+        return np.empty((0, 256), dtype=np.int32), np.empty(0, dtype=np.bool_)
+    live_id = np.full(num_states, -1, dtype=np.int64)
+    num_live = 0
+    for state in range(num_states):
+        if live[state]:
+            live_id[state] = num_live
+            num_live += 1
+    narrow = np.empty((num_live, num_merged), dtype=np.int32)
+    live_accepting = np.empty(num_live, dtype=np.bool_)
+    for state in range(num_states):
+        row = live_id[state]
+        if row < 0:
+            continue
+        live_accepting[row] = accepting[state]
+        for cls in range(num_merged):
+            target = wide_narrow[state, cls]
+            narrow[row, cls] = live_id[target] if target >= 0 else -1
+    initial, num_blocks = _initial_blocks(narrow, live_accepting)
+    sizes = np.zeros(num_blocks, dtype=np.int64)
+    for state in range(num_live):
+        sizes[initial[state]] += 1
+    in_offsets, in_sources, in_classes = reverse_edges(narrow)
+    block_of = hopcroft_blocks(
+        initial, num_blocks, in_offsets, in_sources, in_classes, num_merged, np.argmax(sizes)
+    )
+    total_blocks = 0
+    for state in range(num_live):
+        total_blocks = max(total_blocks, block_of[state] + 1)
+    representative = np.full(total_blocks, -1, dtype=np.int64)
+    for state in range(num_live):
+        if representative[block_of[state]] < 0:
+            representative[block_of[state]] = state
+    byte_merged = np.empty(256, dtype=np.int64)  # byte -> merged column
+    for byte in range(256):
+        byte_merged[byte] = merged[class_of_byte[byte]]
+    new_id = np.full(total_blocks, -1, dtype=np.int64)
+    order = np.empty(total_blocks, dtype=np.int64)  # new id -> block
+    first = block_of[live_id[start]]
+    new_id[first] = 0
+    order[0] = first
+    count = 1
+    out = np.empty((total_blocks, 256), dtype=np.int32)
+    head = 0
+    while head < count:  # breadth first, successors by increasing byte: the canonical numbering
+        source = representative[order[head]]
+        for byte in range(256):
+            target = narrow[source, byte_merged[byte]]
+            if target < 0:
+                out[head, byte] = -1
+                continue
+            block = block_of[target]
+            if new_id[block] < 0:
+                new_id[block] = count
+                order[count] = block
+                count += 1
+            out[head, byte] = new_id[block]
+        head += 1
+    out_accepting = np.empty(count, dtype=np.bool_)
+    for state in range(count):
+        out_accepting[state] = live_accepting[representative[order[state]]]
+    return out[:count].copy(), out_accepting
+
+
+@njit(types.void(types.int32[:, ::1], types.int64[::1], types.int64[::1]), cache=True, nogil=True)
+def shift_targets(table: np.ndarray, block_sizes: np.ndarray, block_offsets: np.ndarray) -> None:
+    """In place: add ``block_offsets[k]`` to every non-``DEAD`` target of the ``k``-th block of
+    ``block_sizes[k]`` rows (DFAs stacked into one state space; branch-free so that it
+    vectorises).  Reference: `automask.compiler.cfg.tables.stack_dfas_reference`."""
+    row = 0
+    for block in range(block_sizes.shape[0]):
+        offset = np.int32(block_offsets[block])
+        for state in range(row, row + block_sizes[block]):
+            for column in range(table.shape[1]):
+                target = table[state, column]
+                table[state, column] = target + offset * np.int32(target >= 0)
+        row += block_sizes[block]

@@ -32,6 +32,7 @@ from automask.compiler.automata._kernels import (
     epsilon_closures,
     equal_column_classes,
     hopcroft_blocks,
+    minimal_byte_table,
     reverse_edges,
     subset_construction,
 )
@@ -437,7 +438,7 @@ def breadth_first_order_reference(table: np.ndarray, start: int) -> np.ndarray:
 
 def nfa_to_dfa(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ByteDFA:
     """Determinise, trim and minimise ``nfa`` into a canonically numbered `ByteDFA`."""
-    return canonical_numbering(minimize(trim(determinize(nfa, limits)))).to_byte_dfa()
+    return minimize_class_dfa(determinize(nfa, limits))
 
 
 def minimize_byte_dfa(dfa: ByteDFA) -> ByteDFA:
@@ -454,5 +455,24 @@ def minimize_byte_dfa(dfa: ByteDFA) -> ByteDFA:
 
 
 def minimize_class_dfa(dfa: ClassDFA) -> ByteDFA:
-    """Trim, minimise and canonically number a DFA over byte classes (`minimize_byte_dfa`)."""
+    """Trim, minimise and canonically number a DFA over byte classes (`minimize_byte_dfa`).
+
+    One kernel call (`_kernels.minimal_byte_table`); `minimize_class_dfa_reference`, the same
+    passes one numpy step at a time, is its specification.  Raises `EmptyLanguage` when no
+    string is accepted.
+    """
+    transitions, accepting = minimal_byte_table(
+        np.ascontiguousarray(dfa.table, dtype=np.int32),
+        np.ascontiguousarray(dfa.accepting, dtype=np.bool_),
+        int(dfa.start),
+        np.ascontiguousarray(dfa.class_of_byte, dtype=np.int64),
+    )
+    if transitions.shape[0] == 0:
+        raise EmptyLanguage("the pattern matches no string (its language is empty)")
+    return ByteDFA(transitions, accepting, 0)
+
+
+def minimize_class_dfa_reference(dfa: ClassDFA) -> ByteDFA:
+    """`minimize_class_dfa` as separate passes: trim, merge identical columns, Hopcroft
+    (`minimize`), canonical numbering, one column per byte."""
     return canonical_numbering(minimize(trim(merge_equivalent_classes(dfa)))).to_byte_dfa()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automask.compiler.automata._kernels import shift_targets
 from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.automata.product import product_dfa
 from automask.compiler.cfg.flatten import flatten_regular
@@ -231,8 +232,31 @@ def _nullable(rules: list[tuple[int, tuple[int, ...]]], nullable_terminals: froz
 def _stack_dfas(dfas: list[ByteDFA | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One global state space: each terminal's states shifted by the states before it.
 
-    Written block by block into one preallocated table (a schema grammar may stack tens of
-    thousands of states: building shifted copies and concatenating them cost 4 passes)."""
+    One concatenation and one in-place kernel pass (`_kernels.shift_targets`): a schema grammar
+    stacks hundreds to tens of thousands of 256-wide rows, and the per-block numpy passes of
+    `stack_dfas_reference` cost three times as much."""
+    present = [(terminal_id, dfa) for terminal_id, dfa in enumerate(dfas) if dfa is not None]
+    sizes = np.array([dfa.num_states for _, dfa in present], dtype=np.int64)
+    offsets = np.zeros(len(present), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=offsets[1:])
+    if present:
+        transitions = np.concatenate([dfa.transitions for _, dfa in present])
+        accepting = np.concatenate([dfa.accepting for _, dfa in present])
+    else:
+        transitions, accepting = np.full((0, 256), -1, dtype=np.int32), np.zeros(0, dtype=bool)
+    shift_targets(transitions, sizes, offsets)
+    owner = np.repeat(np.array([terminal_id for terminal_id, _ in present], dtype=np.int32), sizes)
+    terminal_start = np.full(len(dfas), -1, dtype=np.int32)
+    for (terminal_id, dfa), offset in zip(present, offsets.tolist(), strict=True):
+        terminal_start[terminal_id] = offset + dfa.start
+    arrays = (transitions, accepting, owner, terminal_start)
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
+def stack_dfas_reference(dfas: list[ByteDFA | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_stack_dfas` block by block in numpy (its specification, for the tests)."""
     present = [(terminal_id, dfa) for terminal_id, dfa in enumerate(dfas) if dfa is not None]
     total = sum(dfa.num_states for _, dfa in present)
     transitions = np.full((total, 256), -1, dtype=np.int32)
@@ -248,7 +272,4 @@ def _stack_dfas(dfas: list[ByteDFA | None]) -> tuple[np.ndarray, np.ndarray, np.
         owner[offset:stop] = terminal_id
         terminal_start[terminal_id] = offset + dfa.start
         offset = stop
-    arrays = (transitions, accepting, owner, terminal_start)
-    for array in arrays:
-        array.setflags(write=False)
-    return arrays
+    return transitions, accepting, owner, terminal_start

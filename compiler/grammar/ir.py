@@ -63,13 +63,22 @@ Symbol = NonTerminal | Terminal
 
 @dataclass(frozen=True, slots=True)
 class TerminalDef:
-    """A named regular language: ``regex`` (AST) and the same language as Python ``re`` source."""
+    """A named regular language: ``regex`` (AST) and, when the front-end had one, the same
+    language as Python ``re`` source (``pattern``; None for ASTs built directly)."""
 
     name: str
     regex: RegexNode
-    pattern: str
+    pattern: str | None
     priority: int = 0
     location: SourceLocation | None = field(default=None, compare=False)
+
+    def source_text(self, max_chars: int = 120) -> str:
+        """``pattern``, or the regex rendered as ``re`` source (cut after ``max_chars``)."""
+        if self.pattern is not None:
+            return self.pattern
+        from automask.compiler.regex.display import display_regex
+
+        return display_regex(self.regex, max_chars)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ encodings, so length and pattern constraints keep counting decoded code points.
 
 from __future__ import annotations
 
+import functools
+
 from automask.compiler.json_schema.digits import DIGIT, NONZERO_DIGIT, fixed_width_range, hex_digits
 from automask.compiler.json_schema.options import JsonSchemaOptions
 from automask.compiler.regex.ast import (
@@ -38,10 +40,18 @@ SURROGATES = (0xD800, 0xDFFF)
 
 
 def whitespace(options: JsonSchemaOptions) -> RegexNode:
-    """Optional JSON whitespace, at most ``max_whitespace`` characters (none when compact)."""
+    """Optional JSON whitespace, at most ``max_whitespace`` characters (none when compact).
+
+    One shared node per bound (`_bounded_whitespace`): it sits between every two tokens of a
+    schema, and the grammar lowering recognises it by identity first."""
     if options.whitespace == "compact" or options.max_whitespace == 0:
         return EMPTY
-    return repeat(char_set([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 0, options.max_whitespace)
+    return _bounded_whitespace(options.max_whitespace)
+
+
+@functools.lru_cache(maxsize=64)
+def _bounded_whitespace(max_whitespace: int) -> RegexNode:
+    return repeat(char_set([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 0, max_whitespace)
 
 
 def token(text: str, options: JsonSchemaOptions) -> RegexNode:

@@ -240,7 +240,11 @@ class GrammarSchemaCompiler(SchemaCompiler):
 
 
 class _Structure:
-    """Memoised test "holds a placeholder or the whitespace node" over a regex AST."""
+    """Memoised test "holds a placeholder or the whitespace node" over a regex AST.
+
+    Dispatches on the exact type (a `TaggedStrings` is a `Concat` subclass, and a leaf) and
+    compares with the marker and the shared whitespace node by identity before equality:
+    this runs on every node of every schema."""
 
     def __init__(self, space: RegexNode):
         self.space = space if space != EMPTY else None
@@ -250,18 +254,23 @@ class _Structure:
         known = self.seen.get(id(node))
         if known is not None:
             return known[1]
-        if isinstance(node, TaggedStrings):
-            found = False  # a leaf (and its items are built only on demand)
-        elif node == MARKER or (self.space is not None and node == self.space):
-            found = True
-        elif isinstance(node, Concat):
-            found = any(self.of(item) for item in node.items)
-        elif isinstance(node, Alternation):
-            found = any(self.of(option) for option in node.options)
-        elif isinstance(node, Repeat):
-            found = self.of(node.item)
-        else:
-            found = False
+        kind = type(node)
+        found = False
+        if kind is CharSet:
+            found = node.ranges == MARKER.ranges
+        elif kind is Concat:
+            for item in node.items:
+                if self.of(item):
+                    found = True
+                    break
+        elif kind is Alternation:
+            for option in node.options:
+                if self.of(option):
+                    found = True
+                    break
+        elif kind is Repeat:
+            space = self.space
+            found = node is space or (space is not None and node == space) or self.of(node.item)
         self.seen[id(node)] = (node, found)
         return found
 
@@ -277,6 +286,7 @@ class GrammarLowering:
         self.structure = structure if structure is not None else _Structure(self.space)
         self.rules: list[Rule] = []
         self.terminals: dict[int, TerminalDef] = {}  # interned regex -> definition
+        self.symbols: dict[int, Terminal] = {}  # interned regex -> its (immutable) symbol
         self.shapes: dict[tuple, int] = {}
         self.numbers: dict[int, tuple[RegexNode, int]] = {}  # id -> (node kept alive, number)
         self.helpers: dict[int, list[Symbol] | None] = {}  # id(node) -> its symbols
@@ -319,9 +329,10 @@ class GrammarLowering:
             return True
 
         index = 0
+        marker = MARKER.ranges
         while index < len(items):
             item = items[index]
-            if item == MARKER:
+            if type(item) is CharSet and item.ranges == marker:
                 if not flush():
                     return None
                 symbols.append(NonTerminal(nonterminal_name(_reference_index(items[index + 1]))))
@@ -383,12 +394,12 @@ class GrammarLowering:
     def terminal(self, node: RegexNode) -> Terminal:
         """The terminal for leaf ``node``; structurally equal regexes share one."""
         key = self.interned(node)
-        known = self.terminals.get(key)
+        known = self.symbols.get(key)
         if known is None:
-            name = WS if node == self.space else f"t{len(self.terminals)}"
-            known = TerminalDef(name, node, regex_source(node))
-            self.terminals[key] = known
-        return Terminal(known.name)
+            name = WS if node is self.space or node == self.space else f"t{len(self.terminals)}"
+            self.terminals[key] = TerminalDef(name, node, None)  # display source built if asked for
+            known = self.symbols[key] = Terminal(name)
+        return known
 
     def interned(self, node: RegexNode) -> int:
         """A number equal for structurally equal nodes (hash-consing, linear in the AST;
@@ -396,103 +407,24 @@ class GrammarLowering:
         known = self.numbers.get(id(node))
         if known is not None:
             return known[1]
-        if isinstance(node, TaggedStrings):
-            shape: tuple = (type(node).__name__, node.names)
-        elif isinstance(node, CharSet):
-            shape = ("c", node.ranges)
-        elif isinstance(node, Concat):
-            shape = ("s", *(self.interned(item) for item in node.items))
-        elif isinstance(node, Alternation):
-            shape = ("a", *(self.interned(option) for option in node.options))
-        elif isinstance(node, Repeat):
+        kind = type(node)
+        if kind is CharSet:
+            shape: tuple = ("c", node.ranges)
+        elif kind is Concat:
+            shape = ("s", *[self.interned(item) for item in node.items])
+        elif kind is Alternation:
+            shape = ("a", *[self.interned(option) for option in node.options])
+        elif kind is Repeat:
             shape = ("r", self.interned(node.item), node.min, node.max)
-        elif isinstance(node, Product):
+        elif isinstance(node, TaggedStrings):
+            shape = (kind.__name__, node.names)
+        elif kind is Product:
             shape = ("p", node.mode, self.interned(node.left), self.interned(node.right))
         else:
             shape = ("e",)
         number = self.shapes.setdefault(shape, len(self.shapes))
         self.numbers[id(node)] = (node, number)
         return number
-
-
-def regex_source(node: RegexNode, max_chars: int = 120) -> str:
-    """Python ``re`` source for ``node``, cut after about ``max_chars`` characters with an
-    ellipsis (for messages only, compilation uses the AST; leaves can be 10^4 nodes)."""
-    parts: list[str] = []
-    budget = [max_chars]
-
-    def emit(text: str) -> None:
-        parts.append(text)
-        budget[0] -= len(text)
-        if budget[0] < 0:
-            raise _SourceCut
-
-    try:
-        _source(node, emit)
-    except _SourceCut:
-        return "".join(parts)[:max_chars] + "..."
-    return "".join(parts)
-
-
-class _SourceCut(Exception):
-    """`regex_source` ran out of room."""
-
-
-def _source(node: RegexNode, emit) -> None:
-    if isinstance(node, Empty):
-        return
-    if isinstance(node, CharSet):
-        if not node.ranges:
-            emit(r"[^\s\S]")
-        elif len(node.ranges) == 1 and node.ranges[0][0] == node.ranges[0][1]:
-            emit(_escape(node.ranges[0][0], outside=True))
-        else:
-            emit("[")
-            for a, b in node.ranges:
-                emit(_escape(a) if a == b else f"{_escape(a)}-{_escape(b)}")
-            emit("]")
-        return
-    if isinstance(node, TaggedStrings):
-        emit(f"<{node!r}>")
-        return
-    if isinstance(node, Product):
-        emit("(?=" if node.mode == "intersection" else "(?!")
-        _source(node.right, emit)
-        emit(")")
-        _source(node.left, emit)
-        return
-    if isinstance(node, Concat):
-        for item in node.items:
-            if isinstance(item, Alternation):
-                emit("(?:")
-                _source(item, emit)
-                emit(")")
-            else:
-                _source(item, emit)
-        return
-    if isinstance(node, Alternation):
-        for index, option in enumerate(node.options):
-            if index:
-                emit("|")
-            _source(option, emit)
-        return
-    assert isinstance(node, Repeat)
-    count = (
-        "*" if (node.min, node.max) == (0, None) else
-        "+" if (node.min, node.max) == (1, None) else
-        "?" if (node.min, node.max) == (0, 1) else
-        f"{{{node.min},{'' if node.max is None else node.max}}}"
-    )  # fmt: skip
-    emit("(?:")
-    _source(node.item, emit)
-    emit(f"){count}")
-
-
-def _escape(code: int, outside: bool = False) -> str:
-    char = chr(code)
-    if char.isalnum() or (outside and char in " \"',:;!@#%&=<>`~") or (not outside and char in " \"'.,:;"):
-        return char
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def schema_to_grammar(
