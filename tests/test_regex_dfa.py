@@ -385,7 +385,7 @@ def _reference_ast_to_dfa(node) -> ByteDFA:
     from automask.compiler.automata import dfa as automata
     from automask.compiler.regex.to_nfa import ast_to_nfa
 
-    determinized = automata.determinize_reference(ast_to_nfa(node))
+    determinized = automata.determinize_reference(ast_to_nfa(node, replicate=False))
     live = automata.live_states_reference(determinized.table, determinized.accepting)
     if not live[determinized.start]:
         raise EmptyLanguage("empty")
@@ -532,6 +532,38 @@ def test_kernels_match_pure_python_references(seed: int) -> None:
     slow = automata.canonical_numbering(automata.minimize_reference(trimmed))
     assert np.array_equal(fast.to_byte_dfa().transitions, slow.to_byte_dfa().transitions)
     assert np.array_equal(fast.accepting, slow.accepting)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_replicated_repeat_copies_give_the_per_copy_nfa_language(seed: int) -> None:
+    """Counted repeats written as shifted copies of one fragment (nested repeats, loops inside
+    copies, embedded DFAs) give the same minimal DFA as emitting every copy from the AST,
+    with the same number of NFA states."""
+    from automask.compiler.automata.dfa import determinize, minimize_class_dfa
+    from automask.compiler.regex.ast import Product
+    from automask.compiler.regex.to_nfa import ast_to_nfa
+
+    rng = random.Random(7000 + seed)
+    inner = _random_ast(rng, depth=2)
+    if seed % 4 == 0:
+        inner = Product(inner, parse_regex("[a-c]{0,6}"), "difference")
+    node = concat(
+        [
+            repeat(inner, rng.randint(0, 3), rng.choice([None, rng.randint(4, 9)])),
+            repeat(concat([rng.choice(_LEAVES), repeat(_random_ast(rng, 1), 2, 5)]), 3, 6),
+        ]
+    )
+    try:
+        expected = minimize_class_dfa(determinize(ast_to_nfa(node, replicate=False)))
+    except EmptyLanguage:
+        with pytest.raises(EmptyLanguage):
+            minimize_class_dfa(determinize(ast_to_nfa(node)))
+        return
+    replicated = ast_to_nfa(node)
+    assert replicated.num_states == ast_to_nfa(node, replicate=False).num_states
+    actual = minimize_class_dfa(determinize(replicated))
+    assert np.array_equal(actual.transitions, expected.transitions)
+    assert np.array_equal(actual.accepting, expected.accepting)
 
 
 @pytest.mark.parametrize("seed", range(60))

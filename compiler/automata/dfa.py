@@ -21,7 +21,6 @@ byte order -- so the tables depend only on the language, not on the construction
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,10 +62,8 @@ class ClassDFA:
 def byte_classes(nfa: NFA) -> np.ndarray:
     """``class_of_byte[b]``: the class id of byte ``b``; bytes in one class are interchangeable."""
     cuts = np.zeros(257, dtype=bool)
-    for edges in nfa.byte_edges:
-        for low, high, _ in edges:
-            cuts[low] = True
-            cuts[high + 1] = True
+    cuts[nfa.edge_low] = True
+    cuts[nfa.edge_high + 1] = True
     cuts[0] = False
     return np.cumsum(cuts[:256]).astype(np.intp)
 
@@ -75,33 +72,29 @@ def determinize(nfa: NFA, limits: CompileLimits = DEFAULT_LIMITS) -> ClassDFA:
     """Subset construction over byte classes (numba: `_kernels.epsilon_closures` and
     `_kernels.subset_construction`); DFA states are numbered in discovery order.
 
-    The NFA's lists become CSR arrays first.  Reference: `determinize_reference` (its
-    numbering may differ; the minimal, canonically numbered DFAs are equal).
+    The NFA's edge arrays are sorted into CSR form first.  Reference: `determinize_reference`
+    (its numbering may differ; the minimal, canonically numbered DFAs are equal).
     """
     class_of_byte = byte_classes(nfa)
     num_classes = int(class_of_byte[-1]) + 1
     num_states = nfa.num_states
-    eps_counts = np.fromiter((len(targets) for targets in nfa.epsilon), dtype=np.int64, count=num_states)
+    eps_order = np.argsort(nfa.eps_source, kind="stable")
     eps_offsets = np.zeros(num_states + 1, dtype=np.int64)
-    np.cumsum(eps_counts, out=eps_offsets[1:])
-    eps_targets = np.fromiter(
-        itertools.chain.from_iterable(nfa.epsilon), dtype=np.int32, count=int(eps_offsets[-1])
-    )
-    edge_counts = np.fromiter((len(edges) for edges in nfa.byte_edges), dtype=np.int64, count=num_states)
+    np.cumsum(np.bincount(nfa.eps_source, minlength=num_states), out=eps_offsets[1:])
+    eps_targets = np.ascontiguousarray(nfa.eps_target[eps_order], dtype=np.int32)
+    edge_order = np.argsort(nfa.edge_source, kind="stable")
+    edge_counts = np.bincount(nfa.edge_source, minlength=num_states)
     edge_offsets = np.zeros(num_states + 1, dtype=np.int64)
     np.cumsum(edge_counts, out=edge_offsets[1:])
-    flat = np.fromiter(
-        itertools.chain.from_iterable(itertools.chain.from_iterable(nfa.byte_edges)),
-        dtype=np.int64,
-        count=3 * int(edge_offsets[-1]),
-    ).reshape(-1, 3)
     important = edge_counts > 0
     important[nfa.accept] = True
     closure_offsets, closure_states = epsilon_closures(eps_offsets, eps_targets, important)
     table, accepting = subset_construction(
         closure_offsets, closure_states, edge_offsets,
-        class_of_byte[flat[:, 0]].astype(np.int32), class_of_byte[flat[:, 1]].astype(np.int32),
-        flat[:, 2].astype(np.int32), nfa.start, nfa.accept, num_classes, limits.max_dfa_states,
+        class_of_byte[nfa.edge_low[edge_order]].astype(np.int32),
+        class_of_byte[nfa.edge_high[edge_order]].astype(np.int32),
+        np.ascontiguousarray(nfa.edge_target[edge_order], dtype=np.int32),
+        nfa.start, nfa.accept, num_classes, limits.max_dfa_states,
     )  # fmt: skip
     if table.shape[0] == 0:
         limits.check("max_dfa_states", limits.max_dfa_states + 1)

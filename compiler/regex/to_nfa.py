@@ -42,18 +42,28 @@ class _CharSetLayout:
     edges: tuple[tuple[int, int, int, int], ...]  # (local source, low, high, local target)
 
 
-def ast_to_nfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> NFA:
-    """Build the byte NFA of ``node``; raises `CompileLimitExceeded` past ``max_nfa_states``."""
-    builder = _Emitter(NFABuilder(limits))
+def ast_to_nfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS, *, replicate: bool = True) -> NFA:
+    """Build the byte NFA of ``node``; raises `CompileLimitExceeded` past ``max_nfa_states``.
+
+    ``replicate``: write the copies of a counted repeat as shifted copies of the first one's
+    edges (`NFABuilder.replicate`); False walks the AST once per copy (the reference the
+    tests compare with: both give the same language).
+    """
+    builder = _Emitter(NFABuilder(limits), replicate)
     start = builder.nfa.add_state()
     accept = builder.nfa.add_state()
     builder.emit(node, start, accept)
     return builder.nfa.finish(start, accept)
 
 
+MIN_COPIES_TO_REPLICATE = 3
+"""Copies of a repeated item below which each is emitted from the AST (the arrays cost more)."""
+
+
 class _Emitter:
-    def __init__(self, nfa: NFABuilder):
+    def __init__(self, nfa: NFABuilder, replicate: bool = True):
         self.nfa = nfa
+        self.replicate = replicate
         self.layouts: dict[Ranges, _CharSetLayout] = {}
         self.merged_char_sets: dict[int, Ranges] = {}  # id(Alternation) -> its char sets, merged
         self.alive: list[RegexNode] = []  # keeps the nodes behind those ids alive
@@ -103,9 +113,8 @@ class _Emitter:
         ends = np.ones(table.shape, dtype=bool)
         ends[:, :-1] = table[:, :-1] != table[:, 1:]
         _, highs = np.nonzero(ends & (table >= 0))
-        edges = nfa.byte_edges
-        for state, low, high in zip(states.tolist(), lows.tolist(), highs.tolist(), strict=True):
-            edges[first + state].append((low, high, first + int(table[state, low])))
+        edges = np.stack([first + states, lows, highs, first + table[states, lows].astype(np.int64)], axis=1)
+        nfa.add_byte_edges(edges.astype(np.int64))
         nfa.add_epsilon(source, first + dfa.start)
         for state in np.flatnonzero(dfa.accepting).tolist():
             nfa.add_epsilon(first + state, target)
@@ -116,15 +125,17 @@ class _Emitter:
         if maximum == 0:
             nfa.add_epsilon(source, target)
             return
+        copies: list[tuple[int, int]] = []  # (source, target) of each copy of ``item``, in order
         current = source
         for index in range(minimum):
             last = index == minimum - 1 and maximum == minimum
             following = target if last else nfa.add_state()
-            self.emit(item, current, following)
+            copies.append((current, following))
             current = following
         if maximum is None:
             loop = nfa.add_state()
             nfa.add_epsilon(current, loop)
+            self.emit_copies(item, copies)
             self.emit(item, loop, loop)
             nfa.add_epsilon(loop, target)
             return
@@ -132,8 +143,23 @@ class _Emitter:
         for index in range(optional):
             nfa.add_epsilon(current, target)
             following = target if index == optional - 1 else nfa.add_state()
-            self.emit(item, current, following)
+            copies.append((current, following))
             current = following
+        self.emit_copies(item, copies)
+
+    def emit_copies(self, item: RegexNode, copies: list[tuple[int, int]]) -> None:
+        """``item`` between each pair of ``copies``: the first from the AST, the rest as shifted
+        copies of its edges (`NFABuilder.replicate`)."""
+        if not copies:
+            return
+        first_source, first_target = copies[0]
+        if not self.replicate or len(copies) < MIN_COPIES_TO_REPLICATE or first_source == first_target:
+            for copy_source, copy_target in copies:
+                self.emit(item, copy_source, copy_target)
+            return
+        mark = self.nfa.mark()
+        self.emit(item, first_source, first_target)
+        self.nfa.replicate(mark, first_source, first_target, copies[1:])
 
     def emit_char_set(self, ranges: Ranges, source: int, target: int) -> None:
         layout = self.layouts.get(ranges)
@@ -141,11 +167,10 @@ class _Emitter:
             layout = _char_set_layout(ranges)
             self.layouts[ranges] = layout
         first_internal = self.nfa.add_states(layout.internal_states) - 2
-        edges = self.nfa.byte_edges
         for local_source, low, high, local_target in layout.edges:
             state = source if local_source == 0 else first_internal + local_source
             nxt = target if local_target == 1 else first_internal + local_target
-            edges[state].append((low, high, nxt))
+            self.nfa.add_byte_range(state, low, high, nxt)
 
 
 def _char_set_layout(ranges: Ranges) -> _CharSetLayout:
