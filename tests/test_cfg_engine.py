@@ -965,3 +965,31 @@ def test_stacked_terminal_tables_match_the_block_by_block_reference():
         assert got.dtype == want.dtype and np.array_equal(got, want)
     assert (stacked[0] == -1).sum() == sum((d.transitions == -1).sum() for d in dfas if d is not None)
     assert all(len(array) == 0 for array in _stack_dfas([None, None])[:3])
+
+
+def test_terminal_rows_are_shared_by_equal_tables_and_never_by_a_fingerprint_collision(monkeypatch):
+    """Rows are looked up by a table fingerprint (kernel equal to its Python reference); equal
+    tables in different objects share rows, and two DFAs whose fingerprints collide (forced
+    here) still get rows of their own language."""
+    from automask.compiler.automata._kernels import table_fingerprint
+    from automask.compiler.automata.byte_dfa import ByteDFA
+    from automask.compiler.cfg import terminal_cache as cache_module
+    from automask.compiler.cfg.terminal_cache import TerminalCache, table_fingerprint_reference
+    from automask.compiler.regex import ast_to_dfa
+
+    rng = np.random.default_rng(5)
+    for num_states, width in [(1, 256), (7, 256), (3, 5), (40, 256)]:
+        table = rng.integers(-1, num_states, size=(num_states, width)).astype(np.int32)
+        accepting = rng.random(num_states) < 0.5
+        assert int(table_fingerprint(table, accepting)) == table_fingerprint_reference(table, accepting)
+    cache = TerminalCache(synthetic_vocab("ab", 3))
+    first = ast_to_dfa(python_regex_to_ast("a+b"))
+    twin = ByteDFA(first.transitions.copy(), first.accepting.copy(), first.start)
+    assert cache.terminal_rows(twin) is cache.terminal_rows(first)
+    monkeypatch.setattr(cache_module, "table_fingerprint", lambda transitions, accepting: 7)
+    colliding = TerminalCache(synthetic_vocab("ab", 3))
+    other = ast_to_dfa(python_regex_to_ast("b+a"))
+    rows_first, rows_other = colliding.terminal_rows(first), colliding.terminal_rows(other)
+    assert rows_first is not rows_other
+    assert np.array_equal(rows_other.transitions, other.transitions)
+    assert not np.array_equal(rows_first.state(first.start).row, rows_other.state(other.start).row)

@@ -566,6 +566,24 @@ def test_replicated_repeat_copies_give_the_per_copy_nfa_language(seed: int) -> N
     assert np.array_equal(actual.accepting, expected.accepting)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_breadth_first_renumbering_kernel_is_the_canonical_numbering(seed: int) -> None:
+    from automask.compiler.automata import dfa as automata
+    from automask.compiler.automata._kernels import breadth_first_renumbering
+
+    rng = np.random.default_rng(2000 + seed)
+    num_states = int(rng.integers(1, 80))
+    table = _random_dfa_table(rng, num_states, 256)
+    accepting = rng.random(num_states) < 0.3
+    start = int(rng.integers(0, num_states))
+    expected = automata.canonical_numbering(
+        automata.ClassDFA(table, accepting, start, np.arange(256, dtype=np.intp))
+    ).to_byte_dfa()
+    got_table, got_accepting = breadth_first_renumbering(table, accepting, start)
+    assert np.array_equal(got_table, expected.transitions)
+    assert np.array_equal(got_accepting, expected.accepting)
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_fused_minimisation_kernel_matches_the_numpy_passes(seed: int) -> None:
     """`minimize_class_dfa` (one kernel) gives the exact tables of the pass-by-pass reference,

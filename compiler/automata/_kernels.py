@@ -710,3 +710,65 @@ def shift_targets(table: np.ndarray, block_sizes: np.ndarray, block_offsets: np.
                 target = table[state, column]
                 table[state, column] = target + offset * np.int32(target >= 0)
         row += block_sizes[block]
+
+
+@njit(
+    types.Tuple((types.int32[:, ::1], types.boolean[::1]))(_READONLY_TABLE, _READONLY_FLAGS, types.int64),
+    cache=True,
+    nogil=True,
+)
+def breadth_first_renumbering(
+    table: np.ndarray, accepting: np.ndarray, start: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A byte DFA renumbered breadth first from ``start`` (state 0), successors by increasing
+    byte, unreachable states dropped: the canonical numbering of an already minimal DFA, in
+    one call.  Reference: `dfa.canonical_numbering` (with one class per byte)."""
+    order = breadth_first_order(table, start, table.shape[0])
+    new_id = np.full(table.shape[0], -1, dtype=np.int32)
+    for position in range(order.shape[0]):
+        new_id[order[position]] = position
+    out = np.empty((order.shape[0], table.shape[1]), dtype=np.int32)
+    out_accepting = np.empty(order.shape[0], dtype=np.bool_)
+    for position in range(order.shape[0]):
+        state = order[position]
+        out_accepting[position] = accepting[state]
+        for column in range(table.shape[1]):
+            target = table[state, column]
+            out[position, column] = new_id[target] if target >= 0 else -1
+    return out, out_accepting
+
+
+FINGERPRINT_MULTIPLIERS = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xC2B2AE3D27D4EB4F),
+    np.uint64(0x165667B19E3779F9),
+    np.uint64(0xD6E8FEB86659FD93),
+)
+
+
+@njit(types.uint64(_READONLY_TABLE, _READONLY_FLAGS), cache=True, nogil=True)
+def table_fingerprint(table: np.ndarray, accepting: np.ndarray) -> np.uint64:
+    """A 64-bit fingerprint of a DFA's tables (not cryptographic: callers compare the tables
+    on a match).  Four independent multiply-xorshift lanes over the row-major entries, so the
+    loop is not one long multiply chain; a blake2b digest of the same bytes cost 5-10x more.
+    Reference: `automask.compiler.cfg.terminal_cache.table_fingerprint_reference`."""
+    m0, m1, m2, m3 = FINGERPRINT_MULTIPLIERS
+    lanes = np.empty(4, dtype=np.uint64)
+    lanes[0], lanes[1], lanes[2], lanes[3] = m0, m1, m2, m3
+    flat = table.reshape(-1)
+    size = flat.shape[0]
+    whole = size - size % 4
+    for at in range(0, whole, 4):
+        lanes[0] = (lanes[0] ^ np.uint64(np.uint32(flat[at]))) * m1
+        lanes[1] = (lanes[1] ^ np.uint64(np.uint32(flat[at + 1]))) * m2
+        lanes[2] = (lanes[2] ^ np.uint64(np.uint32(flat[at + 2]))) * m3
+        lanes[3] = (lanes[3] ^ np.uint64(np.uint32(flat[at + 3]))) * m0
+    for at in range(whole, size):
+        lanes[0] = (lanes[0] ^ np.uint64(np.uint32(flat[at]))) * m1
+    for state in range(accepting.shape[0]):
+        lanes[1] = (lanes[1] ^ np.uint64(2 + accepting[state])) * m2
+    value = np.uint64(size)
+    for lane in range(4):
+        mixed = lanes[lane] ^ (lanes[lane] >> np.uint64(29))
+        value = (value ^ mixed) * m0
+    return value ^ (value >> np.uint64(32))

@@ -124,27 +124,35 @@ class SubtreeMemo:
 
     def _reset(self) -> None:
         self.generation = getattr(self, "generation", 0) + 1  # group ids of older generations are void
+        # First sizes: room for a few dozen memos (about 40 KB), so that a one-shot grammar
+        # rarely copies its arrays into a new generation (each copy rehashes the table).
         self._arrays = {
-            "table_keys": np.full(64, -1, dtype=np.int64),
-            "table_values": np.zeros(64, dtype=np.int32),
-            "memo_row": np.zeros(16, dtype=np.int32),
-            "memo_token_offsets": np.zeros(17, dtype=np.int64),
-            "token_pool": np.zeros(256, dtype=np.int32),
+            "table_keys": np.full(256, -1, dtype=np.int64),
+            "table_values": np.zeros(256, dtype=np.int32),
+            "memo_row": np.zeros(128, dtype=np.int32),
+            "memo_token_offsets": np.zeros(129, dtype=np.int64),
+            "token_pool": np.zeros(2048, dtype=np.int32),
             "memo_rows": np.zeros((1, self.words), dtype=np.uint32),
-            "memo_group_offsets": np.zeros(17, dtype=np.int64),
-            "group_entry": np.zeros(64, dtype=np.int32),
-            "group_byte": np.zeros(64, dtype=np.int32),
-            "group_code": np.zeros(64, dtype=np.int32),
-            "group_node_offsets": np.zeros(65, dtype=np.int64),
-            "node_pool": np.zeros(256, dtype=np.int32),
+            "memo_group_offsets": np.zeros(129, dtype=np.int64),
+            "group_entry": np.zeros(512, dtype=np.int32),
+            "group_byte": np.zeros(512, dtype=np.int32),
+            "group_code": np.zeros(512, dtype=np.int32),
+            "group_node_offsets": np.zeros(513, dtype=np.int64),
+            "node_pool": np.zeros(2048, dtype=np.int32),
         }
         self._num_memos = 0
         self._num_rows = 0
         self._num_groups = 0
         self._group_of_roots: dict[tuple[int, bytes], int] = {}  # (byte, nodes) -> first group
         self._roots_nbytes = 0  # what that dict holds, counted in `nbytes` (the memo's bound)
+        self._publish()
+
+    def _publish(self) -> None:
+        """A new snapshot of the current generation's arrays (only when they are replaced:
+        inserts write in place past what readers use)."""
         self._snapshot = MemoArrays(*(self._arrays[name] for name in _FIELDS))
-        self._nbytes = sum(int(array.nbytes) for array in self._snapshot) + self._roots_nbytes
+        self._arrays_nbytes = sum(int(array.nbytes) for array in self._snapshot)
+        self._nbytes = self._arrays_nbytes + self._roots_nbytes
 
     @property
     def nbytes(self) -> int:
@@ -323,8 +331,7 @@ class SubtreeMemo:
             at = (at + 1) & (keys.shape[0] - 1)
         values[at] = memo
         keys[at] = key  # last: a reader that sees the key sees its data
-        self._snapshot = MemoArrays(*(arrays[name] for name in _FIELDS))
-        self._nbytes = sum(int(array.nbytes) for array in self._snapshot) + self._roots_nbytes
+        self._nbytes = self._arrays_nbytes + self._roots_nbytes
 
     def _group_codes(
         self, num_groups: int, groups: np.ndarray, node_offsets: np.ndarray, nodes: np.ndarray
@@ -369,6 +376,7 @@ class SubtreeMemo:
                 keys[at], values[at] = key, value
         arrays["table_keys"], arrays["table_values"] = keys, values
         self._arrays = arrays
+        self._publish()
         return arrays
 
 

@@ -39,7 +39,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from automask.compiler.automata._kernels import breadth_first_order
+from automask.compiler.automata._kernels import (
+    FINGERPRINT_MULTIPLIERS,
+    breadth_first_order,
+    table_fingerprint,
+)
 from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.cfg import _kernels, _plain_kernels
 from automask.compiler.cfg.plain_slice import PlainSlice, build_plain_slice
@@ -367,19 +371,25 @@ class TerminalCache:
         return dfa
 
     def terminal_rows(self, dfa: ByteDFA) -> TerminalRows:
-        """The shared `TerminalRows` of ``dfa`` over this vocabulary, keyed by a digest of its
-        exact tables (equal regexes give the same `ByteDFA` object from `dfa`: looked up by
-        identity first, so the tables are hashed once per object)."""
+        """The shared `TerminalRows` of ``dfa`` over this vocabulary, keyed by its exact tables
+        (equal regexes give the same `ByteDFA` object from `dfa`: looked up by identity first).
+
+        Other objects are looked up by a fingerprint of the tables (`_kernels.table_fingerprint`,
+        a blake2b digest cost 5-10x more on the keys of one-shot schemas) and the tables are
+        compared on a match, so a fingerprint collision only costs sharing, never a wrong row.
+        """
         known = self._rows_of_dfa.get(id(dfa))
         if known is not None and known[0] is dfa:
             return known[1]
         transitions = np.ascontiguousarray(dfa.transitions, dtype=np.int32)
         accepting = np.ascontiguousarray(dfa.accepting, dtype=np.bool_)
-        digest = hashlib.blake2b(transitions.tobytes(), digest_size=16)
-        digest.update(accepting.tobytes())
-        digest.update(int(dfa.start).to_bytes(8, "little"))
-        key = digest.digest()
+        key = (transitions.shape[0], int(table_fingerprint(transitions, accepting)))
         found = self._rows.get(key)
+        shared = found is None
+        if found is not None and not (
+            np.array_equal(found.transitions, transitions) and np.array_equal(found.accepting, accepting)
+        ):
+            found = None  # a collision: this DFA gets rows of its own, the cached ones stay
         if found is None:
             found = TerminalRows(
                 transitions,
@@ -390,9 +400,30 @@ class TerminalCache:
                 self.residual_rows,
                 self.plain_slice,
             )
-            self._rows.put(key, found)  # a race builds two: speed only, both are right
+            if shared:
+                self._rows.put(key, found)  # a race builds two: speed only, both are right
         self._rows_of_dfa.put(id(dfa), (dfa, found))
         return found
+
+
+def table_fingerprint_reference(transitions: np.ndarray, accepting: np.ndarray) -> int:
+    """Pure-Python specification of `_kernels.table_fingerprint` (64-bit arithmetic by masking)."""
+    mask = (1 << 64) - 1
+    multipliers = [int(m) for m in FINGERPRINT_MULTIPLIERS]
+    lanes = list(multipliers)
+    flat = (transitions.reshape(-1).astype(np.int64) & 0xFFFFFFFF).tolist()
+    whole = len(flat) - len(flat) % 4
+    for at in range(whole):
+        lane = at % 4
+        lanes[lane] = ((lanes[lane] ^ flat[at]) * multipliers[(lane + 1) % 4]) & mask
+    for at in range(whole, len(flat)):
+        lanes[0] = ((lanes[0] ^ flat[at]) * multipliers[1]) & mask
+    for flag in accepting.tolist():
+        lanes[1] = ((lanes[1] ^ (2 + int(flag))) * multipliers[2]) & mask
+    value = len(flat)
+    for lane in lanes:
+        value = ((value ^ (lane ^ (lane >> 29))) * multipliers[0]) & mask
+    return value ^ (value >> 32)
 
 
 def terminal_cache(vocab: Vocabulary) -> TerminalCache:

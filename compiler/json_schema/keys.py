@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from automask.compiler.automata._kernels import breadth_first_renumbering
 from automask.compiler.automata.byte_dfa import ByteDFA
-from automask.compiler.automata.dfa import ClassDFA, canonical_numbering, minimize_byte_dfa
+from automask.compiler.automata.dfa import minimize_byte_dfa
 from automask.compiler.json_schema.digits import hex_digits
 from automask.compiler.json_schema.json_ast import (
     ENCODED_ANY_CHAR,
@@ -139,9 +138,7 @@ class StringIn(TaggedStrings):
             return minimize_byte_dfa(spelled)  # shared tails: hex-case variants, common suffixes
         # One ASCII name: already minimal -- every state reads a different suffix of the name (or
         # of one character's spelling before it) -- so only the canonical numbering is missing.
-        identity = np.arange(256, dtype=np.intp)
-        classes = ClassDFA(np.asarray(spelled.transitions), spelled.accepting.copy(), spelled.start, identity)
-        return canonical_numbering(classes).to_byte_dfa()
+        return ByteDFA(*breadth_first_renumbering(spelled.transitions, spelled.accepting, spelled.start), 0)
 
 
 def strings_in(names: list[str] | tuple[str, ...]) -> RegexNode:
