@@ -297,6 +297,23 @@ def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
         return built
 
     memo._walk = checked_walk
+    # A shadow memo fed the same walks through the numpy `_insert_reference`: after every insert
+    # its arrays and counts equal those `_memo_kernels.append_memo` wrote.
+    shadow = type(memo)(memo.tables, memo.trie, memo.children, memo.words, memo.index, memo.max_bytes)
+    kernel_insert = memo._insert
+
+    def checked_insert(key, *walked):
+        kernel_insert(key, *walked)
+        shadow._insert_reference(key, *walked)
+        assert (memo.num_memos, memo._num_groups, memo._num_rows) == (
+            shadow.num_memos,
+            shadow._num_groups,
+            shadow._num_rows,
+        )
+        for name, array in memo._arrays.items():
+            assert np.array_equal(array, shadow._arrays[name]), name
+
+    memo._insert = checked_insert
     matcher = compiled.matcher()
     for token in greedy_tokenize(compiled.vocab, text):
         compiled.regular_token_mask(matcher._state)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from automask.compiler.cfg._kernels import hash_slot
 from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
 
 
@@ -263,3 +264,90 @@ def memo_walk(
         point_nodes[:num_points], point_entries[:num_points], child_offsets, child_bytes
     )
     return tokens[:num_tokens].copy(), groups, node_offsets, nodes
+
+
+@nb.njit(cache=True, nogil=True)
+def append_memo(
+    memo,
+    num_groups,
+    num_rows,
+    key,
+    tokens,
+    groups,
+    node_offsets,
+    nodes,
+    codes,
+    kept,
+    words,
+    table_keys,
+    table_values,
+    memo_row,
+    memo_token_offsets,
+    token_pool,
+    memo_rows,
+    memo_group_offsets,
+    group_entry,
+    group_byte,
+    group_code,
+    group_node_offsets,
+    node_pool,
+):  # pragma: no cover - compiled
+    """Write memo number ``memo`` (the result of `memo_walk`, its groups' canonical ``codes``
+    and whether each group ``kept`` its nodes) after the ``num_groups`` groups and
+    ``num_rows`` rows already stored, then publish ``key`` in the hash table -- last, so that
+    a reader who finds the key finds its data (`subtree_memo` module docstring).
+
+    Returns False, writing nothing, when an array is too small: the caller grows them all
+    (a new generation) and calls again.  Reference: `SubtreeMemo._insert_reference`.
+    """
+    as_row = tokens.shape[0] > words
+    token_first = memo_token_offsets[memo]
+    token_stop = token_first + (0 if as_row else tokens.shape[0])
+    group_stop = num_groups + groups.shape[0]
+    kept_nodes = 0
+    for group in range(groups.shape[0]):
+        if kept[group]:
+            kept_nodes += node_offsets[group + 1] - node_offsets[group]
+    node_first = group_node_offsets[num_groups]
+    node_stop = node_first + kept_nodes
+    if (
+        memo_row.shape[0] < memo + 1
+        or memo_token_offsets.shape[0] < memo + 2
+        or token_pool.shape[0] < token_stop
+        or memo_rows.shape[0] < num_rows + (1 if as_row else 0)
+        or memo_group_offsets.shape[0] < memo + 2
+        or group_entry.shape[0] < group_stop
+        or group_node_offsets.shape[0] < group_stop + 1
+        or node_pool.shape[0] < node_stop
+        or table_keys.shape[0] < 2 * (memo + 1) + 1
+    ):
+        return False
+    if as_row:
+        row = memo_rows[num_rows]
+        row[:] = 0
+        for token in tokens:
+            row[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+        memo_row[memo] = num_rows
+    else:
+        token_pool[token_first:token_stop] = tokens
+        memo_row[memo] = -1
+    memo_token_offsets[memo + 1] = token_stop
+    at_node = node_first
+    for group in range(groups.shape[0]):
+        slot = num_groups + group
+        group_entry[slot] = groups[group, 0]
+        group_byte[slot] = groups[group, 1]
+        group_code[slot] = codes[group]
+        if kept[group]:
+            for position in range(node_offsets[group], node_offsets[group + 1]):
+                node_pool[at_node] = nodes[position]
+                at_node += 1
+        group_node_offsets[slot + 1] = at_node
+    memo_group_offsets[memo + 1] = group_stop
+    mask = table_keys.shape[0] - 1
+    at = hash_slot(key, mask)
+    while table_keys[at] >= 0:
+        at = (at + 1) & mask
+    table_values[at] = memo
+    table_keys[at] = key
+    return True

@@ -77,6 +77,11 @@ class MemoArrays(NamedTuple):
 
 
 _FIELDS = MemoArrays._fields
+_WRITE_ORDER = (
+    "table_keys", "table_values", "memo_row", "memo_token_offsets", "token_pool", "memo_rows",
+    "memo_group_offsets", "group_entry", "group_byte", "group_code", "group_node_offsets", "node_pool",
+)  # fmt: skip
+"""The arrays in `_memo_kernels.append_memo`'s argument order."""
 
 BUILD_SECONDS = 4.0
 """Time one grammar may spend building memos in all (and only as it earns it, `SubtreeMemo.earn`).  Grammars whose contexts need few memos
@@ -280,7 +285,32 @@ class SubtreeMemo:
         node_offsets: np.ndarray,
         nodes: np.ndarray,
     ) -> None:
-        """Append one memo and publish its key."""
+        """Append one memo and publish its key (`_memo_kernels.append_memo`, one call; a new
+        generation first when an array is full)."""
+        codes, kept = self._group_codes(self._num_groups, groups, node_offsets, nodes)
+        for attempt in range(2):
+            arrays = self._arrays
+            if _memo_kernels.append_memo(
+                self._num_memos, self._num_groups, self._num_rows, key, tokens, groups, node_offsets,
+                nodes, codes, kept, self.words, *(arrays[name] for name in _WRITE_ORDER),
+            ):  # fmt: skip
+                break
+            assert attempt == 0, "a new generation has room for the memo"
+            self._new_generation(self._needed(tokens, groups, node_offsets, kept))
+        self._num_rows += 1 if tokens.shape[0] > self.words else 0
+        self._num_memos += 1
+        self._num_groups += groups.shape[0]
+        self._nbytes = self._arrays_nbytes + self._roots_nbytes
+
+    def _insert_reference(
+        self,
+        key: int,
+        tokens: np.ndarray,
+        groups: np.ndarray,
+        node_offsets: np.ndarray,
+        nodes: np.ndarray,
+    ) -> None:
+        """`_insert` in numpy passes (the specification of `_memo_kernels.append_memo`)."""
         arrays = self._arrays
         memo, num_groups = self._num_memos, self._num_groups
         as_row = tokens.shape[0] > self.words
@@ -292,20 +322,7 @@ class SubtreeMemo:
         node_first = int(arrays["group_node_offsets"][num_groups])
         kept_offsets = node_first + np.concatenate(([0], np.cumsum(kept_counts))).astype(np.int64)
         node_stop = int(kept_offsets[-1])
-        needed = {
-            "memo_row": memo + 1,
-            "memo_token_offsets": memo + 2,
-            "token_pool": token_stop,
-            "memo_rows": self._num_rows + (1 if as_row else 0),
-            "memo_group_offsets": memo + 2,
-            "group_entry": group_stop,
-            "group_byte": group_stop,
-            "group_code": group_stop,
-            "group_node_offsets": group_stop + 1,
-            "node_pool": node_stop,
-            "table_keys": 2 * (memo + 1) + 1,
-            "table_values": 2 * (memo + 1) + 1,
-        }
+        needed = self._needed(tokens, groups, node_offsets, kept)
         if any(arrays[name].shape[0] < size for name, size in needed.items()):
             arrays = self._new_generation(needed)
         if as_row:
@@ -332,6 +349,31 @@ class SubtreeMemo:
         values[at] = memo
         keys[at] = key  # last: a reader that sees the key sees its data
         self._nbytes = self._arrays_nbytes + self._roots_nbytes
+
+    def _needed(
+        self, tokens: np.ndarray, groups: np.ndarray, node_offsets: np.ndarray, kept: np.ndarray
+    ) -> dict[str, int]:
+        """The sizes every array needs for one more memo (what `append_memo` checks)."""
+        arrays, memo = self._arrays, self._num_memos
+        as_row = tokens.shape[0] > self.words
+        token_stop = int(arrays["memo_token_offsets"][memo]) + (0 if as_row else tokens.shape[0])
+        group_stop = self._num_groups + groups.shape[0]
+        kept_nodes = int(np.diff(node_offsets)[kept].sum())
+        node_stop = int(arrays["group_node_offsets"][self._num_groups]) + kept_nodes
+        return {
+            "memo_row": memo + 1,
+            "memo_token_offsets": memo + 2,
+            "token_pool": token_stop,
+            "memo_rows": self._num_rows + (1 if as_row else 0),
+            "memo_group_offsets": memo + 2,
+            "group_entry": group_stop,
+            "group_byte": group_stop,
+            "group_code": group_stop,
+            "group_node_offsets": group_stop + 1,
+            "node_pool": node_stop,
+            "table_keys": 2 * (memo + 1) + 1,
+            "table_values": 2 * (memo + 1) + 1,
+        }
 
     def _group_codes(
         self, num_groups: int, groups: np.ndarray, node_offsets: np.ndarray, nodes: np.ndarray
