@@ -37,9 +37,6 @@ from automask.errors import CompileLimitExceeded
 
 Item = tuple[int, int, "EarleySet"]
 
-_HERE = object()
-"""Stands for "the set itself" in the content key of a set (see `EarleyEngine._close`)."""
-
 
 class EarleySet:
     """One Earley set.  ``waiting[symbol]`` lists the items whose next symbol is ``symbol``."""
@@ -47,7 +44,7 @@ class EarleySet:
     __slots__ = ("items", "waiting", "entries", "accepting", "__weakref__")
 
     def __init__(self) -> None:
-        self.items: frozenset[Item] = frozenset()
+        self.items: set[Item] | frozenset[Item] = frozenset()
         self.waiting: dict[int, list[Item]] = {}
         self.entries: tuple[tuple[int, EarleySet], ...] = ()
         self.accepting = False
@@ -86,6 +83,7 @@ class EarleyEngine:
         "_lock",
         "_memo",
         "_by_content",
+        "_predictions",
         "_transitions",
         "_accepting",
         "_owner",
@@ -98,7 +96,8 @@ class EarleyEngine:
         self.limits = limits
         self._lock = threading.Lock()
         self._memo: dict[frozenset[tuple[int, EarleySet]], EarleySet] = {}
-        self._by_content: dict[frozenset[tuple[int, int, object]], EarleySet] = {}
+        self._by_content: dict[frozenset[Item], EarleySet] = {}
+        self._predictions: dict[int, tuple[tuple[tuple[int, int, int | None], ...], frozenset[int]]] = {}
         self._transitions = memoryview(tables.transitions).cast("B").cast("i") if tables.num_states else []
         self._accepting: list[bool] = tables.accepting.tolist()
         self._owner: list[int] = tables.state_terminal.tolist()
@@ -185,22 +184,69 @@ class EarleyEngine:
         memo[key] = created
         return created
 
+    def _prediction(self, symbol: int) -> tuple[tuple[tuple[int, int, int | None], ...], frozenset[int]]:
+        """What predicting nonterminal ``symbol`` adds to any set (memoised per grammar):
+        ``(rule, dot, next symbol or None)`` of every item, all with the set itself as origin,
+        and the nonterminals predicted on the way.
+
+        Why: it depends only on the grammar, and `_close` spent most of its time re-deriving
+        it item by item.  Items of the closure that complete (a nullable derivation) need no
+        completion step: whoever waits on their (nullable) left-hand side also advances over
+        it at once (Aycock-Horspool).
+        """
+        found = self._predictions.get(symbol)
+        if found is not None:
+            return found
+        tables = self.tables
+        rule_rhs, rules_of, nullable = tables.rule_rhs, tables.rules_of, tables.nullable
+        nullable_terminals = tables.nullable_terminals
+        items: dict[tuple[int, int], int | None] = {}
+        predicted = {symbol}
+        pending = [(rule, 0) for rule in rules_of[symbol]]
+        while pending:
+            item = pending.pop()
+            if item in items:
+                continue
+            rule, dot = item
+            rhs = rule_rhs[rule]
+            if dot == len(rhs):
+                items[item] = None
+                continue
+            following = rhs[dot]
+            items[item] = following
+            if following >= 0:
+                if following not in predicted:
+                    predicted.add(following)
+                    pending.extend((predicted_rule, 0) for predicted_rule in rules_of[following])
+                if following in nullable:
+                    pending.append((rule, dot + 1))
+            elif -following - 1 in nullable_terminals:
+                pending.append((rule, dot + 1))
+        found = (
+            tuple((rule, dot, following) for (rule, dot), following in items.items()),
+            frozenset(predicted),
+        )
+        self._predictions[symbol] = found
+        return found
+
     def _close(self, target: EarleySet, agenda: list[Item]) -> EarleySet:
         """Fill ``target`` with the Earley closure (predict / complete) of the ``agenda`` items.
 
         Returns ``target``, or an existing set with the same items (origins compared by
-        identity, ``target`` itself standing for "here").  Sharing such sets is what keeps
+        identity, ``target`` itself standing for "here"; compared through the items not started
+        here, which determine the others).  Sharing such sets is what keeps
         ambiguous splits finite: ``%ignore WS`` with ``WS: /[ ]+/`` can split a run of
         spaces many ways, but every split leads to the same set, so lexer entries stay
         deduplicated instead of multiplying with each origin.
         """
         tables = self.tables
-        rule_lhs, rule_rhs, rules_of = tables.rule_lhs, tables.rule_rhs, tables.rules_of
+        rule_lhs, rule_rhs = tables.rule_lhs, tables.rule_rhs
         nullable, nullable_terminals = tables.nullable, tables.nullable_terminals
         limit = self.limits.max_earley_items
         items: set[Item] = set()
         waiting: dict[int, list[Item]] = {}
         predicted: set[int] = set()
+        prediction = self._prediction
         pending = list(agenda)
         while pending:
             item = pending.pop()
@@ -222,21 +268,34 @@ class EarleyEngine:
             symbol = rhs[dot]
             waiting.setdefault(symbol, []).append(item)
             if symbol >= 0:
-                if symbol not in predicted:
-                    predicted.add(symbol)
-                    pending.extend((predicted_rule, 0, target) for predicted_rule in rules_of[symbol])
+                if symbol not in predicted:  # its whole prediction closure at once
+                    closure, inner = prediction(symbol)
+                    predicted.update(inner)
+                    for predicted_rule, predicted_dot, next_symbol in closure:
+                        new = (predicted_rule, predicted_dot, target)
+                        if new in items:
+                            continue
+                        items.add(new)
+                        if next_symbol is not None:
+                            waiting.setdefault(next_symbol, []).append(new)
+                    if len(items) > limit:
+                        raise CompileLimitExceeded(
+                            "max_earley_items", len(items), limit, hint="grammar too ambiguous"
+                        )
                 if symbol in nullable:
                     pending.append((rule, dot + 1, origin))
             elif -symbol - 1 in nullable_terminals:
                 pending.append((rule, dot + 1, origin))
-        content = frozenset((rule, dot, _HERE if origin is target else origin) for rule, dot, origin in items)
+        # The items not started here (the kernel) determine the rest: the closure is a function
+        # of them, so equal kernels mean equal sets (and comparing them is cheaper).
+        content = frozenset(item for item in items if item[2] is not target)
         existing = self._by_content.get(content)
         if existing is not None:
             return existing
         if len(self._by_content) >= self.limits.max_cached_sets:
             self._by_content.clear()
         self._by_content[content] = target
-        target.items = frozenset(items)
+        target.items = items  # never changed again
         target.waiting = waiting
         start_rule = tables.start_rule
         finished = len(rule_rhs[start_rule])
