@@ -1010,3 +1010,17 @@ def test_terminal_rows_are_shared_by_equal_tables_and_never_by_a_fingerprint_col
     assert rows_first is not rows_other
     assert np.array_equal(rows_other.transitions, other.transitions)
     assert not np.array_equal(rows_first.state(first.start).row, rows_other.state(other.start).row)
+
+
+def test_live_entries_by_byte_kernel_matches_its_reference():
+    from automask.compiler.cfg.set_index import live_entries_by_byte_reference
+
+    rng = np.random.default_rng(11)
+    transitions = rng.integers(-1, 30, size=(30, 256)).astype(np.int32)
+    transitions[rng.random((30, 256)) < 0.7] = -1
+    for count in (0, 1, 5, 12):
+        states = rng.integers(0, 30, size=count).astype(np.int32)
+        got = _kernels.live_entries_by_byte(transitions, states)
+        want = live_entries_by_byte_reference(transitions, states)
+        for got_array, want_array in zip(got, want, strict=True):
+            assert got_array.dtype == want_array.dtype and np.array_equal(got_array, want_array)

@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from automask.compiler.cfg import _kernels
 from automask.compiler.cfg.earley import EarleyEngine, EarleySet
 
 
@@ -155,20 +156,14 @@ class SetIndex:
     def _register_bytes(self, set_id: int, first: int, count: int) -> None:
         """Fill set ``set_id``'s byte -> live entries lists (``byte_offsets`` / ``byte_entries``)."""
         base = self._num_byte_entries
-        if count:
-            live = self._transitions[self._entry_state[first : first + count]] >= 0  # [count, 256]
-            by_byte, entry = np.nonzero(live.T)  # sorted by byte, then entry
-            per_byte = np.bincount(by_byte, minlength=256)
-        else:
-            entry = np.zeros(0, dtype=np.int64)
-            per_byte = np.zeros(256, dtype=np.int64)
+        per_byte, entry = _kernels.live_entries_by_byte(
+            self._transitions, self._entry_state[first : first + count]
+        )
         if (set_id + 1) * 257 > self._byte_offsets.shape[0]:
             self._byte_offsets = _grown(self._byte_offsets, (set_id + 1) * 257, 0)
         if base + entry.shape[0] > self._byte_entries.shape[0]:
             self._byte_entries = _grown(self._byte_entries, base + entry.shape[0], 0)
-        offsets = self._byte_offsets[set_id * 257 : (set_id + 1) * 257]
-        offsets[0] = base
-        offsets[1:] = base + np.cumsum(per_byte)
+        self._byte_offsets[set_id * 257 : (set_id + 1) * 257] = base + per_byte
         self._byte_entries[base : base + entry.shape[0]] = first + entry
         self._num_byte_entries = base + entry.shape[0]
 
@@ -224,3 +219,14 @@ def _grown(array: np.ndarray, needed: int, fill: int) -> np.ndarray:
     grown = np.full(max(needed, 2 * array.shape[0]), fill, dtype=array.dtype)
     grown[: array.shape[0]] = array
     return grown
+
+
+def live_entries_by_byte_reference(
+    transitions: np.ndarray, states: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_kernels.live_entries_by_byte` in numpy: ``(offsets [257], entries)`` by byte, then entry."""
+    live = transitions[states] >= 0  # [count, 256]
+    by_byte, entry = np.nonzero(live.T)  # sorted by byte, then entry
+    offsets = np.zeros(257, dtype=np.int32)
+    np.cumsum(np.bincount(by_byte, minlength=256), out=offsets[1:])
+    return offsets, entry.astype(np.int32)
