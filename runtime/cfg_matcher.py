@@ -97,12 +97,7 @@ class CFGGrammar(CompiledGrammar):
         mask = cache.get(key)
         if mask is None:
             mask = np.zeros(self.words, dtype=np.uint32)
-            limit = self.cfg_limits.max_frontier_entries
-            scratch = getattr(self._scratch, "jobs", None)
-            if scratch is None:
-                scratch = self._scratch.jobs = JobScratch()
-            memo = self.subtree_memo
-            fill_token_mask(self.set_index, self.token_table, memo, self.tables, state, mask, scratch, limit)
+            self.fill_regular_token_mask(state, mask)
             mask.setflags(write=False)
             limit = self.cfg_limits.max_cached_masks
             if limit:
@@ -110,6 +105,16 @@ class CFGGrammar(CompiledGrammar):
                     cache.clear()
                 cache[key] = mask
         return mask
+
+    def fill_regular_token_mask(self, state: ParseState, out: np.ndarray) -> None:
+        """OR the regular tokens allowed after ``state`` into ``out`` (uint32 ``[W]``), uncached."""
+        scratch = getattr(self._scratch, "jobs", None)
+        if scratch is None:
+            scratch = self._scratch.jobs = JobScratch()
+        fill_token_mask(
+            self.set_index, self.token_table, self.subtree_memo, self.tables, state, out, scratch,
+            self.cfg_limits.max_frontier_entries,
+        )  # fmt: skip
 
     def matcher(self) -> CFGMatcher:
         return CFGMatcher(self)
@@ -142,6 +147,11 @@ class CFGMatcher(HistoryMatcher):
         target = array[row]
         if state is None:
             target[:words] = grammar.eos_row.view(np.int32)
+        elif grammar.cfg_limits.max_cached_masks == 0 and target.flags.c_contiguous:
+            target[:words] = 0  # no mask cache to fill: the kernel ORs straight into the row
+            grammar.fill_regular_token_mask(state, target[:words].view(np.uint32))
+            if state.is_accepting:
+                target[:words] |= grammar.eos_row.view(np.int32)
         else:
             target[:words] = grammar.regular_token_mask(state).view(np.int32)
             if state.is_accepting:

@@ -86,6 +86,7 @@ class TerminalTokenTable:
         schema grammar compiled for one output never visits most of its terminals)."""
         self._lock = threading.Lock()
         self._slot: dict[int, int] = {}
+        self._lowering: dict[int, tuple[int, int]] = {}
         self._completion_count: list[int] = []
         self._state_rows: list[StateRow] = []
         self._following: dict[tuple[int, bytes], np.ndarray] = {}
@@ -122,6 +123,17 @@ class TerminalTokenTable:
     def has_completions(self, slot: int) -> bool:
         """Whether the slot's terminal may end inside some token (it has completion points)."""
         return self._completion_count[slot] > 0
+
+    def lowering(self, state: int) -> tuple[int, int]:
+        """``(slot, terminal)`` of global DFA ``state``: its slot (`slot_of`) and, when the
+        terminal may end inside a token, the terminal's id (else -1).  One dict read per
+        entry of every uncached mask (`lower_state`); filled on first use."""
+        found = self._lowering.get(state)
+        if found is None:
+            slot = self.slot_of(state)
+            found = (slot, self._owner[state] if self.has_completions(slot) else -1)
+            self._lowering[state] = found  # immutable value: a race only computes it twice
+        return found
 
     def _fill(self, state: int) -> int:
         terminal = self._owner[state]
@@ -331,37 +343,32 @@ def lower_state(
     whose terminal may end inside a token (its slot has completion points) is paired with the
     `SetIndex` entry of its origin set for that terminal, the rest with -1 (pairs listed
     once).  ``None`` if the index started a new epoch while lowering (the caller tries again).
-    Runs once per uncached mask, so it is written for few entries: plain lists, no tuples.
+    Runs once per uncached mask, so it is written for few entries: plain lists, one dict read
+    per entry (`TerminalTokenTable.lowering`), one array for the three columns.
     """
-    owner = tables.state_terminal
     current = index.arrays().epoch
-    slot_of, has_completions, entry_for = table.slot_of, table.has_completions, index.entry_for
-    dfa_states: list[int] = []
-    entries: list[int] = []
-    slots: list[int] = []
+    lowering, entry_for = table.lowering, index.entry_for
+    columns: list[list[int]] = [[], [], []]
+    dfa_states, entries, slots = columns
     seen: set[tuple[int, int]] = set()
     for dfa_state, origin in state.entries:
+        slot, terminal = lowering(dfa_state)
         entry = -1
-        slot = slot_of(dfa_state)
-        if has_completions(slot):
-            entry, epoch = entry_for(origin, int(owner[dfa_state]))
+        if terminal >= 0:
+            entry, epoch = entry_for(origin, terminal)
             if epoch != current:
                 return None
-        if (dfa_state, entry) in seen:  # the slot is a function of the state
+        pair = (dfa_state, entry)
+        if pair in seen:  # the slot is a function of the state
             continue
-        seen.add((dfa_state, entry))
+        seen.add(pair)
         dfa_states.append(dfa_state)
         entries.append(entry)
         slots.append(slot)
     if index.arrays().epoch != current:
         return None
-    as_array = np.array
-    return (
-        as_array(dfa_states, dtype=np.int32),
-        as_array(entries, dtype=np.int32),
-        as_array(slots, dtype=np.int32),
-        current,
-    )
+    lowered = np.array(columns, dtype=np.int32).reshape(3, -1)  # rows are contiguous
+    return lowered[0], lowered[1], lowered[2], current
 
 
 MEMO_SECONDS_PER_MASK = 0.25
