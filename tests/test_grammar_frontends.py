@@ -546,3 +546,21 @@ def test_no_warnings_for_bundled_sql_specialisation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sql_grammar_for_schema({"t": ["c"]})
+
+
+def test_lark_meta_parser_is_built_once_without_its_collision_check(monkeypatch):
+    """The first Lark grammar of a process fills lark's meta-parser memo with a parser built
+    with ``skip_validation`` (no interegular check of lark's own terminals); grammars still
+    load and lark's syntax errors still come back typed."""
+    from lark import load_grammar as meta
+
+    from automask.compiler.grammar.lark_frontend import _prepare_lark_meta_parser
+
+    monkeypatch.delattr(meta._get_parser, "cache", raising=False)
+    _prepare_lark_meta_parser()
+    prepared = meta._get_parser.cache
+    assert prepared.lexer_conf.skip_validation
+    grammar = grammar_from_lark('start: WORD ("," WORD)*\nWORD: /[a-z]+/\n')
+    assert meta._get_parser.cache is prepared and grammar.start == "start"
+    with pytest.raises(GrammarSyntaxError):
+        grammar_from_lark('start: "a" (\n')

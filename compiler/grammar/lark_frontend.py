@@ -61,6 +61,7 @@ def grammar_from_lark(text: str, *, start: str = "start") -> Grammar:
 
 def _load(text: str, start: str) -> tuple[list[LarkTerminalDef], list[LarkRule], list[str]]:
     """Lark's compiled (BNF) terminals, rules and ``%ignore`` names for ``text``, checked."""
+    _prepare_lark_meta_parser()
     try:
         loaded, _ = load_grammar(text, "<string>", None, False)
         terminals, rules, ignore = loaded.compile([start], set())
@@ -71,6 +72,43 @@ def _load(text: str, start: str) -> tuple[list[LarkTerminalDef], list[LarkRule],
         raise typed from None
     _check_terminals_like_earley(terminals, text)
     return terminals, rules, list(ignore)
+
+
+def _prepare_lark_meta_parser() -> None:
+    """Fill lark's memo of its own grammar-of-grammars parser (`lark.load_grammar._get_parser`)
+    with the same parser built with ``skip_validation``.
+
+    Why: when `interegular` is importable, lark builds that parser with a pairwise regex
+    collision check of its own fixed meta-grammar terminals: about 0.25 s of the first Lark
+    grammar compiled in a process, for nothing a user wrote.  If lark's internals differ from
+    what this expects, nothing is filled and lark builds its parser itself.
+    """
+    import re
+
+    from lark import load_grammar as meta
+
+    getter = meta._get_parser
+    if hasattr(getter, "cache"):
+        return
+    try:
+        terminals = [meta.TerminalDef(name, meta.PatternRE(value)) for name, value in meta.TERMINALS.items()]
+        options = [
+            (name.lstrip("?"), expansions, meta.RuleOptions(expand1=name.startswith("?")))
+            for name, expansions in meta.RULES.items()
+        ]
+        rules = [
+            meta.Rule(meta.NonTerminal(origin), [meta.symbol_from_strcase(s) for s in x.split()], i, None, o)
+            for origin, expansions, o in options
+            for i, x in enumerate(expansions)
+        ]
+        callback = meta.ParseTreeBuilder(rules, meta.ST).create_callback()
+        lexer_conf = meta.LexerConf(terminals, re, ["WS", "COMMENT", "BACKSLASH"], skip_validation=True)
+        parser_conf = meta.ParserConf(rules, callback, ["start"])
+        lexer_conf.lexer_type = "basic"
+        parser_conf.parser_type = "lalr"
+        getter.cache = meta.ParsingFrontend(lexer_conf, parser_conf, None)
+    except Exception:  # noqa: BLE001 - lark's internals changed: its own path still works
+        return
 
 
 def _lower(
