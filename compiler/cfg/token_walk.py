@@ -61,6 +61,10 @@ class SlotArrays(NamedTuple):
     byte_nodes: np.ndarray  # are byte_nodes[byte_offsets[257 s + b] : byte_offsets[257 s + b + 1]]
 
 
+INITIAL_SLOTS = 64
+"""Slots a `TerminalTokenTable` has room for before its arrays grow (doubling)."""
+
+
 class TerminalTokenTable:
     """Per-grammar slots holding the rows / completion points of the DFA states masks start from.
 
@@ -90,10 +94,12 @@ class TerminalTokenTable:
         self._completion_count: list[int] = []
         self._state_rows: list[StateRow] = []
         self._following: dict[tuple[int, bytes], np.ndarray] = {}
-        self._rows = np.zeros((4, self.words), dtype=np.uint32)
-        self._offsets = np.zeros(5, dtype=np.int64)
-        self._nodes = np.zeros(64, dtype=np.int32)
-        self._byte_offsets = np.zeros(4 * 257, dtype=np.int64)
+        # Room for INITIAL_SLOTS slots: np.zeros pages are only touched when written, and a
+        # schema grammar fills tens of slots, each growth copying every row so far.
+        self._rows = np.zeros((INITIAL_SLOTS, self.words), dtype=np.uint32)
+        self._offsets = np.zeros(INITIAL_SLOTS + 1, dtype=np.int64)
+        self._nodes = np.zeros(1024, dtype=np.int32)
+        self._byte_offsets = np.zeros(INITIAL_SLOTS * 257, dtype=np.int64)
         self._byte_nodes = np.zeros(64, dtype=np.int32)
         self._snapshot = SlotArrays(
             self._rows, self._offsets, self._nodes, 0, self._byte_offsets, self._byte_nodes
