@@ -124,6 +124,17 @@ def test_recursion_through_the_root_and_arrays():
             },
             [{}, {"a": 1}, {"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}],
         ),
+        ({"not": {"maxItems": 2}}, [[1, 2, 3], [1, 2], [], "a", 1, None, {"a": 1}]),
+        ({"type": ["string", "null"], "not": {"minItems": 0}}, ["a", None, []]),
+        ({"not": {"maximum": 3.0}}, [3, 3.5, 4, 2, "a", None]),
+        ({"type": "integer", "not": {"minimum": -2}}, [-3, -2, 0, 2.5]),
+        ({"anyOf": [{"type": "string"}, {"type": "integer"}], "not": {"maxLength": 1}}, ["ab", "a", 3]),
+        ({"not": {"exclusiveMinimum": 1.5}}, [1.5, 1, 2, "x"]),
+        ({"type": "integer", "not": {"not": {"minimum": 2}}}, [1, 2, 3, "x"]),
+        (
+            {"properties": {"a": {"not": {"maxProperties": 1}}}},
+            [{"a": {}}, {"a": {"x": 1, "y": 2}}, {"a": 1}],
+        ),
     ],
 )
 def test_rewritten_keywords_agree_with_jsonschema(schema, instances):

@@ -231,11 +231,64 @@ def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
         values = [rest["const"]] if "const" in rest else list(rest["enum"])
         kept = [value for value in values if not any(json_equal(value, other) for other in banned)]
         return {**{k: v for k, v in rest.items() if k != "const"}, "enum": kept}
-    ctx.unsupported("not", pointer, "only 'not' of a type, true/false or a value in an enum is reduced")
+    if isinstance(operand, dict) and set(operand) - _ANNOTATION_KEYS == {"not"}:  # double negation
+        return reduce_applicators(ctx, {"allOf": [rest, operand["not"]]}, pointer)
+    negated = _negated_bound(operand)
+    if negated is False:
+        return False
+    if negated is not None:  # not {maxItems: 2} = an array of at least 3 items
+        return reduce_applicators(ctx, {"allOf": [rest, negated]}, pointer)
+    ctx.unsupported(
+        "not",
+        pointer,
+        "only 'not' of a type, true/false, a value in an enum, one size/length/count/numeric bound "
+        "or a 'not' is reduced",
+    )
     return rest
 
 
 _ALL = ("null", "boolean", "integer", "number", "string", "array", "object")
+
+_COUNT_COMPLEMENTS = {
+    # keyword: (the type it constrains, the complementary keyword, its bound from ours)
+    "maxItems": ("array", "minItems", 1),
+    "minItems": ("array", "maxItems", -1),
+    "maxLength": ("string", "minLength", 1),
+    "minLength": ("string", "maxLength", -1),
+    "maxProperties": ("object", "minProperties", 1),
+    "minProperties": ("object", "maxProperties", -1),
+}
+_NUMBER_COMPLEMENTS = {
+    "maximum": "exclusiveMinimum",
+    "minimum": "exclusiveMaximum",
+    "exclusiveMaximum": "minimum",
+    "exclusiveMinimum": "maximum",
+}
+
+
+def _negated_bound(operand: Any) -> dict | bool | None:
+    """``not operand`` when ``operand`` is one size or numeric bound: the bound's type with the
+    complementary bound (every other type satisfies the bound, so its negation excludes them:
+    ``not {maxItems: 2}`` is an array of at least 3 items; ``not {minItems: 0}`` is False).
+    None for any other operand, or a malformed bound (the regular path reports it)."""
+    if not isinstance(operand, dict):
+        return None
+    keys = set(operand) - _ANNOTATION_KEYS
+    if len(keys) != 1:
+        return None
+    (keyword,) = keys
+    bound = operand[keyword]
+    if keyword in _COUNT_COMPLEMENTS:
+        if not isinstance(bound, int) or isinstance(bound, bool) or bound < 0:
+            return None
+        kind, complement, step = _COUNT_COMPLEMENTS[keyword]
+        value = bound + step
+        return {"type": kind, complement: value} if value >= 0 else False
+    if keyword in _NUMBER_COMPLEMENTS:
+        if not isinstance(bound, (int, float)) or isinstance(bound, bool):
+            return None
+        return {"type": "number", _NUMBER_COMPLEMENTS[keyword]: bound}
+    return None
 
 
 def _branch_types(branch: Any) -> set[str] | None:
