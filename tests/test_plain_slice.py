@@ -74,3 +74,24 @@ def test_rows_with_the_slice_equal_the_full_walk(tokenizer):
             assert np.array_equal(full.by_byte_nodes, sliced.by_byte_nodes)
             skipped += int(depths[state] > 0)
     assert skipped > 10
+
+
+def test_slice_building_kernels_equal_their_references():
+    """`token_plain_chars` equals `plain_chars` on a real vocabulary and on random bytes
+    (overlong forms, surrogates, code points past U+10FFFF, truncated sequences), and
+    `subtree_maxima` equals the per-range maximum on a real trie."""
+    import random
+
+    from automask.compiler.cfg._kernels import node_parents
+    from automask.compiler.cfg.plain_slice import subtree_maxima_reference, tokens_plain_chars
+
+    vocab = load_vocabulary("mistral-sp")
+    rng = random.Random(3)
+    tokens = [vocab.token_bytes[token] for token in range(vocab.size)]
+    tokens += [bytes(rng.randrange(256) for _ in range(rng.randrange(6))) for _ in range(20000)]
+    tokens += [b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80\x80", b"\xc0\x80", b"\xe2\x82", b"a\x7f", b""]
+    assert tokens_plain_chars(tokens).tolist() == [plain_chars(token) for token in tokens]
+    trie = terminal_cache(vocab).trie
+    own = np.random.default_rng(4).integers(0, 1000, size=trie.node_byte.shape[0]).astype(np.int64)
+    got = _plain_kernels.subtree_maxima(own, node_parents(trie.node_depth))
+    assert np.array_equal(got, subtree_maxima_reference(own, trie))

@@ -462,7 +462,7 @@ def child_lists(node_depth: np.ndarray, node_byte: np.ndarray) -> tuple[np.ndarr
     children of node ``n`` (``n = -1`` for the root) are ``child_nodes[child_offsets[n + 1] :
     child_offsets[n + 2]]`` in byte order, on edges ``child_bytes[...]``.
     """
-    parents = _parents(node_depth)
+    parents = node_parents(node_depth)
     order = np.argsort(parents, kind="stable").astype(np.int32)  # preorder = byte order within a parent
     counts = np.bincount(parents + 1, minlength=node_depth.shape[0] + 1)
     offsets = np.zeros(node_depth.shape[0] + 2, dtype=np.int64)
@@ -471,7 +471,7 @@ def child_lists(node_depth: np.ndarray, node_byte: np.ndarray) -> tuple[np.ndarr
 
 
 @nb.njit(nb.int64[::1](_readonly(nb.int32, 1)), cache=True, nogil=True)
-def _parents(node_depth):  # pragma: no cover - compiled
+def node_parents(node_depth):  # pragma: no cover - compiled
     """Parent of every preorder node (-1 for children of the root): the last node one level up."""
     parents = np.empty(node_depth.shape[0], dtype=np.int64)
     last_at = np.full(node_depth.max() + 2 if node_depth.shape[0] else 2, -1, dtype=np.int64)

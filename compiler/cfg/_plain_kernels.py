@@ -134,3 +134,66 @@ def plain_depths(transitions, accepting, cap):  # pragma: no cover - compiled
         if not changed:
             break
     return depth
+
+
+@nb.njit(nb.int64[::1](_readonly(nb.uint8, 1), _readonly(nb.int64, 1)), cache=True, nogil=True)
+def token_plain_chars(data, offsets):  # pragma: no cover - compiled
+    """Per token ``t`` (bytes ``data[offsets[t] : offsets[t + 1]]``): its number of characters
+    if it is plain text -- non-empty, well-formed UTF-8 (the decoder's rules: no overlong
+    forms, surrogates or code points past U+10FFFF) without ``"``, ``\\`` or C0 controls --
+    else -1.  Reference: `plain_slice.plain_chars`."""
+    count = offsets.shape[0] - 1
+    out = np.full(count, -1, dtype=np.int64)
+    for token in range(count):
+        at, end = offsets[token], offsets[token + 1]
+        chars = 0
+        ok = at < end
+        while ok and at < end:
+            lead = data[at]
+            if lead < 0x80:
+                ok = lead >= 0x20 and lead != 0x22 and lead != 0x5C
+                width = 1
+            elif 0xC2 <= lead <= 0xDF:
+                width, low, high = 2, 0x80, 0xBF
+            elif lead == 0xE0:
+                width, low, high = 3, 0xA0, 0xBF
+            elif 0xE1 <= lead <= 0xEC or 0xEE <= lead <= 0xEF:
+                width, low, high = 3, 0x80, 0xBF
+            elif lead == 0xED:
+                width, low, high = 3, 0x80, 0x9F
+            elif lead == 0xF0:
+                width, low, high = 4, 0x90, 0xBF
+            elif 0xF1 <= lead <= 0xF3:
+                width, low, high = 4, 0x80, 0xBF
+            elif lead == 0xF4:
+                width, low, high = 4, 0x80, 0x8F
+            else:
+                ok = False
+                width = 1
+            if ok and width > 1:
+                if at + width > end:
+                    ok = False
+                else:
+                    second = data[at + 1]
+                    ok = low <= second <= high
+                    for position in range(at + 2, at + width):
+                        if not 0x80 <= data[position] <= 0xBF:
+                            ok = False
+            at += width
+            chars += 1
+        if ok:
+            out[token] = chars
+    return out
+
+
+@nb.njit(nb.int64[::1](_readonly(nb.int64, 1), _readonly(nb.int64, 1)), cache=True, nogil=True)
+def subtree_maxima(own, parents):  # pragma: no cover - compiled
+    """Per preorder trie node, the maximum of ``own`` over its subtree: one reverse sweep
+    folding each node into its parent (children come after their parent in preorder).
+    Reference: `plain_slice.subtree_maxima_reference`."""
+    out = own.copy()
+    for node in range(out.shape[0] - 1, -1, -1):
+        parent = parents[node]
+        if parent >= 0 and out[node] > out[parent]:
+            out[parent] = out[node]
+    return out

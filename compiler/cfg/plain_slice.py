@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automask.compiler.cfg import _plain_kernels
+from automask.compiler.cfg._kernels import node_parents
 from automask.compiler.token_index.trie import TokenTrie
 from automask.compiler.vocabulary.vocabulary import Vocabulary
 
@@ -52,12 +54,19 @@ def plain_chars(data: bytes) -> int:
     return len(text)
 
 
+def tokens_plain_chars(tokens: list[bytes]) -> np.ndarray:
+    """`plain_chars` of every token, in one kernel call (`_plain_kernels.token_plain_chars`)."""
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum([len(token) for token in tokens], out=offsets[1:])
+    data = np.frombuffer(b"".join(tokens), dtype=np.uint8)
+    return _plain_kernels.token_plain_chars(data, offsets)
+
+
 def build_plain_slice(vocab: Vocabulary, trie: TokenTrie, words: int) -> PlainSlice:
     """The plain slice of ``vocab`` over ``trie`` (once per vocabulary: decodes every token)."""
     chars = np.full(vocab.size, -1, dtype=np.int64)
-    token_bytes = vocab.token_bytes
-    for token_id in trie.token_ids.tolist():  # regular tokens only: special ones are not in the trie
-        chars[token_id] = plain_chars(token_bytes[token_id])
+    regular = trie.token_ids  # regular tokens only: special ones are not in the trie
+    chars[regular] = tokens_plain_chars([vocab.token_bytes[token_id] for token_id in regular.tolist()])
     # Per trie node: the tokens ending there, then the subtree's maximum (children come after
     # their parent in preorder, so a reverse sweep folds each node into its parent).
     num_nodes = trie.node_byte.shape[0]
@@ -66,7 +75,7 @@ def build_plain_slice(vocab: Vocabulary, trie: TokenTrie, words: int) -> PlainSl
     token_chars = chars[trie.token_ids[: ends_here.shape[0]]]
     token_chars = np.where(token_chars < 0, NOT_PLAIN, token_chars)
     np.maximum.at(own, ends_here, token_chars)
-    subtree = _subtree_maxima(own, trie)
+    subtree = _plain_kernels.subtree_maxima(own, node_parents(trie.node_depth))
     max_chars = int(chars.max()) if (chars > 0).any() else 0
     rows = np.zeros((max_chars + 1, words), dtype=np.uint32)
     plain = np.flatnonzero(chars > 0)
@@ -80,17 +89,11 @@ def build_plain_slice(vocab: Vocabulary, trie: TokenTrie, words: int) -> PlainSl
     return PlainSlice(node_plain_max, rows)
 
 
-def _subtree_maxima(own: np.ndarray, trie: TokenTrie) -> np.ndarray:
-    """Per node, the maximum of ``own`` over its subtree (its preorder range)."""
-    from automask.compiler.cfg._kernels import _parents
-
-    parents = _parents(trie.node_depth).tolist()
-    subtree = own.tolist()
-    for node in range(len(subtree) - 1, -1, -1):  # children after parents in preorder
-        parent = parents[node]
-        if parent >= 0 and subtree[node] > subtree[parent]:
-            subtree[parent] = subtree[node]
-    return np.array(subtree, dtype=np.int64)
+def subtree_maxima_reference(own: np.ndarray, trie: TokenTrie) -> np.ndarray:
+    """Pure-Python specification of `_plain_kernels.subtree_maxima`: per node, the maximum of
+    ``own`` over its subtree (its preorder range)."""
+    ends = trie.node_end.tolist()
+    return np.array([max(own[node : ends[node]].tolist()) for node in range(len(ends))], dtype=np.int64)
 
 
 _PLAIN_ASCII = ((0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7F))
