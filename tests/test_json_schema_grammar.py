@@ -393,3 +393,51 @@ def test_pattern_properties_with_additional_properties(checker, additional):
     ):
         for text in (json.dumps(instance), json.dumps(instance).replace('"x-', '"\\u0078-')):
             assert checker.accepts(grammar, text) == validator.is_valid(instance), text
+
+
+@pytest.mark.parametrize(
+    ("schema", "instances"),
+    [
+        (
+            {
+                "allOf": [
+                    {"enum": [{"foo": 1, "vroom": 2}, {"foo": 1}, {"bar": "x"}, 3]},
+                    {
+                        "not": {
+                            "not": {
+                                "additionalProperties": False,
+                                "patternProperties": {"^v": {}},
+                                "properties": {"bar": {}, "foo": {}},
+                            }
+                        }
+                    },
+                ]
+            },
+            [{"foo": 1, "vroom": 2}, {"foo": 1}, {"bar": "x"}, 3, {"baz": 1}],
+        ),
+        (
+            {"enum": [[1, 2], [1, 2, 3], "ab", "abcd", {"a": [1]}], "maxItems": 2, "maxLength": 3},
+            [[1, 2], [1, 2, 3], "ab", "abcd", {"a": [1]}],
+        ),
+        ({"enum": ["x-1", "y", 7, 7.5], "pattern": "^x-", "multipleOf": 1}, ["x-1", "y", 7, 7.5]),
+        ({"enum": ["ab", "abc", "x"], "pattern": "b", "maxLength": 2}, ["ab", "abc", "x"]),
+        # format and pattern: a product of automata, which the recognizer leaves to the automaton
+        # (`jsonschema` does not assert formats by default: only format-independent instances)
+        ({"enum": ["a@b.co", "b@c.de", "a"], "format": "email", "pattern": "^a"}, ["a@b.co", "b@c.de"]),
+    ],
+)
+def test_enum_values_filtered_by_the_rest_of_the_schema(schema, instances):
+    """An enum next to other keywords keeps the values those keywords accept: decided on the
+    schema's grammar (Earley) on the CFG path, on its automaton on the regular path, the same
+    values, and what `jsonschema` says."""
+    from automask.compiler.json_schema.compile import SchemaCompiler
+    from automask.compiler.json_schema.to_grammar import GrammarSchemaCompiler
+
+    agrees(schema, instances)
+    rest = {k: v for k, v in schema.items() if k != "enum"} or {"type": "object"}
+    values = list(schema.get("enum", instances))
+    kinds = {"type": ["null", "boolean", "integer", "number", "string", "array", "object"]}
+    check = {**rest, **kinds}
+    by_grammar = GrammarSchemaCompiler(schema).values_accepted(check, "", 3, values)
+    by_automaton = SchemaCompiler(schema).values_accepted(check, "", 3, values)
+    assert by_grammar == by_automaton

@@ -234,17 +234,18 @@ class SchemaCompiler:
             candidates = [const] if "enum" not in schema else [v for v in candidates if json_equal(v, const)]
         candidates = [value for value in candidates if json_type(value) in types]
         rest = {k: v for k, v in schema.items() if k in CONSTRAINING and k not in ("enum", "const", "type")}
-        # keep the values the remaining keywords accept, decided by their own automaton
+        # keep the values the remaining keywords accept
         if rest and candidates:
-            from automask.compiler.regex import ast_to_dfa
-
             kinds = sorted({json_type(value) for value in candidates})
-            check_schema = {**rest, "type": kinds}
-            check = ast_to_dfa(self.regular().compile(check_schema, pointer, depth), self.limits)
-            candidates = [
-                value for value in candidates if check.matches(json.dumps(value, ensure_ascii=False).encode())
-            ]
+            candidates = self.values_accepted({**rest, "type": kinds}, pointer, depth, candidates)
         return values_node(candidates, self.options)
+
+    def values_accepted(self, schema: dict, pointer: str, depth: int, values: list[Any]) -> list[Any]:
+        """The ``values`` whose JSON text ``schema`` accepts, decided by the schema's automaton."""
+        from automask.compiler.regex import ast_to_dfa
+
+        check = ast_to_dfa(self.regular().compile(schema, pointer, depth), self.limits)
+        return [value for value in values if check.matches(json.dumps(value, ensure_ascii=False).encode())]
 
     def _compile_ref(self, schema: dict, pointer: str, depth: int) -> RegexNode:
         ref = schema["$ref"]
