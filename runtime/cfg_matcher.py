@@ -147,13 +147,12 @@ class CFGMatcher(HistoryMatcher):
         target = array[row]
         if state is None:
             target[:words] = grammar.eos_row.view(np.int32)
-        elif grammar.cfg_limits.max_cached_masks == 0 and target.flags.c_contiguous:
-            target[:words] = 0  # no mask cache to fill: the kernel ORs straight into the row
-            grammar.fill_regular_token_mask(state, target[:words].view(np.uint32))
-            if state.is_accepting:
-                target[:words] |= grammar.eos_row.view(np.int32)
         else:
-            target[:words] = grammar.regular_token_mask(state).view(np.int32)
+            if grammar.cfg_limits.max_cached_masks == 0 and target.flags.c_contiguous:
+                target[:words] = 0  # no mask cache to fill: the kernel ORs straight into the row
+                grammar.fill_regular_token_mask(state, target[:words].view(np.uint32))
+            else:
+                target[:words] = grammar.regular_token_mask(state).view(np.int32)
             if state.is_accepting:
                 target[:words] |= grammar.eos_row.view(np.int32)
         if array.shape[1] > words:

@@ -400,7 +400,7 @@ def test_fill_mask_kernel_matches_reference():
     rng = random.Random(5)
     for _ in range(6):
         mask_of(matcher)  # resolves every parser answer this state needs
-        initial_states, initial_entries, _, _ = lower_state(index, table, tables, matcher._state)
+        initial_states, initial_entries, _, _ = lower_state(index, table, matcher._state)
         lowered = index.arrays()
         expected = np.zeros(table.words, dtype=np.uint32)
         missing = _kernels.fill_mask_reference(

@@ -268,7 +268,7 @@ def fill_token_mask_frontier(
     lowered = None
     while True:
         if lowered is None:
-            lowered = lower_state(index, table, tables, state)
+            lowered = lower_state(index, table, state)
             if lowered is None:
                 continue  # the index started over meanwhile
             scratch.resume[0] = -1
@@ -341,7 +341,7 @@ def initial_completions(
 
 
 def lower_state(
-    index: SetIndex, table: TerminalTokenTable, tables: GrammarTables, state: ParseState
+    index: SetIndex, table: TerminalTokenTable, state: ParseState
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """The kernel's view of ``state``: ``(initial dfa states, initial entries, initial slots, epoch)``.
 
@@ -425,7 +425,7 @@ def fill_token_mask(
     shift = _kernels.JOB_SHIFT
     deadline = time.perf_counter() + min(MEMO_SECONDS_PER_MASK, memo.build_credit)
     while True:  # (re)start the mask afresh
-        lowered = lower_state(index, table, tables, state)
+        lowered = lower_state(index, table, state)
         if lowered is None:
             continue  # the index started over meanwhile
         _, initial_entries, initial_slots, epoch = lowered
