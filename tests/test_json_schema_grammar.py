@@ -135,6 +135,62 @@ def test_recursion_through_the_root_and_arrays():
             {"properties": {"a": {"not": {"maxProperties": 1}}}},
             [{"a": {}}, {"a": {"x": 1, "y": 2}}, {"a": 1}],
         ),
+        # complements (negation.py): not, oneOf minus overlapping branches, if/then/else
+        ({"not": {"required": ["a"]}}, [{}, {"a": 1}, {"b": 1}, 1, "x", None, []]),
+        ({"not": {"properties": {"a": {"type": "string"}}}}, [{}, {"a": 1}, {"a": "x"}, 1, []]),
+        ({"not": {"anyOf": [{"type": "string"}, {"required": ["a"]}]}}, [{}, {"a": 1}, "x", 1, None, [1]]),
+        ({"not": {"allOf": [{"type": "object"}, {"maxProperties": 1}]}}, [{}, {"a": 1}, {"a": 1, "b": 2}, 1]),
+        (
+            {
+                "type": "object",
+                "properties": {"length": {"type": "number"}, "radius": {"type": "number"}, "height": {}},
+                "oneOf": [
+                    {"required": ["length"]},
+                    {"required": ["radius"]},
+                    {"required": ["radius", "height"]},
+                ],
+            },
+            [
+                {},
+                {"length": 1},
+                {"radius": 1},
+                {"radius": 1, "height": 2},
+                {"length": 1, "radius": 2},
+                {"height": 1},
+            ],
+        ),
+        (
+            {"oneOf": [{"required": ["name", "styleName"]}, {"required": ["name", "styleUrl"]}]},
+            [
+                {},
+                {"name": "a", "styleName": "b"},
+                {"name": "a", "styleUrl": "c"},
+                {"name": "a", "styleName": "b", "styleUrl": "c"},
+                "s",
+                None,
+            ],
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"is": {"type": "string"}},
+                "oneOf": [
+                    {"properties": {"is": {"const": "queue"}}, "required": ["queue"]},
+                    {"properties": {"is": {"const": "routingKey"}}, "required": ["exchange"]},
+                ],
+            },
+            [
+                {},
+                {"queue": 1},
+                {"exchange": 1},
+                {"queue": 1, "exchange": 2},
+                {"is": "queue", "queue": 1, "exchange": 2},
+            ],
+        ),
+        (
+            {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"maxProperties": 0}},
+            [{}, {"a": 1}, {"a": 1, "b": 2}, {"b": 2}, 3],
+        ),
     ],
 )
 def test_rewritten_keywords_agree_with_jsonschema(schema, instances):
@@ -146,7 +202,7 @@ def test_rewritten_keywords_agree_with_jsonschema(schema, instances):
     [
         ({"allOf": [{"properties": {"a": {}}}], "unevaluatedProperties": False}, "#/unevaluatedProperties"),
         ({"$ref": "#/$defs/a", "$defs": {"a": {}}, "unevaluatedItems": False}, "#/unevaluatedItems"),
-        ({"if": {"minimum": 3}, "then": {"type": "integer"}}, "#/if"),
+        ({"if": {"pattern": "^a"}, "then": {"type": "integer"}}, "#/if"),
         ({"$dynamicRef": "#x"}, "#/$dynamicRef"),
         ({"properties": {"a": {}}, "propertyNames": {"maxLength": 2}}, "#/propertyNames"),
         (
@@ -166,7 +222,7 @@ def test_irreducible_keywords_are_refused_with_their_pointer(schema, pointer):
 
 
 def test_lenient_warns_and_names_the_ignored_keyword():
-    schema = {"if": {"minimum": 3}, "then": {"type": "integer"}}
+    schema = {"if": {"pattern": "^a"}, "then": {"type": "integer"}}
     with pytest.warns(UserWarning, match="if"):
         grammar, _ = schema_to_grammar(schema, JsonSchemaOptions(lenient=True))
     assert accepts(grammar, '"anything"')

@@ -160,6 +160,119 @@ CASES = [
         [{}, {"next": {}}, {"next": {"next": {"next": 1}}}],
     ),
     (True, [1, "a", None, [1, [2]], {"a": {"b": 1}}]),
+    # anchors inside a wrapping group pin the branch (``.*`` would accept any suffix)
+    (
+        {"type": "string", "pattern": "^$|(^(?:\\S+\\s+){0,2}\\S+$)"},
+        ["", "a", "a b c", "a b c d", " a", "a "],
+    ),
+    ({"type": "string", "pattern": "(?:ab$)|^c"}, ["ab", "xab", "abx", "c", "xc", "cx"]),
+    # applicators next to an enum: each value is checked (InstanceChecker)
+    ({"enum": ["a", "b", "c", 1], "not": {"type": "string", "pattern": "^b"}}, ["a", "b", "c", 1, "d"]),
+    (
+        {
+            "allOf": [
+                {"enum": [{"bar": 2, "foo": 1, "quux": 12}, {"foo": 1, "quux": True}]},
+                {"not": {"additionalProperties": {"type": "boolean"}, "properties": {"bar": {}, "foo": {}}}},
+            ]
+        },
+        [{"bar": 2, "foo": 1, "quux": 12}, {"foo": 1, "quux": True}],
+    ),
+    ({"enum": [1, "x", None, 2.5], "oneOf": [{"type": "number"}, {"minimum": 2}]}, [1, "x", None, 2.5, 3]),
+    (
+        {
+            "enum": [{"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {}],
+            "anyOf": [{"required": ["a"]}, {"maxProperties": 0}],
+        },
+        [{"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {}],
+    ),
+    (
+        {"enum": [1, 5, "s", "t"], "if": {"type": "integer"}, "then": {"minimum": 3}, "else": {"const": "s"}},
+        [1, 5, "s", "t"],
+    ),
+    ({"enum": [{"b": 1, "a": 2}], "properties": {"a": {}, "b": {}}}, [{"b": 1, "a": 2}]),
+    ({"enum": [[1, 2], [1, 1]], "uniqueItems": True, "not": {"contains": {"const": 3}}}, [[1, 2], [1, 1]]),
+    # oneOf compiled as anyOf once its branches are proven disjoint (compiler.json_schema.disjoint)
+    (
+        {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"src": {}, "to": {}},
+                    "required": ["src"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"replace": {}, "with": {}},
+                    "required": ["replace"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        [{"src": 1}, {"replace": 1, "with": 2}, {"src": 1, "replace": 2}, {}, {"to": 1}],
+    ),
+    (
+        {
+            "type": "object",
+            "oneOf": [
+                {
+                    "required": ["kind"],
+                    "properties": {"kind": {"$ref": "#/$defs/a"}, "x": {"type": "integer"}},
+                },
+                {
+                    "required": ["kind", "y"],
+                    "properties": {"kind": {"anyOf": [{"const": "b"}, {"const": "c"}]}},
+                },
+            ],
+            "$defs": {"a": {"const": "a"}},
+        },
+        [{"kind": "a"}, {"kind": "a", "x": 1}, {"kind": "b", "y": 1}, {"kind": "b"}, {"kind": "d", "y": 1}],
+    ),
+    (
+        {"oneOf": [{"type": "integer", "maximum": 3}, {"type": "integer", "exclusiveMinimum": 3}]},
+        [2, 3, 4, 3.5],
+    ),
+    (
+        {"type": "object", "oneOf": [{"required": ["a", "b"]}, {"maxProperties": 1}]},
+        [{}, {"a": 1}, {"a": 1, "b": 2}, {"a": 1, "c": 2}],
+    ),
+    (
+        {"oneOf": [{"type": "string", "maxLength": 2}, {"type": "string", "minLength": 3}]},
+        ["", "ab", "abc", 1],
+    ),
+    # a listed name a pattern matches takes both schemas
+    (
+        {
+            "type": "object",
+            "properties": {"foo": {"type": "integer"}, "bar": {}},
+            "patternProperties": {"^f": {"minimum": 3}},
+            "additionalProperties": False,
+        },
+        [{}, {"foo": 3}, {"foo": 1}, {"fx": 5}, {"fx": 1}, {"bar": 1}, {"baz": 1}, {"foo": 4, "fx": 4}],
+    ),
+    (
+        {
+            "type": "object",
+            "required": ["fa"],
+            "patternProperties": {"^f": {"type": "string"}},
+            "additionalProperties": {"type": "integer"},
+        },
+        [{"fa": "x"}, {"fa": 1}, {"fa": "x", "b": 1}, {"fa": "x", "b": "y"}, {"fa": "x", "fb": "y"}],
+    ),
+    # two nots merged: not A and not B = not (A or B)
+    (
+        {"allOf": [{"not": {"type": "string"}}, {"not": {"required": ["a"]}}]},
+        [1, "x", None, 1.5, [], {}, {"a": 1}],
+    ),
+    # a complement through a $ref (oneOf of referenced branches)
+    (
+        {
+            "$defs": {"a": {"required": ["a"]}, "b": {"required": ["b"]}},
+            "type": "object",
+            "oneOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/b"}],
+        },
+        [{}, {"a": 1}, {"b": 1}, {"a": 1, "b": 2}],
+    ),
 ]
 
 
@@ -387,9 +500,11 @@ def test_recursion_is_unrolled_to_max_nesting():
             {"properties": {"a": {"allOf": [{"properties": {"x": {}}}], "unevaluatedProperties": False}}},
             "#/properties/a/unevaluatedProperties",
         ),
-        ({"if": {"minimum": 3}, "then": {"multipleOf": 2}}, "#/if"),
+        ({"if": {"pattern": "^a"}, "then": {"multipleOf": 2}}, "#/if"),
         ({"type": "string", "format": "idn-email"}, "#/format"),
         ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
+        ({"enum": [1, "a"], "not": {"type": "string", "format": "email"}}, "#/not"),
+        ({"type": "string", "pattern": "(^a|b)"}, "#/pattern"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
         ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
     ],

@@ -7,25 +7,33 @@ identical values are kept; a pair that cannot be merged (two different ``pattern
 ``patternProperties``, ...) raises `UnsupportedFeature`.
 
 ``anyOf`` distributes over its siblings: ``{S, anyOf: [A, B]}`` is ``allOf(S, A) | allOf(S, B)``.
-``oneOf`` is compiled as ``anyOf`` only when its branches are *provably disjoint*: each is
-compiled to a byte DFA and every pair's product is checked to have no common accepted
-string; otherwise it is refused.  ``not`` is reduced when its operand is a bare ``type``
-(or ``true``/``false``/``{}``); other forms are refused.
+``oneOf`` is compiled as ``anyOf`` only when its branches are *provably disjoint*
+(`disjoint.branches_disjoint`); otherwise it is refused.  ``not`` is reduced when its operand is
+a type, ``true``/``false``, one size or numeric bound, or another ``not``; other forms are
+refused.
+
+Next to an ``enum`` or ``const`` every applicator is exact: the schema is the finite set of
+values, each checked against the applicator by `InstanceChecker` (`filter_values`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
+from automask.compiler.json_schema.disjoint import branches_disjoint
 from automask.compiler.json_schema.enum_const import json_equal
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from automask.compiler.json_schema.compile import SchemaCompiler
+    from automask.compiler.json_schema.instance_check import InstanceChecker
 
 _TIGHTEN_MAX = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains")
 _TIGHTEN_MIN = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
@@ -106,7 +114,9 @@ def merge_schemas(
         elif key == "anyOf" and len(merged[key]) * len(value) <= MAX_CROSS_BRANCHES:
             # (a1 | a2) & (b1 | b2) distributes into the pairwise intersections
             merged[key] = [{"allOf": [a, b]} for a in merged[key] for b in value]
-        elif key in ("anyOf", "oneOf", "not"):
+        elif key == "not":  # not A and not B = not (A or B)
+            merged[key] = {"anyOf": [merged[key], value]}
+        elif key in ("anyOf", "oneOf"):
             raise CannotMerge(key, f"cannot intersect two different {key!r} values")
         elif key in ("properties", "additionalProperties"):
             continue  # merged below, together
@@ -190,6 +200,17 @@ def reduce_applicators(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
         if not isinstance(branches, list) or not branches:
             raise ctx.error(f"{keyword} must be a non-empty array", f"{pointer}/{keyword}")
         rest = {k: v for k, v in schema.items() if k != keyword}
+        filtered = filter_values(
+            ctx,
+            rest,
+            lambda checker, value, keyword=keyword, branches=branches: (
+                checker.count_valid(branches, value) == 1
+                if keyword == "oneOf"
+                else any(checker.valid(branch, value) for branch in branches)
+            ),
+        )
+        if filtered is not None:
+            return reduce_applicators(ctx, filtered, pointer)
         union = []
         for index, branch in enumerate(branches):
             try:
@@ -197,9 +218,15 @@ def reduce_applicators(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
             except CannotMerge as error:
                 ctx.unsupported(keyword, pointer, f"branch {index}: {error.keyword}: {error}")
                 union.append((rest, f"{pointer}/{keyword}/{index}"))
-        if keyword == "oneOf" and len(union) > 1 and not _provably_disjoint(ctx, union):
+        if keyword == "oneOf" and len(union) > 1 and not branches_disjoint(ctx, [b for b, _ in union]):
+            exclusive = _exclusive_union(ctx, branches, union)
+            if exclusive is not None:
+                return exclusive
             ctx.unsupported(
-                "oneOf", pointer, "branches are not provably disjoint (an instance may match several)"
+                "oneOf",
+                pointer,
+                "branches are not provably disjoint (an instance may match several) and their "
+                "complements are not expressible",
             )
         return union
     if "not" in schema:
@@ -207,9 +234,67 @@ def reduce_applicators(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
     return schema
 
 
+def _exclusive_union(
+    ctx: SchemaCompiler, branches: list[Any], union: list[tuple[Any, str]]
+) -> list[tuple[Any, str]] | None:
+    """``oneOf`` as a union of each branch minus the branches it may overlap: ``B_i`` and the
+    complement (`negation.complement`) of every ``B_j`` not proven disjoint from it, distributed
+    into at most `MAX_CROSS_BRANCHES` merged schemas per branch.  None when a complement is not
+    expressible, the product is too large, or a merge fails."""
+    from automask.compiler.json_schema.disjoint import disjoint
+    from automask.compiler.json_schema.negation import complement
+
+    result: list[tuple[Any, str]] = []
+    for index, (merged, branch_pointer) in enumerate(union):
+        if merged is False:
+            continue
+        choices: list[list[Any]] = []
+        for other, (other_merged, _) in enumerate(union):
+            if other == index or disjoint(ctx, merged, other_merged, 0):
+                continue
+            negated = complement(branches[other], ctx.root)
+            if negated is None:
+                return None
+            choices.append(negated)
+        if math.prod(len(choice) for choice in choices) > MAX_CROSS_BRANCHES:
+            return None
+        for combination in itertools.product(*choices):
+            schema: Any = merged
+            try:
+                for part in combination:
+                    schema = merge_schemas(ctx, schema, part, branch_pointer)
+            except CannotMerge:
+                return None
+            if schema is not False:
+                result.append((schema, branch_pointer))
+    return result if result else [(False, union[0][1])]
+
+
+def filter_values(
+    ctx: SchemaCompiler, rest: dict, test: Callable[[InstanceChecker, Any], bool]
+) -> dict | None:
+    """``rest`` with its ``enum``/``const`` values narrowed to those passing ``test``: how an
+    applicator next to a finite set of values is compiled exactly.  None when ``rest`` has no
+    values or the checker cannot decide one."""
+    if "enum" not in rest and "const" not in rest:
+        return None
+    values = [rest["const"]] if "const" in rest else rest["enum"]
+    if not isinstance(values, list):
+        return None  # malformed: the enum keyword reports it
+    if "const" in rest and "enum" in rest:
+        values = [value for value in values if any(json_equal(value, other) for other in rest["enum"])]
+    kept = ctx.values_satisfying(values, test)
+    if kept is None:
+        return None
+    return {**{k: v for k, v in rest.items() if k != "const"}, "enum": kept}
+
+
 def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
     operand = schema["not"]
     rest = {k: v for k, v in schema.items() if k != "not"}
+    filtered = filter_values(ctx, rest, lambda checker, value: not checker.valid(operand, value))
+    if filtered is not None:
+        return filtered
     if operand is True or operand == {}:
         return False
     if operand is False:
@@ -233,16 +318,24 @@ def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
         return {**{k: v for k, v in rest.items() if k != "const"}, "enum": kept}
     if isinstance(operand, dict) and set(operand) - _ANNOTATION_KEYS == {"not"}:  # double negation
         return reduce_applicators(ctx, {"allOf": [rest, operand["not"]]}, pointer)
-    negated = _negated_bound(operand)
+    negated = negated_bound(operand)
     if negated is False:
         return False
     if negated is not None:  # not {maxItems: 2} = an array of at least 3 items
         return reduce_applicators(ctx, {"allOf": [rest, negated]}, pointer)
+    from automask.compiler.json_schema.negation import complement
+
+    alternatives = complement(operand, ctx.root)
+    if alternatives is not None:  # not {required: [a]}: an object without a
+        if not alternatives:
+            return False
+        return reduce_applicators(ctx, {"allOf": [rest, {"anyOf": alternatives}]}, pointer)
     ctx.unsupported(
         "not",
         pointer,
-        "only 'not' of a type, true/false, a value in an enum, one size/length/count/numeric bound "
-        "or a 'not' is reduced",
+        "its operand has no expressible complement (complements exist for type, required, "
+        "properties, size and numeric bounds, not, allOf and anyOf of those, and for any operand "
+        "next to an enum or const)",
     )
     return rest
 
@@ -266,7 +359,7 @@ _NUMBER_COMPLEMENTS = {
 }
 
 
-def _negated_bound(operand: Any) -> dict | bool | None:
+def negated_bound(operand: Any) -> dict | bool | None:
     """``not operand`` when ``operand`` is one size or numeric bound: the bound's type with the
     complementary bound (every other type satisfies the bound, so its negation excludes them:
     ``not {maxItems: 2}`` is an array of at least 3 items; ``not {minItems: 0}`` is False).
@@ -289,69 +382,6 @@ def _negated_bound(operand: Any) -> dict | bool | None:
             return None
         return {"type": "number", _NUMBER_COMPLEMENTS[keyword]: bound}
     return None
-
-
-def _branch_types(branch: Any) -> set[str] | None:
-    if not isinstance(branch, dict):
-        return None
-    values = [branch["const"]] if "const" in branch else branch.get("enum")
-    if isinstance(values, list):
-        from automask.compiler.json_schema.enum_const import json_type
-
-        return {"number" if json_type(value) == "integer" else json_type(value) for value in values}
-    if "type" not in branch:
-        return None
-    kinds = set(_merge_types(branch["type"], list(_ALL)))
-    return {"number" if kind == "integer" else kind for kind in kinds}
-
-
-def _values(branch: Any) -> list[Any] | None:
-    if not isinstance(branch, dict):
-        return None
-    return [branch["const"]] if "const" in branch else branch.get("enum")
-
-
-def _discriminated(left: Any, right: Any) -> bool:
-    """Whether some property is required in both with disjoint const/enum values."""
-    if not isinstance(left, dict) or not isinstance(right, dict):
-        return False
-    for name, left_sub in left.get("properties", {}).items():
-        right_sub = right.get("properties", {}).get(name)
-        if name not in left.get("required", []) or name not in right.get("required", []):
-            continue
-        left_values, right_values = _values(left_sub), _values(right_sub)
-        if (
-            left_values is not None
-            and right_values is not None
-            and not any(json_equal(a, b) for a in left_values for b in right_values)
-        ):
-            return True
-    return False
-
-
-def _provably_disjoint(ctx: SchemaCompiler, union: list[tuple[Any, str]]) -> bool:
-    """Whether no JSON *value* satisfies two branches, judged structurally: disjoint types,
-    disjoint const/enum sets, or a required discriminator property with disjoint values.
-
-    (Comparing the branches' automata would not do: each automaton fixes a member order and
-    omits some spellings, so disjoint automata do not imply disjoint sets of values.)"""
-    branches = [branch for branch, _ in union if branch is not False]
-    for index, left in enumerate(branches):
-        for right in branches[index + 1 :]:
-            left_types, right_types = _branch_types(left), _branch_types(right)
-            if left_types is not None and right_types is not None and not (left_types & right_types):
-                continue
-            left_values, right_values = _values(left), _values(right)
-            if (
-                left_values is not None
-                and right_values is not None
-                and not any(json_equal(a, b) for a in left_values for b in right_values)
-            ):
-                continue
-            if _discriminated(left, right):
-                continue
-            return False
-    return True
 
 
 def dfas_disjoint(left: ByteDFA, right: ByteDFA) -> bool:

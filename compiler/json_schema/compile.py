@@ -14,11 +14,13 @@ back-end can reuse their decisions and swap the node constructors.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from automask.compiler.json_schema import arrays, combinators, conditionals, objects
 from automask.compiler.json_schema.enum_const import json_equal, json_type, values_node
+from automask.compiler.json_schema.instance_check import CannotDecide, InstanceChecker, declares_draft
 from automask.compiler.json_schema.json_ast import any_value, json_string
 from automask.compiler.json_schema.numbers import NumberError, number_node
 from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
@@ -87,12 +89,19 @@ class SchemaCompiler:
     truncated_refs: list[str] = field(default_factory=list)
     bounds_recursion: bool = True
     """Unroll a recursive ``$ref`` at most ``max_nesting`` times (a regex cannot recurse)."""
+    checker: InstanceChecker | None = None
+    """Decides single values against sub-schemas (`values_satisfying`); made on first use."""
 
     @property
     def legacy_integers(self) -> bool:
         """Whether the document declares draft 3 or 4, where ``1.0`` is not an ``integer``."""
-        dialect = self.root.get("$schema") if isinstance(self.root, dict) else None
-        return isinstance(dialect, str) and ("draft-04" in dialect or "draft-03" in dialect)
+        return declares_draft(self.root, 3, 4)
+
+    @property
+    def conditionals_apply(self) -> bool:
+        """Whether ``if``/``then``/``else`` are keywords: draft 7 added them, so in a document
+        declaring draft 3, 4 or 6 they are unknown words (annotations)."""
+        return not declares_draft(self.root, 3, 4, 6)
 
     # -- errors -------------------------------------------------------------------------
 
@@ -118,6 +127,18 @@ class SchemaCompiler:
 
     def error(self, message: str, pointer: str) -> SchemaError:
         return SchemaError(message, pointer)
+
+    def values_satisfying(
+        self, values: list[Any], test: Callable[[InstanceChecker, Any], bool]
+    ) -> list[Any] | None:
+        """The ``values`` passing ``test``, which asks an `InstanceChecker` about sub-schemas
+        of this document; None when the checker cannot decide one of them."""
+        if self.checker is None:
+            self.checker = InstanceChecker.for_document(self.root, self.options, self.limits)
+        try:
+            return [value for value in values if test(self.checker, value)]
+        except CannotDecide:
+            return None
 
     def regular(self) -> SchemaCompiler:
         """The walker to use where a decision is made on a byte DFA (always a pure regex walk)."""
@@ -236,8 +257,11 @@ class SchemaCompiler:
         rest = {k: v for k, v in schema.items() if k in CONSTRAINING and k not in ("enum", "const", "type")}
         # keep the values the remaining keywords accept
         if rest and candidates:
-            kinds = sorted({json_type(value) for value in candidates})
-            candidates = self.values_accepted({**rest, "type": kinds}, pointer, depth, candidates)
+            checked = self.values_satisfying(candidates, lambda checker, value: checker.valid(rest, value))
+            if checked is None:  # a keyword the checker does not decide: ask the schema's language
+                kinds = sorted({json_type(value) for value in candidates})
+                checked = self.values_accepted({**rest, "type": kinds}, pointer, depth, candidates)
+            candidates = checked
         return values_node(candidates, self.options)
 
     def values_accepted(self, schema: dict, pointer: str, depth: int, values: list[Any]) -> list[Any]:

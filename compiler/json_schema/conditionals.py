@@ -9,8 +9,9 @@
   enumerates the cases).
 - ``if``/``then``/``else``: valid iff ``(if and then) or (not if and else)``.  Without
   ``then`` that is ``if or else`` (no negation needed); otherwise the negation of ``if``
-  must be expressible: a boolean or a bare ``type``.  Anything else raises
-  `UnsupportedFeature` at ``if``.
+  must be expressible (`negation.complement`: types, required, properties, bounds, ...).
+  Anything else raises `UnsupportedFeature` at ``if``.  Next to an ``enum``/``const`` each
+  value is checked instead.
 - ``unevaluatedProperties`` / ``unevaluatedItems``: in a schema without in-place
   applicators (``allOf``, ``anyOf``, ``oneOf``, ``not``, ``if``, ``$ref``,
   ``dependentSchemas``, ...) exactly the properties not covered by ``properties`` /
@@ -31,8 +32,6 @@ _APPLICATORS = (
     "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "$dynamicRef", "$recursiveRef",
     "dependentSchemas", "dependencies",
 )  # fmt: skip
-_NOT_ANNOTATIONS = frozenset(("type",))
-_ANNOTATIONS = frozenset(("title", "description", "default", "examples", "$comment"))
 
 
 def rewrite(ctx: SchemaCompiler, schema: dict, pointer: str) -> dict:
@@ -107,13 +106,27 @@ def _conditional(ctx: SchemaCompiler, schema: dict, pointer: str) -> dict:
         return schema
     condition = schema["if"]
     rest = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
+    if not ctx.conditionals_apply:  # a draft 3/4/6 document: if/then/else are annotations
+        return rest
     then, otherwise = schema.get("then", True), schema.get("else", True)
     if "then" not in schema and "else" not in schema:
         return rest
+    if "enum" in rest or "const" in rest:  # a finite set of values: check each one
+        from automask.compiler.json_schema.combinators import filter_values
+
+        filtered = filter_values(
+            ctx,
+            rest,
+            lambda checker, value: checker.valid(
+                then if checker.valid(condition, value) else otherwise, value
+            ),
+        )
+        if filtered is not None:
+            return filtered
     if "then" not in schema:
         case: Any = {"anyOf": [condition, otherwise]}
     else:
-        negation = _negation(condition)
+        negation = _negation(condition, ctx.root)
         if negation is None:
             ctx.unsupported("if", pointer, "its negation (for then/else) is not expressible")
             return rest
@@ -121,11 +134,12 @@ def _conditional(ctx: SchemaCompiler, schema: dict, pointer: str) -> dict:
     return {**rest, "allOf": [*rest.get("allOf", []), case]}
 
 
-def _negation(condition: Any) -> Any:
-    if condition is True or condition == {}:
-        return False
-    if condition is False:
-        return True
-    if isinstance(condition, dict) and set(condition) - _ANNOTATIONS == {"type"}:
-        return {"not": {"type": condition["type"]}}
-    return None
+def _negation(condition: Any, root: Any) -> Any:
+    from automask.compiler.json_schema.negation import complement
+
+    if isinstance(condition, dict) and set(condition) - {"title", "description", "$comment"} == {"type"}:
+        return {"not": condition}  # reduced next to the branch: integer minus number needs it
+    alternatives = complement(condition, root)
+    if alternatives is None:
+        return None
+    return {"anyOf": alternatives} if alternatives else False

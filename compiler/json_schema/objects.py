@@ -7,9 +7,10 @@ additional members are any string *other than* the listed names (a finite comple
 built over the keys' encodings by `keys.encoded_key_not_in`), so a declared property can
 never reappear with an unchecked value.
 
-``patternProperties`` is compiled when the patterns are pairwise disjoint and match no listed
-name (checked on their automata); additional members then have the keys that are neither
-listed nor matched by a pattern (a `Product` difference of automata); ``propertyNames`` only checks the listed names unless
+``patternProperties`` is compiled when the patterns are pairwise disjoint (checked on their
+automata); a listed name a pattern matches takes both schemas, and the pattern's members take
+the other keys it matches; additional members have the keys that are neither listed nor matched
+by a pattern (a `Product` difference of automata); ``propertyNames`` only checks the listed names unless
 it is trivially true.  Everything else raises `UnsupportedFeature`.
 
 Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
@@ -30,6 +31,7 @@ from automask.compiler.regex.ast import (
     alternation,
     concat,
     difference,
+    intersection,
     literal,
     repeat,
 )
@@ -62,10 +64,14 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     for name in required_raw:
         if name not in properties:
             declared.append((name, additional, f"{pointer}/additionalProperties"))
+    matching: dict[str, list[str]] = {}
     if patterns:
-        _check_patterns(ctx, patterns, declared, pointer)
+        matching = _check_patterns(ctx, patterns, declared, pointer)
     members: list[tuple[RegexNode, bool]] = []
     for name, sub, sub_pointer in declared:
+        if matching.get(name):  # a listed name a pattern matches: both schemas apply
+            pattern_subs = [patterns[pattern] for pattern in matching[name]]
+            sub = {"allOf": [sub, *pattern_subs]} if name in properties else {"allOf": pattern_subs}
         if names_schema is not True and not _name_allowed(ctx, names_schema, name, pointer):
             sub = False
         value = ctx.compile(sub, sub_pointer, depth - 1 if sub is True else depth)
@@ -81,16 +87,13 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     if patterns:
         if names_schema is not True:
             ctx.unsupported("propertyNames", pointer, "propertyNames together with patternProperties")
-        extras.extend(
-            concat(
-                [
-                    json_string(pattern_node(pattern)),
-                    token(":", options),
-                    ctx.compile(sub, f"{pointer}/patternProperties/{pattern}", depth),
-                ]
-            )
-            for pattern, sub in patterns.items()
-        )
+        matched_names = [name for name in names if matching.get(name)]
+        for pattern, sub in patterns.items():
+            pattern_keys = json_string(pattern_node(pattern))
+            if any(pattern in matching[name] for name in matched_names):  # listed names go first
+                pattern_keys = intersection(pattern_keys, encoded_key_not_in(matched_names))
+            value = ctx.compile(sub, f"{pointer}/patternProperties/{pattern}", depth)
+            extras.append(concat([pattern_keys, token(":", options), value]))
     if additional is not False and names_schema is not False:
         keys = encoded_key_not_in(names)
         if names_schema is not True:
@@ -223,15 +226,19 @@ def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: st
     return dfa.matches(json.dumps(name, ensure_ascii=False).encode())
 
 
-def _check_patterns(ctx: SchemaCompiler, patterns: dict, declared: list, pointer: str) -> None:
+def _check_patterns(
+    ctx: SchemaCompiler, patterns: dict, declared: list, pointer: str
+) -> dict[str, list[str]]:
+    """The patterns matching each listed name; refuses overlapping patterns (an additional
+    key matched by two of them would need both schemas on one member)."""
     from automask.compiler.json_schema.combinators import dfas_disjoint
     from automask.compiler.regex import ast_to_dfa
 
     dfas = [ast_to_dfa(pattern_node(pattern), ctx.limits) for pattern in patterns]
-    for dfa, pattern in zip(dfas, patterns, strict=True):
-        if any(dfa.matches(name.encode()) for name, _, _ in declared):
-            ctx.unsupported(
-                "patternProperties", pointer, f"pattern {pattern!r} also matches a listed property"
-            )
+    matching = {
+        name: [pattern for dfa, pattern in zip(dfas, patterns, strict=True) if dfa.matches(name.encode())]
+        for name, _, _ in declared
+    }
     if not all(dfas_disjoint(a, b) for i, a in enumerate(dfas) for b in dfas[i + 1 :]):
         ctx.unsupported("patternProperties", pointer, "overlapping patterns")
+    return matching

@@ -33,7 +33,7 @@ from automask.compiler.regex.ast import (
     intersection,
     repeat,
 )
-from automask.errors import UnknownFormatWarning
+from automask.errors import UnknownFormatWarning, UnsupportedFeature
 
 MAX_SPLIT_LENGTH = 24
 """Largest remaining length for which a concatenation of several variable-length pieces is
@@ -73,22 +73,87 @@ def _split_top_level(pattern: str) -> list[str]:
     return branches
 
 
-def _ends_with_anchor(branch: str) -> bool:
-    if not branch.endswith("$"):
-        return False
-    backslashes = len(branch) - 1 - len(branch[:-1].rstrip("\\"))
-    return backslashes % 2 == 0
+def _structure(branch: str) -> tuple[list[int], dict[int, int], list[int]]:
+    """Positions of the unescaped anchors outside classes, each group's closing position by
+    its opening one, and the group opening enclosing each ``|`` (-1 at top level)."""
+    anchors: list[int] = []
+    closing: dict[int, int] = {}
+    bar_groups: list[int] = []
+    open_groups: list[int] = []
+    index, in_class = 0, False
+    while index < len(branch):
+        char = branch[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            open_groups.append(index)
+        elif char == ")" and open_groups:
+            closing[open_groups.pop()] = index
+        elif char == "|":
+            bar_groups.append(open_groups[-1] if open_groups else -1)
+        elif char in "^$":
+            anchors.append(index)
+        index += 1
+    return anchors, closing, bar_groups
+
+
+def _edge_anchor(branch: str, closing: dict[int, int], bar_groups: list[int], at_start: bool) -> int | None:
+    """The position of the anchor that pins every match of ``branch`` to the string's start
+    (``^``, possibly inside leading groups: ``(^a)``) or end (``$``), or None."""
+    groups: list[int] = []
+    if at_start:
+        index = 0
+        while branch.startswith("(", index) and not branch.startswith(("(?=", "(?!", "(?<"), index):
+            groups.append(index)
+            index += 3 if branch.startswith("(?:", index) else 1
+        found = index if branch.startswith("^", index) else None
+    else:
+        index = len(branch) - 1
+        opening = {end: start for start, end in closing.items()}
+        while index in opening:
+            groups.append(opening[index])
+            index -= 1
+        escaped = index > 0 and (index - len(branch[:index].rstrip("\\"))) % 2 == 1
+        found = index if index >= 0 and branch[index] == "$" and not escaped else None
+    if found is not None and any(group in bar_groups for group in groups):
+        return None  # ``(^a|b)``: only some of the group's matches are pinned
+    return found
 
 
 def pattern_node(pattern: str) -> RegexNode:
-    """Decoded strings in which the ECMA-262 ``pattern`` matches somewhere."""
+    """Decoded strings in which the ECMA-262 ``pattern`` matches somewhere.
+
+    A branch is pinned to the start by a leading ``^`` and to the end by a trailing ``$``,
+    also inside groups that hold nothing else (``(^\\S+$)``).  `parse_regex` drops anchors at
+    the edges of its (full-match) language and refuses others; an anchor it would drop that
+    does not pin the whole branch here (``(^a|b)``, ``(?:a|b$)``) is refused, since reading it
+    as unanchored would accept strings the pattern does not match.
+    """
     options = []
     anything = repeat(ANY_CHAR, 0, None)
     for branch in _split_top_level(pattern):
         body = parse_regex(branch, unicode_classes=False)
-        start = [] if branch.startswith("^") else [anything]
-        end = [] if _ends_with_anchor(branch) else [anything]
-        options.append(concat([*start, body, *end]))
+        anchors, closing, bar_groups = _structure(branch)
+        start = _edge_anchor(branch, closing, bar_groups, at_start=True)
+        end = _edge_anchor(branch, closing, bar_groups, at_start=False)
+        for position in anchors:
+            if position not in (start, end):
+                raise UnsupportedFeature(
+                    f"anchor {branch[position]} that does not pin its whole pattern branch",
+                    branch,
+                    position,
+                    "only a leading ^ and a trailing $ of a top-level branch are read",
+                )
+        options.append(
+            concat(
+                [*([] if start is not None else [anything]), body, *([] if end is not None else [anything])]
+            )
+        )
     return alternation(options)
 
 
@@ -201,7 +266,10 @@ def string_content(schema: dict) -> RegexNode:
         pattern = schema["pattern"]
         if not isinstance(pattern, str):
             raise StringConstraintError(f"pattern must be a string, not {pattern!r}", "pattern", False)
-        shapes.append(("pattern", pattern_node(pattern)))
+        try:
+            shapes.append(("pattern", pattern_node(pattern)))
+        except UnsupportedFeature as error:  # the caller adds the keyword's JSON pointer
+            raise StringConstraintError(f"pattern {pattern!r}: {error}", "pattern") from None
     if "format" in schema:
         name = schema["format"]
         node = format_node(name) if isinstance(name, str) else None

@@ -1,0 +1,148 @@
+"""The complement of a schema as a union of schemas, keyword by keyword.
+
+A schema is the conjunction of its keywords, so its complement is the union of the keywords'
+complements: ``not {required: [a], maxItems: 2}`` is "an object without ``a``, or an array of 3
+items or more", each alternative again a plain schema.  A keyword holds vacuously for values of
+other types, so its complement only holds values of its own type.  Used by ``not`` (its
+operand's complement next to the rest of the schema) and by ``oneOf`` whose branches may
+overlap (each branch minus the others).
+
+Complements written here, each exact:
+
+- ``type``: the other types (``integer`` alone has no complement inside ``number``: refused);
+- ``required``: an object without one of the names (``properties: {k: false}``; every
+  non-object satisfies ``required``);
+- ``properties`` (without ``additionalProperties``/``patternProperties``, which interact with
+  it): an object with one of the properties present and its value in the property's
+  complement (``{"not": ...}``, reduced again by the ``not`` rules when compiled);
+- one size, length, count or numeric bound: the bound's type with the complementary bound;
+- ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
+  intersection of the branches' complements; ``$ref``: its target's (at most
+  `MAX_FOLLOWED_REFS` deep, so a recursive reference is refused).
+
+Any other constraining keyword (``pattern``, ``enum``, ``additionalProperties``, ``items``...)
+makes `complement` return None, and the caller refuses the schema as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ALL_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
+_ANNOTATIONS = frozenset(
+    (
+        "title", "description", "default", "examples", "$comment", "$schema", "$id", "$defs",
+        "definitions", "deprecated", "readOnly", "writeOnly", "$anchor",
+    )
+)  # fmt: skip
+
+
+MAX_FOLLOWED_REFS = 8
+"""``$ref``s followed by one complement (a recursive reference has none: refused)."""
+
+
+def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
+    """Schemas whose union holds exactly the values ``schema`` refuses, or None; ``$ref``s are
+    resolved in the document ``root``."""
+    from automask.compiler.json_schema.combinators import negated_bound
+    from automask.compiler.json_schema.compile import CONSTRAINING
+
+    if depth > MAX_FOLLOWED_REFS:
+        return None
+    if schema is True or schema == {}:
+        return []
+    if schema is False:
+        return [True]
+    if not isinstance(schema, dict):
+        return None
+    keywords = [key for key in schema if key in CONSTRAINING and key not in _ANNOTATIONS]
+    alternatives: list[Any] = []
+    for keyword in keywords:
+        value = schema[keyword]
+        if keyword == "type":
+            found = _other_types(value)
+        elif keyword == "required":
+            found = _missing_names(value)
+        elif keyword == "properties" and not {"additionalProperties", "patternProperties"} & set(schema):
+            found = _failing_properties(value)
+        elif keyword == "not":
+            found = [value]
+        elif keyword == "allOf" and isinstance(value, list):
+            found = _union_of_complements(value, root, depth)
+        elif keyword == "anyOf" and isinstance(value, list):
+            found = _intersection_of_complements(value, root, depth)
+        elif keyword == "$ref":
+            found = _referenced_complement(value, root, depth)
+        else:
+            bound = negated_bound({keyword: value})
+            found = None if bound is None else ([] if bound is False else [bound])
+        if found is None:
+            return None
+        alternatives.extend(found)
+    return alternatives
+
+
+def _other_types(value: Any) -> list[Any] | None:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(name in ALL_TYPES for name in names):
+        return None
+    excluded = set(names) | ({"integer"} if "number" in names else set())
+    if "integer" in excluded and "number" not in excluded:
+        return None  # the non-integral numbers have no type of their own
+    kept = [name for name in ALL_TYPES if name not in excluded and name != "integer"]
+    return [{"type": kept}] if kept else []
+
+
+def _missing_names(value: Any) -> list[Any] | None:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        return None
+    if not value:
+        return []
+    # every non-object satisfies ``required``: the complement holds objects only
+    return [{"type": "object", "properties": {name: False}} for name in dict.fromkeys(value)]
+
+
+def _failing_properties(value: Any) -> list[Any] | None:
+    if not isinstance(value, dict):
+        return None
+    found: list[Any] = []
+    for name, sub in value.items():
+        if sub is True or sub == {}:
+            continue
+        member: Any = {"not": sub} if sub is not False else True
+        found.append({"type": "object", "required": [name], "properties": {name: member}})
+    return found
+
+
+def _referenced_complement(ref: Any, root: Any, depth: int) -> list[Any] | None:
+    from automask.compiler.json_schema.refs import RefError, resolve_ref
+
+    if not isinstance(ref, str):
+        return None
+    try:
+        target, _ = resolve_ref(root, ref)
+    except RefError:
+        return None
+    return complement(target, root, depth + 1)
+
+
+def _union_of_complements(parts: list[Any], root: Any, depth: int) -> list[Any] | None:
+    found: list[Any] = []
+    for part in parts:
+        negated = complement(part, root, depth)
+        if negated is None:
+            return None
+        found.extend(negated)
+    return found
+
+
+def _intersection_of_complements(branches: list[Any], root: Any, depth: int) -> list[Any] | None:
+    each = []
+    for branch in branches:
+        negated = complement(branch, root, depth)
+        if negated is None:
+            return None
+        if not negated:
+            return []  # one branch holds everything: no value is outside the union
+        each.append({"anyOf": negated})
+    return [{"allOf": each}] if each else [True]
