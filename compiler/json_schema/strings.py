@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 
 from automask.compiler.json_schema.formats import format_node, is_unknown_format
 from automask.compiler.json_schema.json_ast import ANY_CHAR, ANY_STRING_CONTENT
@@ -49,9 +50,10 @@ class StringConstraintError(ValueError):
         self.unsupported = unsupported
 
 
-def _split_top_level(pattern: str) -> list[str]:
-    """The pattern's top-level ``|`` branches (outside groups, classes and escapes)."""
-    branches, depth, start, index, in_class = [], 0, 0, 0, False
+def _structural_chars(pattern: str) -> Iterator[tuple[int, str]]:
+    """The characters outside escapes and classes, with their positions: where the groups,
+    ``|`` and anchors are."""
+    index, in_class = 0, False
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
@@ -61,14 +63,22 @@ def _split_top_level(pattern: str) -> list[str]:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
+        else:
+            yield index, char
+        index += 1
+
+
+def _split_top_level(pattern: str) -> list[str]:
+    """The pattern's top-level ``|`` branches (outside groups, classes and escapes)."""
+    branches, depth, start = [], 0, 0
+    for index, char in _structural_chars(pattern):
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
         elif char == "|" and depth == 0:
             branches.append(pattern[start:index])
             start = index + 1
-        index += 1
     branches.append(pattern[start:])
     return branches
 
@@ -80,17 +90,8 @@ def _structure(branch: str) -> tuple[list[int], dict[int, int], list[int]]:
     closing: dict[int, int] = {}
     bar_groups: list[int] = []
     open_groups: list[int] = []
-    index, in_class = 0, False
-    while index < len(branch):
-        char = branch[index]
-        if char == "\\":
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
+    for index, char in _structural_chars(branch):
+        if char == "(":
             open_groups.append(index)
         elif char == ")" and open_groups:
             closing[open_groups.pop()] = index
@@ -98,7 +99,6 @@ def _structure(branch: str) -> tuple[list[int], dict[int, int], list[int]]:
             bar_groups.append(open_groups[-1] if open_groups else -1)
         elif char in "^$":
             anchors.append(index)
-        index += 1
     return anchors, closing, bar_groups
 
 
