@@ -273,6 +273,14 @@ CASES = [
         },
         [{}, {"a": 1}, {"b": 1}, {"a": 1, "b": 2}],
     ),
+    # the complement of a pattern: strings none of whose substrings match it
+    (
+        {"type": "string", "not": {"pattern": "[^a-z ]"}, "maxLength": 5},
+        ["", "ab c", "abC", "abcdef", "a-b", 1],
+    ),
+    ({"not": {"pattern": "^x"}}, ["x", "xa", "ax", "", 1, None, {"a": 1}]),
+    ({"oneOf": [{"pattern": "^a"}, {"pattern": "b$"}], "type": "string"}, ["a", "b", "ab", "c", "ba"]),
+    ({"type": "string", "pattern": "^[a-z]+$", "not": {"pattern": "bad"}}, ["good", "bad", "notbad", "Bad"]),
 ]
 
 
@@ -500,11 +508,12 @@ def test_recursion_is_unrolled_to_max_nesting():
             {"properties": {"a": {"allOf": [{"properties": {"x": {}}}], "unevaluatedProperties": False}}},
             "#/properties/a/unevaluatedProperties",
         ),
-        ({"if": {"pattern": "^a"}, "then": {"multipleOf": 2}}, "#/if"),
+        ({"if": {"contains": {"type": "string"}}, "then": {"multipleOf": 2}}, "#/if"),
         ({"type": "string", "format": "idn-email"}, "#/format"),
         ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
         ({"enum": [1, "a"], "not": {"type": "string", "format": "email"}}, "#/not"),
         ({"type": "string", "pattern": "(^a|b)"}, "#/pattern"),
+        ({"type": "string", "$automask:notPatterns": ["a"]}, "$automask:notPatterns"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
         ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
     ],

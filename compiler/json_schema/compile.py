@@ -25,7 +25,12 @@ from automask.compiler.json_schema.json_ast import any_value, json_string
 from automask.compiler.json_schema.numbers import NumberError, number_node
 from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
 from automask.compiler.json_schema.refs import RefError, escape_pointer, resolve_ref
-from automask.compiler.json_schema.strings import StringConstraintError, string_content
+from automask.compiler.json_schema.strings import (
+    NOT_PATTERNS,
+    StringConstraintError,
+    refuse_internal_keywords,
+    string_content,
+)
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import NOTHING, RegexNode, alternation, literal
 from automask.errors import AutomaskError, CompileLimitExceeded, UnsupportedFeature
@@ -59,7 +64,7 @@ CONSTRAINING = frozenset(
         "maxProperties", "minProperties", "required", "dependentRequired", "dependencies",
         "dependentSchemas", "properties", "patternProperties", "additionalProperties",
         "unevaluatedProperties", "propertyNames", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
-        "$ref", "$dynamicRef", "$recursiveRef",
+        "$ref", "$dynamicRef", "$recursiveRef", NOT_PATTERNS,
     )
 )  # fmt: skip
 """Keywords that can constrain an instance; any other keyword is an annotation (ignored)."""
@@ -317,6 +322,7 @@ def compile_schema(
     """Like `schema_to_regex_ast`, also returning the walk state (ignored keywords, cut refs)."""
     import warnings
 
+    refuse_internal_keywords(json.dumps(schema, ensure_ascii=False))
     compiler = SchemaCompiler(schema, options, limits)
     node = compiler.compile(schema, "")
     if compiler.ignored:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from automask.compiler.json_schema.enum_const import json_equal, json_type
 from automask.compiler.json_schema.formats import is_unknown_format
 from automask.compiler.json_schema.refs import RefError, resolve_ref
-from automask.compiler.json_schema.strings import pattern_node
+from automask.compiler.json_schema.strings import NOT_PATTERNS, pattern_node
 from automask.errors import AutomaskError
 
 if TYPE_CHECKING:
@@ -212,6 +212,8 @@ class InstanceChecker:
         if high is not None and len(value) > high:
             return False
         if "pattern" in schema and not self._matches("pattern", schema["pattern"], value):
+            return False
+        if any(self._matches("pattern", pattern, value) for pattern in schema.get(NOT_PATTERNS, [])):
             return False
         name = schema.get("format")
         if isinstance(name, str) and not is_unknown_format(name):

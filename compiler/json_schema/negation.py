@@ -16,17 +16,21 @@ Complements written here, each exact:
   it): an object with one of the properties present and its value in the property's
   complement (``{"not": ...}``, reduced again by the ``not`` rules when compiled);
 - one size, length, count or numeric bound: the bound's type with the complementary bound;
+- ``pattern``: a string none of whose substrings match (the internal keyword
+  `strings.NOT_PATTERNS`, compiled as a difference of automata);
 - ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
   intersection of the branches' complements; ``$ref``: its target's (at most
   `MAX_FOLLOWED_REFS` deep, so a recursive reference is refused).
 
-Any other constraining keyword (``pattern``, ``enum``, ``additionalProperties``, ``items``...)
+Any other constraining keyword (``enum``, ``format``, ``additionalProperties``, ``items``...)
 makes `complement` return None, and the caller refuses the schema as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from automask.compiler.json_schema.strings import NOT_PATTERNS
 
 ALL_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _ANNOTATIONS = frozenset(
@@ -73,6 +77,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = _intersection_of_complements(value, root, depth)
         elif keyword == "$ref":
             found = _referenced_complement(value, root, depth)
+        elif keyword == "pattern" and isinstance(value, str):
+            found = [{"type": "string", NOT_PATTERNS: [value]}]
         else:
             bound = negated_bound({keyword: value})
             found = None if bound is None else ([] if bound is False else [bound])

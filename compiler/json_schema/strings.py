@@ -31,6 +31,7 @@ from automask.compiler.regex.ast import (
     Repeat,
     alternation,
     concat,
+    difference,
     intersection,
     repeat,
 )
@@ -39,6 +40,18 @@ from automask.errors import UnknownFormatWarning, UnsupportedFeature
 MAX_SPLIT_LENGTH = 24
 """Largest remaining length for which a concatenation of several variable-length pieces is
 split into every length assignment."""
+
+
+NOT_PATTERNS = "$automask:notPatterns"
+"""Internal keyword: patterns a string must *not* match (the complement of ``pattern``, which
+``not`` and ``oneOf`` produce).  No JSON Schema vocabulary defines it; a schema that spells it
+is refused (`refuse_internal_keywords`)."""
+
+
+def refuse_internal_keywords(text: str) -> None:
+    """Refuse a schema (its JSON text) that spells an internal keyword itself."""
+    if NOT_PATTERNS in text:
+        raise UnsupportedFeature(f"the keyword {NOT_PATTERNS!r}, reserved for automask's own use", "#")
 
 
 class StringConstraintError(ValueError):
@@ -285,6 +298,14 @@ def string_content(schema: dict) -> RegexNode:
             shapes.append(("format", node))
     if len(shapes) > 1:  # pattern and format: both must hold
         shapes = [("pattern", intersection(shapes[0][1], shapes[1][1]))]
+    excluded = schema.get(NOT_PATTERNS, [])
+    if excluded:  # strings no excluded pattern matches
+        try:
+            matching = alternation([pattern_node(pattern) for pattern in excluded])
+        except UnsupportedFeature as error:
+            raise StringConstraintError(f"not pattern {excluded!r}: {error}", "not") from None
+        allowed = shapes[0][1] if shapes else ANY_STRING_CONTENT
+        shapes = [("pattern", difference(allowed, matching))]
     if not shapes:
         return repeat(ANY_CHAR, low, high) if (low or high is not None) else ANY_STRING_CONTENT
     keyword, shape = shapes[0]

@@ -43,6 +43,7 @@ from automask.compiler.json_schema.json_ast import (
 )
 from automask.compiler.json_schema.keys import TaggedStrings
 from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
+from automask.compiler.json_schema.strings import NOT_PATTERNS, refuse_internal_keywords
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import (
     EMPTY,
@@ -87,7 +88,7 @@ def _length(schema: dict, keyword: str) -> int | None:
 
 def _long_plain_string(schema: dict) -> bool:
     """A string schema constrained only by well-formed length bounds, one of them long."""
-    if "pattern" in schema or "format" in schema:
+    if "pattern" in schema or "format" in schema or NOT_PATTERNS in schema:
         return False
     bounds = [_length(schema, keyword) for keyword in ("minLength", "maxLength")]
     for keyword, bound in zip(("minLength", "maxLength"), bounds, strict=True):
@@ -458,8 +459,10 @@ def schema_to_grammar(
     """
     import warnings
 
-    if "\udfff" in json.dumps(schema, ensure_ascii=False):
+    text = json.dumps(schema, ensure_ascii=False)
+    if "\udfff" in text:
         raise UnsupportedFeature("a schema containing the lone surrogate U+DFFF", "#")
+    refuse_internal_keywords(text)
     walk = GrammarSchemaCompiler(schema, options, limits)
     grammar = lowered_grammar(walk, walk.compile(schema, ""))
     if walk.ignored:
