@@ -281,6 +281,29 @@ CASES = [
     ({"not": {"pattern": "^x"}}, ["x", "xa", "ax", "", 1, None, {"a": 1}]),
     ({"oneOf": [{"pattern": "^a"}, {"pattern": "b$"}], "type": "string"}, ["a", "b", "ab", "c", "ba"]),
     ({"type": "string", "pattern": "^[a-z]+$", "not": {"pattern": "bad"}}, ["good", "bad", "notbad", "Bad"]),
+    # the complement of additionalProperties: false: an object with a key outside properties
+    (
+        {
+            "oneOf": [
+                {"type": "object", "additionalProperties": False, "properties": {"foo": {"type": "string"}}},
+                {"type": "object", "additionalProperties": False, "properties": {"bar": {"type": "string"}}},
+            ]
+        },
+        [{}, {"foo": "x"}, {"bar": "y"}, {"foo": "x", "bar": "y"}, {"foo": 1}, {"baz": 1}, 1],
+    ),
+    (
+        {"not": {"type": "object", "additionalProperties": False, "properties": {"foo": {"type": "string"}}}},
+        [{}, {"foo": "x"}, {"foo": 1}, {"bar": 1}, {"foo": "x", "bar": 1}, 1, "s"],
+    ),
+    (
+        {
+            "type": "object",
+            "required": ["a"],
+            "properties": {"a": {}, "b": {}, "c": {}},
+            "not": {"properties": {"a": {}, "b": {}}, "additionalProperties": False},
+        },
+        [{"a": 1}, {"a": 1, "b": 2}, {"a": 1, "c": 3}, {"a": 1, "b": 2, "c": 3}, {"a": 1, "d": 1}],
+    ),
 ]
 
 
@@ -514,6 +537,8 @@ def test_recursion_is_unrolled_to_max_nesting():
         ({"enum": [1, "a"], "not": {"type": "string", "format": "email"}}, "#/not"),
         ({"type": "string", "pattern": "(^a|b)"}, "#/pattern"),
         ({"type": "string", "$automask:notPatterns": ["a"]}, "$automask:notPatterns"),
+        ({"type": "object", "$automask:someKeyNotIn": [["a"]]}, "$automask:someKeyNotIn"),
+        ({"type": "string", "$automask:notStrings": ["a"]}, "$automask:notStrings"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
         ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
     ],

@@ -27,8 +27,8 @@ import numpy as np
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.disjoint import branches_disjoint
 from automask.compiler.json_schema.enum_const import json_equal
+from automask.compiler.json_schema.internal_keywords import INTERNAL_KEYWORDS
 from automask.compiler.json_schema.refs import RefError, resolve_ref
-from automask.compiler.json_schema.strings import NOT_PATTERNS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,7 +115,7 @@ def merge_schemas(
         elif key == "anyOf" and len(merged[key]) * len(value) <= MAX_CROSS_BRANCHES:
             # (a1 | a2) & (b1 | b2) distributes into the pairwise intersections
             merged[key] = [{"allOf": [a, b]} for a in merged[key] for b in value]
-        elif key == NOT_PATTERNS:
+        elif key in INTERNAL_KEYWORDS:  # lists: every constraint listed holds
             merged[key] = [*merged[key], *value]
         elif key == "not":  # not A and not B = not (A or B)
             merged[key] = {"anyOf": [merged[key], value]}

@@ -21,16 +21,12 @@ from typing import Any
 from automask.compiler.json_schema import arrays, combinators, conditionals, objects
 from automask.compiler.json_schema.enum_const import json_equal, json_type, values_node
 from automask.compiler.json_schema.instance_check import CannotDecide, InstanceChecker, declares_draft
+from automask.compiler.json_schema.internal_keywords import INTERNAL_KEYWORDS, refuse_internal_keywords
 from automask.compiler.json_schema.json_ast import any_value, json_string
 from automask.compiler.json_schema.numbers import NumberError, number_node
 from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
 from automask.compiler.json_schema.refs import RefError, escape_pointer, resolve_ref
-from automask.compiler.json_schema.strings import (
-    NOT_PATTERNS,
-    StringConstraintError,
-    refuse_internal_keywords,
-    string_content,
-)
+from automask.compiler.json_schema.strings import StringConstraintError, string_content
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import NOTHING, RegexNode, alternation, literal
 from automask.errors import AutomaskError, CompileLimitExceeded, UnsupportedFeature
@@ -64,7 +60,7 @@ CONSTRAINING = frozenset(
         "maxProperties", "minProperties", "required", "dependentRequired", "dependencies",
         "dependentSchemas", "properties", "patternProperties", "additionalProperties",
         "unevaluatedProperties", "propertyNames", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
-        "$ref", "$dynamicRef", "$recursiveRef", NOT_PATTERNS,
+        "$ref", "$dynamicRef", "$recursiveRef", *INTERNAL_KEYWORDS,
     )
 )  # fmt: skip
 """Keywords that can constrain an instance; any other keyword is an annotation (ignored)."""

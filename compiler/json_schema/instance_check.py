@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from automask.compiler.json_schema.enum_const import json_equal, json_type
 from automask.compiler.json_schema.formats import is_unknown_format
+from automask.compiler.json_schema.internal_keywords import NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN
 from automask.compiler.json_schema.refs import RefError, resolve_ref
-from automask.compiler.json_schema.strings import NOT_PATTERNS, pattern_node
+from automask.compiler.json_schema.strings import pattern_node
 from automask.errors import AutomaskError
 
 if TYPE_CHECKING:
@@ -215,6 +216,8 @@ class InstanceChecker:
             return False
         if any(self._matches("pattern", pattern, value) for pattern in schema.get(NOT_PATTERNS, [])):
             return False
+        if value in schema.get(NOT_STRINGS, []):
+            return False
         name = schema.get("format")
         if isinstance(name, str) and not is_unknown_format(name):
             # the compiler's format automata are close to, not equal to, the RFCs (leap
@@ -288,6 +291,8 @@ class InstanceChecker:
                 return False
             if "propertyNames" in schema and not self._valid(schema["propertyNames"], name, depth):
                 return False
+        if any(all(name in names for name in value) for names in schema.get(SOME_KEY_NOT_IN, [])):
+            return False
         return self._dependencies_ok(schema, value, depth)
 
     def _dependencies_ok(self, schema: dict, value: dict, depth: int) -> bool:

@@ -12,25 +12,30 @@ Complements written here, each exact:
 - ``type``: the other types (``integer`` alone has no complement inside ``number``: refused);
 - ``required``: an object without one of the names (``properties: {k: false}``; every
   non-object satisfies ``required``);
-- ``properties`` (without ``additionalProperties``/``patternProperties``, which interact with
-  it): an object with one of the properties present and its value in the property's
-  complement (``{"not": ...}``, reduced again by the ``not`` rules when compiled);
+- ``properties``: an object with one of the properties present and its value in the
+  property's complement (``{"not": ...}``, reduced again by the ``not`` rules when compiled);
+- ``additionalProperties: false`` (without ``patternProperties``): an object with a key not in
+  ``properties`` (the internal keyword `internal_keywords.SOME_KEY_NOT_IN`);
 - one size, length, count or numeric bound: the bound's type with the complementary bound;
+- ``enum``/``const`` of strings, booleans and nulls: the other types, the other strings (the
+  internal keyword `internal_keywords.NOT_STRINGS`), the other boolean;
 - ``pattern``: a string none of whose substrings match (the internal keyword
-  `strings.NOT_PATTERNS`, compiled as a difference of automata);
+  `internal_keywords.NOT_PATTERNS`, compiled as a difference of automata);
 - ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
   intersection of the branches' complements; ``$ref``: its target's (at most
   `MAX_FOLLOWED_REFS` deep, so a recursive reference is refused).
 
-Any other constraining keyword (``enum``, ``format``, ``additionalProperties``, ``items``...)
-makes `complement` return None, and the caller refuses the schema as before.
+Any other constraining keyword (``format``, ``items``, an ``enum`` with numbers,
+``additionalProperties`` with a schema...) makes `complement` return None, and the caller
+refuses the schema as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from automask.compiler.json_schema.strings import NOT_PATTERNS
+from automask.compiler.json_schema.enum_const import json_type
+from automask.compiler.json_schema.internal_keywords import NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN
 
 ALL_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _ANNOTATIONS = frozenset(
@@ -67,8 +72,10 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = _other_types(value)
         elif keyword == "required":
             found = _missing_names(value)
-        elif keyword == "properties" and not {"additionalProperties", "patternProperties"} & set(schema):
+        elif keyword == "properties":
             found = _failing_properties(value)
+        elif keyword == "additionalProperties":
+            found = _unlisted_key(value, schema)
         elif keyword == "not":
             found = [value]
         elif keyword == "allOf" and isinstance(value, list):
@@ -79,6 +86,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = _referenced_complement(value, root, depth)
         elif keyword == "pattern" and isinstance(value, str):
             found = [{"type": "string", NOT_PATTERNS: [value]}]
+        elif keyword in ("enum", "const"):
+            found = _other_values([value] if keyword == "const" else value)
         else:
             bound = negated_bound({keyword: value})
             found = None if bound is None else ([] if bound is False else [bound])
@@ -106,6 +115,38 @@ def _missing_names(value: Any) -> list[Any] | None:
         return []
     # every non-object satisfies ``required``: the complement holds objects only
     return [{"type": "object", "properties": {name: False}} for name in dict.fromkeys(value)]
+
+
+def _other_values(values: Any) -> list[Any] | None:
+    """The values outside a finite set of strings, booleans and nulls (numbers and containers
+    have no expressible complement here): every other type, other strings (`NOT_STRINGS`),
+    the other boolean."""
+    if not isinstance(values, list):
+        return None
+    kinds = {json_type(value) for value in values}
+    if not kinds <= {"string", "boolean", "null"}:
+        return None
+    found: list[Any] = [{"type": [kind for kind in _VALUE_FREE_TYPES if kind not in kinds]}]
+    if "string" in kinds:
+        found.append({"type": "string", NOT_STRINGS: [value for value in values if isinstance(value, str)]})
+    if "boolean" in kinds:
+        others = [flag for flag in (True, False) if not any(value is flag for value in values)]
+        found.extend([{"const": others[0]}] if others else [])
+    return found
+
+
+_VALUE_FREE_TYPES = ("null", "boolean", "number", "string", "array", "object")
+
+
+def _unlisted_key(value: Any, schema: dict) -> list[Any] | None:
+    """``additionalProperties: false`` fails on an object with a key outside ``properties``
+    (nothing else is expressible: with ``patternProperties``, or another value schema)."""
+    if value is True or value == {}:
+        return []
+    listed = schema.get("properties", {})
+    if value is not False or "patternProperties" in schema or not isinstance(listed, dict):
+        return None
+    return [{"type": "object", SOME_KEY_NOT_IN: [sorted(listed)]}]
 
 
 def _failing_properties(value: Any) -> list[Any] | None:

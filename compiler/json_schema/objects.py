@@ -15,12 +15,18 @@ it is trivially true.  Everything else raises `UnsupportedFeature`.
 
 Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
 choices, so it is supported with at most `MAX_COUNTED_OPTIONAL` optional properties.
+
+The internal keyword `SOME_KEY_NOT_IN` (the complement of ``additionalProperties: false``)
+asks for at least one member whose key is outside a list of names: the names are listed as
+optional members (so no extra member's key is among them), and the member chain carries a
+"witness written" flag (`_members_with_witness`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from automask.compiler.json_schema.internal_keywords import SOME_KEY_NOT_IN
 from automask.compiler.json_schema.json_ast import json_string, token, whitespace
 from automask.compiler.json_schema.keys import encoded_key_not_in, key_literal
 from automask.compiler.json_schema.strings import pattern_node
@@ -64,10 +70,15 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     for name in required_raw:
         if name not in properties:
             declared.append((name, additional, f"{pointer}/additionalProperties"))
+    outside = _witness_names(ctx, schema, pointer)
+    if outside is not None:  # its names are listed, so no extra member's key is among them
+        listed = {name for name, _, _ in declared}
+        declared.extend((name, additional, f"{pointer}/additionalProperties") for name in outside - listed)
     matching: dict[str, list[str]] = {}
     if patterns:
         matching = _check_patterns(ctx, patterns, declared, pointer)
     members: list[tuple[RegexNode, bool]] = []
+    witnesses: list[bool] = []  # per member: its key is not among ``outside``
     for name, sub, sub_pointer in declared:
         if matching.get(name):  # a listed name a pattern matches: both schemas apply
             pattern_subs = [patterns[pattern] for pattern in matching[name]]
@@ -76,10 +87,9 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
             sub = False
         value = ctx.compile(sub, sub_pointer, depth - 1 if sub is True else depth)
         member = concat([key_literal(name), token(":", options), value])
-        if name in required:
-            members.append((member, True))
-        elif value != NOTHING:
-            members.append((member, False))
+        if name in required or value != NOTHING:
+            members.append((member, name in required))
+            witnesses.append(outside is not None and name not in outside)
     if any(member == NOTHING or value_is_nothing(member) for member, needed in members if needed):
         return NOTHING
     names = [name for name, _, _ in declared]
@@ -110,7 +120,11 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     low = ctx.count_keyword(schema, "minProperties", pointer) or 0
     high = ctx.count_keyword(schema, "maxProperties", pointer)
     space = whitespace(options)
-    if low == 0 and high is None:
+    if outside is not None:
+        if low or high is not None:
+            ctx.unsupported("minProperties" if low else "maxProperties", pointer, "next to a complement")
+        body = _members_with_witness(members, witnesses, extra, token(",", options))
+    elif low == 0 and high is None:
         body = _members_uncounted(members, extra, token(",", options))
     else:
         optional = sum(1 for _, needed in members if not needed)
@@ -150,6 +164,36 @@ def _members_uncounted(
         first = with_member if needed else alternation([with_member, first])
         after = concat([led if needed else repeat(led, 0, 1), after])
     return first
+
+
+def _members_with_witness(
+    members: list[tuple[RegexNode, bool]], witnesses: list[bool], extra: RegexNode | None, comma: RegexNode
+) -> RegexNode:
+    """`_members_uncounted` with at least one *witness*: a member whose flag is set, or an
+    extra member.  Beside ``after``/``first`` (a witness was written) it keeps ``need_after`` /
+    ``need_first`` (none written yet); at the end a witness can only be an extra member."""
+    after = repeat(concat([comma, extra]), 0, None) if extra is not None else EMPTY
+    need_after = concat([comma, extra, after]) if extra is not None else NOTHING
+    need_first = concat([extra, after]) if extra is not None else NOTHING
+    for (member, needed), witness in reversed(list(zip(members, witnesses, strict=True))):
+        led = concat([comma, member])
+        taken_after = concat([led, after if witness else need_after])
+        taken_first = concat([member, after if witness else need_after])
+        need_after = taken_after if needed else alternation([taken_after, need_after])
+        need_first = taken_first if needed else alternation([taken_first, need_first])
+        after = concat([led if needed else repeat(led, 0, 1), after])
+    return need_first
+
+
+def _witness_names(ctx: SchemaCompiler, schema: dict, pointer: str) -> set[str] | None:
+    """The names of `SOME_KEY_NOT_IN` (some member's key is none of them), or None."""
+    lists = schema.get(SOME_KEY_NOT_IN)
+    if not lists:
+        return None
+    if len(lists) > 1:  # several closed objects' complements at once: a product of flags
+        ctx.unsupported("additionalProperties", pointer, "the complements of several closed objects at once")
+        return None
+    return set(lists[0])
 
 
 def _members_counted(

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 
 from automask.compiler.json_schema.formats import format_node, is_unknown_format
+from automask.compiler.json_schema.internal_keywords import NOT_PATTERNS, NOT_STRINGS
 from automask.compiler.json_schema.json_ast import ANY_CHAR, ANY_STRING_CONTENT
 from automask.compiler.regex import parse_regex
 from automask.compiler.regex.ast import (
@@ -33,6 +34,7 @@ from automask.compiler.regex.ast import (
     concat,
     difference,
     intersection,
+    literal,
     repeat,
 )
 from automask.errors import UnknownFormatWarning, UnsupportedFeature
@@ -40,18 +42,6 @@ from automask.errors import UnknownFormatWarning, UnsupportedFeature
 MAX_SPLIT_LENGTH = 24
 """Largest remaining length for which a concatenation of several variable-length pieces is
 split into every length assignment."""
-
-
-NOT_PATTERNS = "$automask:notPatterns"
-"""Internal keyword: patterns a string must *not* match (the complement of ``pattern``, which
-``not`` and ``oneOf`` produce).  No JSON Schema vocabulary defines it; a schema that spells it
-is refused (`refuse_internal_keywords`)."""
-
-
-def refuse_internal_keywords(text: str) -> None:
-    """Refuse a schema (its JSON text) that spells an internal keyword itself."""
-    if NOT_PATTERNS in text:
-        raise UnsupportedFeature(f"the keyword {NOT_PATTERNS!r}, reserved for automask's own use", "#")
 
 
 class StringConstraintError(ValueError):
@@ -306,6 +296,11 @@ def string_content(schema: dict) -> RegexNode:
             raise StringConstraintError(f"not pattern {excluded!r}: {error}", "not") from None
         allowed = shapes[0][1] if shapes else ANY_STRING_CONTENT
         shapes = [("pattern", difference(allowed, matching))]
+    if schema.get(NOT_STRINGS):  # strings other than the excluded values
+        allowed = shapes[0][1] if shapes else ANY_STRING_CONTENT
+        shapes = [
+            ("pattern", difference(allowed, alternation([literal(text) for text in schema[NOT_STRINGS]])))
+        ]
     if not shapes:
         return repeat(ANY_CHAR, low, high) if (low or high is not None) else ANY_STRING_CONTENT
     keyword, shape = shapes[0]
