@@ -281,6 +281,18 @@ CASES = [
     ({"not": {"pattern": "^x"}}, ["x", "xa", "ax", "", 1, None, {"a": 1}]),
     ({"oneOf": [{"pattern": "^a"}, {"pattern": "b$"}], "type": "string"}, ["a", "b", "ab", "c", "ba"]),
     ({"type": "string", "pattern": "^[a-z]+$", "not": {"pattern": "bad"}}, ["good", "bad", "notbad", "Bad"]),
+    # several patterns at once (allOf), and their complement
+    (
+        {"allOf": [{"type": "string", "pattern": "^a"}, {"pattern": "b$"}, {"pattern": "c"}]},
+        ["ab", "acb", "ac", "cb", "abc", 1],
+    ),
+    (
+        {
+            "allOf": [{"pattern": "^a"}, {"pattern": "b$"}],
+            "not": {"allOf": [{"pattern": "x"}, {"pattern": "y"}]},
+        },
+        ["ab", "axb", "axyb", "ayb", 2],
+    ),
     # the complement of additionalProperties: false: an object with a key outside properties
     (
         {
@@ -539,6 +551,7 @@ def test_recursion_is_unrolled_to_max_nesting():
         ({"type": "string", "$automask:notPatterns": ["a"]}, "$automask:notPatterns"),
         ({"type": "object", "$automask:someKeyNotIn": [["a"]]}, "$automask:someKeyNotIn"),
         ({"type": "string", "$automask:notStrings": ["a"]}, "$automask:notStrings"),
+        ({"type": "string", "$automask:alsoPatterns": ["a"]}, "$automask:alsoPatterns"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
         ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
     ],

@@ -27,7 +27,7 @@ import numpy as np
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.disjoint import branches_disjoint
 from automask.compiler.json_schema.enum_const import json_equal
-from automask.compiler.json_schema.internal_keywords import INTERNAL_KEYWORDS
+from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, INTERNAL_KEYWORDS
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 
 if TYPE_CHECKING:
@@ -116,7 +116,9 @@ def merge_schemas(
             # (a1 | a2) & (b1 | b2) distributes into the pairwise intersections
             merged[key] = [{"allOf": [a, b]} for a in merged[key] for b in value]
         elif key in INTERNAL_KEYWORDS:  # lists: every constraint listed holds
-            merged[key] = [*merged[key], *value]
+            merged[key] = [*merged.get(key, []), *value]
+        elif key == "pattern":  # both patterns: the second rides along as an internal keyword
+            merged[ALSO_PATTERNS] = [*merged.get(ALSO_PATTERNS, []), value]
         elif key == "not":  # not A and not B = not (A or B)
             merged[key] = {"anyOf": [merged[key], value]}
         elif key in ("anyOf", "oneOf"):

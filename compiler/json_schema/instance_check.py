@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from automask.compiler.json_schema.enum_const import json_equal, json_type
 from automask.compiler.json_schema.formats import is_unknown_format
-from automask.compiler.json_schema.internal_keywords import NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN
+from automask.compiler.json_schema.internal_keywords import (
+    ALSO_PATTERNS,
+    NOT_PATTERNS,
+    NOT_STRINGS,
+    SOME_KEY_NOT_IN,
+)
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 from automask.compiler.json_schema.strings import pattern_node
 from automask.errors import AutomaskError
@@ -213,6 +218,8 @@ class InstanceChecker:
         if high is not None and len(value) > high:
             return False
         if "pattern" in schema and not self._matches("pattern", schema["pattern"], value):
+            return False
+        if not all(self._matches("pattern", pattern, value) for pattern in schema.get(ALSO_PATTERNS, [])):
             return False
         if any(self._matches("pattern", pattern, value) for pattern in schema.get(NOT_PATTERNS, [])):
             return False

@@ -1,6 +1,6 @@
-"""Keywords automask writes into the schemas it derives (complements of ``pattern``, of string
-``enum`` values and of ``additionalProperties: false``), for the constraints no JSON Schema
-keyword states positively.
+"""Keywords automask writes into the schemas it derives (several ``pattern``s at once, the
+complements of ``pattern``, of string ``enum`` values and of ``additionalProperties: false``),
+for the constraints no single JSON Schema keyword states.
 
 No vocabulary defines them and the ``$automask:`` prefix is not a JSON Schema keyword, so a
 schema that spells one itself is refused (`refuse_internal_keywords`) rather than read as ours.
@@ -9,6 +9,9 @@ schema that spells one itself is refused (`refuse_internal_keywords`) rather tha
 from __future__ import annotations
 
 from automask.errors import UnsupportedFeature
+
+ALSO_PATTERNS = "$automask:alsoPatterns"
+"""A list of patterns a string must match besides ``pattern`` (``allOf`` of several patterns)."""
 
 NOT_PATTERNS = "$automask:notPatterns"
 """A list of patterns a string must *not* match (the complement of ``pattern``)."""
@@ -20,7 +23,7 @@ SOME_KEY_NOT_IN = "$automask:someKeyNotIn"
 """A list of name lists: for each, the object has at least one member whose key is not in it
 (the complement of ``additionalProperties: false`` next to those ``properties``)."""
 
-INTERNAL_KEYWORDS = (NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN)
+INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN)
 
 
 def refuse_internal_keywords(text: str) -> None:

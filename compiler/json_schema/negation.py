@@ -35,7 +35,12 @@ from __future__ import annotations
 from typing import Any
 
 from automask.compiler.json_schema.enum_const import json_type
-from automask.compiler.json_schema.internal_keywords import NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN
+from automask.compiler.json_schema.internal_keywords import (
+    ALSO_PATTERNS,
+    NOT_PATTERNS,
+    NOT_STRINGS,
+    SOME_KEY_NOT_IN,
+)
 
 ALL_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _ANNOTATIONS = frozenset(
@@ -86,6 +91,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = _referenced_complement(value, root, depth)
         elif keyword == "pattern" and isinstance(value, str):
             found = [{"type": "string", NOT_PATTERNS: [value]}]
+        elif keyword == ALSO_PATTERNS:
+            found = [{"type": "string", NOT_PATTERNS: [pattern]} for pattern in value]
         elif keyword in ("enum", "const"):
             found = _other_values([value] if keyword == "const" else value)
         else:

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterator
 
 from automask.compiler.json_schema.formats import format_node, is_unknown_format
-from automask.compiler.json_schema.internal_keywords import NOT_PATTERNS, NOT_STRINGS
+from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, NOT_PATTERNS, NOT_STRINGS
 from automask.compiler.json_schema.json_ast import ANY_CHAR, ANY_STRING_CONTENT
 from automask.compiler.regex import parse_regex
 from automask.compiler.regex.ast import (
@@ -286,8 +286,13 @@ def string_content(schema: dict) -> RegexNode:
             raise StringConstraintError(f"format {name!r}", "format")
         else:
             shapes.append(("format", node))
-    if len(shapes) > 1:  # pattern and format: both must hold
-        shapes = [("pattern", intersection(shapes[0][1], shapes[1][1]))]
+    for also in schema.get(ALSO_PATTERNS, []):  # allOf of several patterns: each must match
+        try:
+            shapes.append(("pattern", pattern_node(also)))
+        except UnsupportedFeature as error:
+            raise StringConstraintError(f"pattern {also!r}: {error}", "pattern") from None
+    while len(shapes) > 1:  # patterns and format: all must hold
+        shapes = [("pattern", intersection(shapes[0][1], shapes[1][1])), *shapes[2:]]
     excluded = schema.get(NOT_PATTERNS, [])
     if excluded:  # strings no excluded pattern matches
         try:

@@ -31,11 +31,7 @@ from typing import Any
 
 from automask.compiler.grammar.ir import Grammar, NonTerminal, Rule, Symbol, Terminal, TerminalDef
 from automask.compiler.json_schema.compile import ANNOTATIONS, SchemaCompiler
-from automask.compiler.json_schema.internal_keywords import (
-    NOT_PATTERNS,
-    NOT_STRINGS,
-    refuse_internal_keywords,
-)
+from automask.compiler.json_schema.internal_keywords import INTERNAL_KEYWORDS, refuse_internal_keywords
 from automask.compiler.json_schema.json_ast import (
     ANY_CHAR,
     ANY_STRING_CONTENT,
@@ -92,7 +88,7 @@ def _length(schema: dict, keyword: str) -> int | None:
 
 def _long_plain_string(schema: dict) -> bool:
     """A string schema constrained only by well-formed length bounds, one of them long."""
-    if "pattern" in schema or "format" in schema or NOT_PATTERNS in schema or NOT_STRINGS in schema:
+    if "pattern" in schema or "format" in schema or any(keyword in schema for keyword in INTERNAL_KEYWORDS):
         return False
     bounds = [_length(schema, keyword) for keyword in ("minLength", "maxLength")]
     for keyword, bound in zip(("minLength", "maxLength"), bounds, strict=True):
