@@ -3,14 +3,15 @@
 Regular languages are closed under intersection, but the AST has no intersection node, so
 ``allOf`` is reduced *at the keyword level* by `merge_schemas`: bounds tighten, ``type`` and
 ``enum`` intersect, ``required`` unions, per-property schemas nest into ``allOf``,
-identical values are kept; a pair that cannot be merged (two different ``pattern``s,
-``patternProperties``, ...) raises `UnsupportedFeature`.
+identical values are kept, two ``pattern``s both apply, ``not A`` and ``not B`` become
+``not (A or B)``; a pair that cannot be merged (two different ``patternProperties``, ``oneOf``s,
+...) raises `UnsupportedFeature`.
 
 ``anyOf`` distributes over its siblings: ``{S, anyOf: [A, B]}`` is ``allOf(S, A) | allOf(S, B)``.
-``oneOf`` is compiled as ``anyOf`` only when its branches are *provably disjoint*
-(`disjoint.branches_disjoint`); otherwise it is refused.  ``not`` is reduced when its operand is
-a type, ``true``/``false``, one size or numeric bound, or another ``not``; other forms are
-refused.
+``oneOf`` is compiled as ``anyOf`` when its branches are *provably disjoint*
+(`disjoint.branches_disjoint`), otherwise as the union of each branch minus the complements of
+those it may overlap (`negation.complement`); when a complement is not expressible it is
+refused.  ``not S`` is the rest of the schema merged with the complement of ``S``.
 
 Next to an ``enum`` or ``const`` every applicator is exact: the schema is the finite set of
 values, each checked against the applicator by `InstanceChecker` (`filter_values`).

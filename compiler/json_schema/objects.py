@@ -10,8 +10,8 @@ never reappear with an unchecked value.
 ``patternProperties`` is compiled when the patterns are pairwise disjoint (checked on their
 automata); a listed name a pattern matches takes both schemas, and the pattern's members take
 the other keys it matches; additional members have the keys that are neither listed nor matched
-by a pattern (a `Product` difference of automata); ``propertyNames`` only checks the listed names unless
-it is trivially true.  Everything else raises `UnsupportedFeature`.
+by a pattern (a `Product` difference of automata); ``propertyNames`` only checks the listed
+names unless it is trivially true.  Everything else raises `UnsupportedFeature`.
 
 Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
 choices, so it is supported with at most `MAX_COUNTED_OPTIONAL` optional properties.
@@ -170,8 +170,9 @@ def _members_with_witness(
     members: list[tuple[RegexNode, bool]], witnesses: list[bool], extra: RegexNode | None, comma: RegexNode
 ) -> RegexNode:
     """`_members_uncounted` with at least one *witness*: a member whose flag is set, or an
-    extra member.  Beside ``after``/``first`` (a witness was written) it keeps ``need_after`` /
-    ``need_first`` (none written yet); at the end a witness can only be an extra member."""
+    extra member.  Beside ``after`` (the rest once a witness was written) it keeps
+    ``need_after`` / ``need_first`` (none yet, with or without a member before); at the end a
+    witness can only be an extra member."""
     after = repeat(concat([comma, extra]), 0, None) if extra is not None else EMPTY
     need_after = concat([comma, extra, after]) if extra is not None else NOTHING
     need_first = concat([extra, after]) if extra is not None else NOTHING
