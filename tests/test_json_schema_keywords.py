@@ -281,6 +281,9 @@ CASES = [
     ({"not": {"pattern": "^x"}}, ["x", "xa", "ax", "", 1, None, {"a": 1}]),
     ({"oneOf": [{"pattern": "^a"}, {"pattern": "b$"}], "type": "string"}, ["a", "b", "ab", "c", "ba"]),
     ({"type": "string", "pattern": "^[a-z]+$", "not": {"pattern": "bad"}}, ["good", "bad", "notbad", "Bad"]),
+    # bounds that no string or array meets leave the other types (was a crash in repeat())
+    ({"type": ["string", "null"], "minLength": 5, "maxLength": 2}, ["abc", "abcdef", None]),
+    ({"type": ["array", "null"], "minItems": 5, "maxItems": 2}, [[], [1, 2, 3, 4, 5], None]),
     # several patterns at once (allOf), and their complement
     (
         {"allOf": [{"type": "string", "pattern": "^a"}, {"pattern": "b$"}, {"pattern": "c"}]},

@@ -37,6 +37,8 @@ def array_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> R
         raise ctx.error("prefixItems must be an array", f"{pointer}/prefixItems")
     low = ctx.count_keyword(schema, "minItems", pointer) or 0
     high = ctx.count_keyword(schema, "maxItems", pointer)
+    if high is not None and low > high:  # no array has that many items (e.g. after an allOf)
+        return NOTHING
     comma = token(",", options)
     space = whitespace(options)
 

@@ -264,6 +264,8 @@ def string_content(schema: dict) -> RegexNode:
     """The decoded contents a ``string`` schema accepts (before JSON encoding)."""
     low = _length_keyword(schema, "minLength") or 0
     high = _length_keyword(schema, "maxLength")
+    if high is not None and low > high:  # no string has that length (e.g. after an allOf)
+        return NOTHING
     shapes: list[tuple[str, RegexNode]] = []
     if "pattern" in schema:
         pattern = schema["pattern"]
