@@ -166,6 +166,10 @@ CASES = [
         ["", "a", "a b c", "a b c d", " a", "a "],
     ),
     ({"type": "string", "pattern": "(?:ab$)|^c"}, ["ab", "xab", "abx", "c", "xc", "cx"]),
+    # an anchored alternation at an end is distributed: ^(a|$) is ^(?:a)|^(?:$)
+    ({"type": "string", "pattern": "^([^,]|$)"}, ["", "a", ",", ",a", "a,"]),
+    ({"type": "string", "pattern": "(^Hpt_|^Int_)"}, ["Hpt_1", "xHpt_", "Int_", "In"]),
+    ({"type": "string", "pattern": "x(a|b$)"}, ["xa", "xaz", "xb", "xbz", "b"]),
     # applicators next to an enum: each value is checked (InstanceChecker)
     ({"enum": ["a", "b", "c", 1], "not": {"type": "string", "pattern": "^b"}}, ["a", "b", "c", 1, "d"]),
     (
@@ -550,7 +554,7 @@ def test_recursion_is_unrolled_to_max_nesting():
         ({"type": "string", "format": "idn-email"}, "#/format"),
         ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
         ({"enum": [1, "a"], "not": {"type": "string", "format": "email"}}, "#/not"),
-        ({"type": "string", "pattern": "(^a|b)"}, "#/pattern"),
+        ({"type": "string", "pattern": "(^a|b)?c"}, "#/pattern"),
         ({"type": "string", "$automask:notPatterns": ["a"]}, "$automask:notPatterns"),
         ({"type": "object", "$automask:someKeyNotIn": [["a"]]}, "$automask:someKeyNotIn"),
         ({"type": "string", "$automask:notStrings": ["a"]}, "$automask:notStrings"),

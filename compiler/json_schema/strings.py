@@ -105,6 +105,38 @@ def _structure(branch: str) -> tuple[list[int], dict[int, int], list[int]]:
     return anchors, closing, bar_groups
 
 
+def _distributed(branch: str) -> list[str]:
+    """``branch`` as alternatives without an anchored alternation at its ends: ``X(A|B)`` is
+    ``X(?:A)|X(?:B)`` and ``(A|B)Y`` is ``(?:A)Y|(?:B)Y`` when the group holds an anchor (and,
+    at the start, no quantifier follows it)."""
+    anchors, closing, bar_groups = _structure(branch)
+    opening = {end: start for start, end in closing.items()}
+    last = len(branch) - 1
+    candidates = []
+    lookaround = ("(?=", "(?!", "(?<")
+    if (
+        branch.startswith("(")
+        and not branch.startswith(lookaround)
+        and 0 in closing
+        and branch[closing[0] + 1 : closing[0] + 2] not in ("?", "*", "+", "{")
+    ):
+        candidates.append(0)
+    if last in opening and not branch.startswith(lookaround, opening[last]):
+        candidates.append(opening[last])
+    for start in candidates:
+        end = closing[start]
+        if start not in bar_groups or not any(start < position < end for position in anchors):
+            continue
+        inner = branch[start + (3 if branch.startswith("(?:", start) else 1) : end]
+        prefix, suffix = branch[:start], branch[end + 1 :]
+        return [
+            alternative
+            for part in _split_top_level(inner)
+            for alternative in _distributed(f"{prefix}(?:{part}){suffix}")
+        ]
+    return [branch]
+
+
 def _edge_anchor(branch: str, closing: dict[int, int], bar_groups: list[int], at_start: bool) -> int | None:
     """The position of the anchor that pins every match of ``branch`` to the string's start
     (``^``, possibly inside leading groups: ``(^a)``) or end (``$``), or None."""
@@ -132,14 +164,16 @@ def pattern_node(pattern: str) -> RegexNode:
     """Decoded strings in which the ECMA-262 ``pattern`` matches somewhere.
 
     A branch is pinned to the start by a leading ``^`` and to the end by a trailing ``$``,
-    also inside groups that hold nothing else (``(^\\S+$)``).  `parse_regex` drops anchors at
-    the edges of its (full-match) language and refuses others; an anchor it would drop that
-    does not pin the whole branch here (``(^a|b)``, ``(?:a|b$)``) is refused, since reading it
-    as unanchored would accept strings the pattern does not match.
+    also inside groups that hold nothing else (``(^\\S+$)``); a group at either end whose
+    alternatives hold anchors is distributed first (``^(a|$)`` is ``^(?:a)|^(?:$)``).
+    `parse_regex` drops anchors at the edges of its (full-match) language and refuses others; an
+    anchor it would drop that still does not pin its whole branch (``(^a|b)c``) is refused, since
+    reading it as unanchored would accept strings the pattern does not match.
     """
     options = []
     anything = repeat(ANY_CHAR, 0, None)
-    for branch in _split_top_level(pattern):
+    branches = [part for top in _split_top_level(pattern) for part in _distributed(top)]
+    for branch in branches:
         body = parse_regex(branch, unicode_classes=False)
         anchors, closing, bar_groups = _structure(branch)
         start = _edge_anchor(branch, closing, bar_groups, at_start=True)
