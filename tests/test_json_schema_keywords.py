@@ -244,6 +244,33 @@ CASES = [
         {"oneOf": [{"type": "string", "maxLength": 2}, {"type": "string", "minLength": 3}]},
         ["", "ab", "abc", 1],
     ),
+    # oneOf type by type: object shapes with a discriminator but no type: object accept no
+    # non-object (every non-object satisfies all of them)
+    (
+        {
+            "oneOf": [
+                {
+                    "properties": {"country": {"enum": ["CAN"]}, "p": {"type": "string"}},
+                    "additionalProperties": False,
+                    "required": ["country", "p"],
+                },
+                {
+                    "properties": {"country": {"enum": ["USA"]}, "z": {"type": "string"}},
+                    "additionalProperties": False,
+                    "required": ["country", "z"],
+                },
+            ]
+        },
+        [
+            {"country": "CAN", "p": "x"},
+            {"country": "USA", "z": "y"},
+            {"country": "USA", "p": "x"},
+            "x",
+            1,
+            None,
+            [],
+        ],
+    ),
     # a listed name a pattern matches takes both schemas
     (
         {

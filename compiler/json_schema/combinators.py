@@ -243,9 +243,44 @@ def reduce_applicators(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
 def _exclusive_union(
     ctx: SchemaCompiler, branches: list[Any], union: list[tuple[Any, str]]
 ) -> list[tuple[Any, str]] | None:
-    """``oneOf`` as a union of each branch minus the branches it may overlap: ``B_i`` and the
-    complement (`negation.complement`) of every ``B_j`` not proven disjoint from it, distributed
-    into at most `MAX_CROSS_BRANCHES` merged schemas per branch.  None when a complement is not
+    """``oneOf`` type by type: its values of one JSON type are those exactly one branch
+    restricted to that type accepts.  Branches proven disjoint on a type are a plain union
+    there; elsewhere `_branches_minus_others`.  (Object branches with a shared discriminator
+    but no ``type: object`` are disjoint on objects, and every string satisfies all of them.)
+    None when some type needs a complement that is not expressible."""
+    result: list[tuple[Any, str]] = []
+    for kind in _KINDS:
+        restricted: list[tuple[Any, str]] = []
+        for merged, branch_pointer in union:
+            try:
+                narrowed = (
+                    merged if merged is False else merge_schemas(ctx, merged, {"type": kind}, branch_pointer)
+                )
+            except CannotMerge:
+                return None
+            if isinstance(narrowed, dict) and narrowed.get("type") == []:
+                narrowed = False
+            restricted.append((narrowed, branch_pointer))
+        live = [branch for branch, _ in restricted if branch is not False]
+        if len(live) <= 1 or branches_disjoint(ctx, live):
+            result.extend((branch, where) for branch, where in restricted if branch is not False)
+            continue
+        exclusive = _branches_minus_others(ctx, branches, restricted)
+        if exclusive is None:
+            return None
+        result.extend(exclusive)
+    return result if result else [(False, union[0][1])]
+
+
+_KINDS = ("null", "boolean", "number", "string", "array", "object")
+
+
+def _branches_minus_others(
+    ctx: SchemaCompiler, branches: list[Any], union: list[tuple[Any, str]]
+) -> list[tuple[Any, str]] | None:
+    """Each branch minus the branches it may overlap: ``B_i`` and the complement
+    (`negation.complement`) of every ``B_j`` not proven disjoint from it, distributed into at
+    most `MAX_CROSS_BRANCHES` merged schemas per branch.  None when a complement is not
     expressible, the product is too large, or a merge fails."""
     from automask.compiler.json_schema.disjoint import disjoint
     from automask.compiler.json_schema.negation import complement
@@ -273,7 +308,7 @@ def _exclusive_union(
                 return None
             if schema is not False:
                 result.append((schema, branch_pointer))
-    return result if result else [(False, union[0][1])]
+    return result
 
 
 def filter_values(
