@@ -27,7 +27,7 @@ import numpy as np
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.disjoint import branches_disjoint
-from automask.compiler.json_schema.enum_const import json_equal
+from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_equal
 from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, INTERNAL_KEYWORDS
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 
@@ -248,8 +248,11 @@ def _exclusive_union(
     there; elsewhere `_branches_minus_others`.  (Object branches with a shared discriminator
     but no ``type: object`` are disjoint on objects, and every string satisfies all of them.)
     None when some type needs a complement that is not expressible."""
+    from automask.compiler.json_schema.negation import complement
+
+    complements = [complement(branch, ctx.root) for branch in branches]  # once, for every type
     result: list[tuple[Any, str]] = []
-    for kind in _KINDS:
+    for kind in VALUE_KINDS:
         restricted: list[tuple[Any, str]] = []
         for merged, branch_pointer in union:
             try:
@@ -265,25 +268,21 @@ def _exclusive_union(
         if len(live) <= 1 or branches_disjoint(ctx, live):
             result.extend((branch, where) for branch, where in restricted if branch is not False)
             continue
-        exclusive = _branches_minus_others(ctx, branches, restricted)
+        exclusive = _branches_minus_others(ctx, complements, restricted)
         if exclusive is None:
             return None
         result.extend(exclusive)
     return result if result else [(False, union[0][1])]
 
 
-_KINDS = ("null", "boolean", "number", "string", "array", "object")
-
-
 def _branches_minus_others(
-    ctx: SchemaCompiler, branches: list[Any], union: list[tuple[Any, str]]
+    ctx: SchemaCompiler, complements: list[list[Any] | None], union: list[tuple[Any, str]]
 ) -> list[tuple[Any, str]] | None:
     """Each branch minus the branches it may overlap: ``B_i`` and the complement
-    (`negation.complement`) of every ``B_j`` not proven disjoint from it, distributed into at
-    most `MAX_CROSS_BRANCHES` merged schemas per branch.  None when a complement is not
-    expressible, the product is too large, or a merge fails."""
+    (``complements[j]``, None when not expressible) of every ``B_j`` not proven disjoint from
+    it, distributed into at most `MAX_CROSS_BRANCHES` merged schemas per branch.  None when a
+    needed complement is not expressible, the product is too large, or a merge fails."""
     from automask.compiler.json_schema.disjoint import disjoint
-    from automask.compiler.json_schema.negation import complement
 
     result: list[tuple[Any, str]] = []
     for index, (merged, branch_pointer) in enumerate(union):
@@ -293,7 +292,7 @@ def _branches_minus_others(
         for other, (other_merged, _) in enumerate(union):
             if other == index or disjoint(ctx, merged, other_merged, 0):
                 continue
-            negated = complement(branches[other], ctx.root)
+            negated = complements[other]
             if negated is None:
                 return None
             choices.append(negated)
@@ -341,8 +340,8 @@ def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
     if operand is False:
         return rest
     if isinstance(operand, dict) and set(operand) - _ANNOTATION_KEYS == {"type"}:
-        excluded = _merge_types(operand["type"], list(_ALL))
-        allowed = _merge_types(rest.get("type", list(_ALL)), list(_ALL))
+        excluded = _merge_types(operand["type"], list(TYPE_NAMES))
+        allowed = _merge_types(rest.get("type", list(TYPE_NAMES)), list(TYPE_NAMES))
         if "number" in allowed and "integer" in excluded and "number" not in excluded:
             ctx.unsupported("not", pointer, "not integer inside number (non-integral numbers) is not reduced")
             return rest
@@ -380,8 +379,6 @@ def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
     )
     return rest
 
-
-_ALL = ("null", "boolean", "integer", "number", "string", "array", "object")
 
 _COUNT_COMPLEMENTS = {
     # keyword: (the type it constrains, the complementary keyword, its bound from ours)

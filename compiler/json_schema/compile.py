@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automask.compiler.json_schema import arrays, combinators, conditionals, objects
-from automask.compiler.json_schema.enum_const import json_equal, json_type, values_node
+from automask.compiler.json_schema.enum_const import TYPE_NAMES, json_equal, json_type, values_node
 from automask.compiler.json_schema.instance_check import CannotDecide, InstanceChecker, declares_draft
 from automask.compiler.json_schema.internal_keywords import INTERNAL_KEYWORDS, refuse_internal_keywords
 from automask.compiler.json_schema.json_ast import any_value, json_string
@@ -31,7 +31,7 @@ from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import NOTHING, RegexNode, alternation, literal
 from automask.errors import AutomaskError, CompileLimitExceeded, UnsupportedFeature
 
-ALL_TYPES = frozenset(("null", "boolean", "integer", "number", "string", "array", "object"))
+ALL_TYPES = frozenset(TYPE_NAMES)
 
 ANNOTATIONS = frozenset(
     (

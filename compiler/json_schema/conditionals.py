@@ -135,9 +135,10 @@ def _conditional(ctx: SchemaCompiler, schema: dict, pointer: str) -> dict:
 
 
 def _negation(condition: Any, root: Any) -> Any:
+    from automask.compiler.json_schema.compile import ANNOTATIONS
     from automask.compiler.json_schema.negation import complement
 
-    if isinstance(condition, dict) and set(condition) - {"title", "description", "$comment"} == {"type"}:
+    if isinstance(condition, dict) and set(condition) - ANNOTATIONS == {"type"}:
         return {"not": condition}  # reduced next to the branch: integer minus number needs it
     alternatives = complement(condition, root)
     if alternatives is None:

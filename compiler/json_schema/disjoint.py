@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from automask.compiler.json_schema.enum_const import VALUE_KINDS
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 MAX_PROOF_DEPTH = 8
 """Nested properties (and ``$ref``s) followed by one proof."""
-
-_KINDS = ("null", "boolean", "number", "string", "array", "object")
 
 
 def branches_disjoint(ctx: SchemaCompiler, branches: list[Any]) -> bool:
@@ -97,10 +96,10 @@ def _values(schema: dict) -> list[Any] | None:
 
 def _kinds(schema: dict) -> set[str]:
     """The JSON types ``schema`` may allow (``integer`` counted as ``number``)."""
-    names = schema.get("type", list(_KINDS))
+    names = schema.get("type", list(VALUE_KINDS))
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list):
-        return set(_KINDS)
+        return set(VALUE_KINDS)
     return {"number" if name == "integer" else name for name in names if isinstance(name, str)}
 
 
@@ -121,7 +120,7 @@ def _objects_disjoint(ctx: SchemaCompiler, left: dict, right: dict, depth: int) 
         return True
     other_required = set(_list(right, "required"))
     for name in required:
-        if _forbids(ctx, right, name):
+        if _member_schema(ctx, right, name) is False:
             return True
         if name in other_required:
             mine, theirs = _member_schema(ctx, left, name), _member_schema(ctx, right, name)
@@ -138,10 +137,6 @@ def _member_schema(ctx: SchemaCompiler, schema: dict, name: str) -> Any:
     if schema.get("patternProperties"):
         return None
     return False if ctx.options.strict else schema.get("additionalProperties", True)
-
-
-def _forbids(ctx: SchemaCompiler, schema: dict, name: str) -> bool:
-    return _member_schema(ctx, schema, name) is False
 
 
 def _number_interval(schema: dict) -> tuple[float, bool, float, bool]:

@@ -17,6 +17,13 @@ from automask.compiler.json_schema.numbers import Bound, value_range
 from automask.compiler.json_schema.options import JsonSchemaOptions
 from automask.compiler.regex.ast import RegexNode, alternation, concat, literal
 
+TYPE_NAMES = ("null", "boolean", "integer", "number", "string", "array", "object")
+"""The names ``type`` takes, in the order the compiler emits their alternatives."""
+
+VALUE_KINDS = ("null", "boolean", "number", "string", "array", "object")
+"""The kinds of JSON values (an ``integer`` is a ``number``): what a type-by-type argument
+ranges over."""
+
 
 def json_type(value: object) -> str:
     """The JSON-Schema type of a Python JSON value (``integer`` for integral numbers)."""

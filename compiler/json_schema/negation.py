@@ -34,22 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from automask.compiler.json_schema.enum_const import json_type
+from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_type
 from automask.compiler.json_schema.internal_keywords import (
     ALSO_PATTERNS,
     NOT_PATTERNS,
     NOT_STRINGS,
     SOME_KEY_NOT_IN,
 )
-
-ALL_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
-_ANNOTATIONS = frozenset(
-    (
-        "title", "description", "default", "examples", "$comment", "$schema", "$id", "$defs",
-        "definitions", "deprecated", "readOnly", "writeOnly", "$anchor",
-    )
-)  # fmt: skip
-
 
 MAX_FOLLOWED_REFS = 8
 """``$ref``s followed by one complement (a recursive reference has none: refused)."""
@@ -69,7 +60,7 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
         return [True]
     if not isinstance(schema, dict):
         return None
-    keywords = [key for key in schema if key in CONSTRAINING and key not in _ANNOTATIONS]
+    keywords = [key for key in schema if key in CONSTRAINING]  # the rest are annotations
     alternatives: list[Any] = []
     for keyword in keywords:
         value = schema[keyword]
@@ -106,12 +97,12 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
 
 def _other_types(value: Any) -> list[Any] | None:
     names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not all(name in ALL_TYPES for name in names):
+    if not isinstance(names, list) or not all(name in TYPE_NAMES for name in names):
         return None
     excluded = set(names) | ({"integer"} if "number" in names else set())
     if "integer" in excluded and "number" not in excluded:
         return None  # the non-integral numbers have no type of their own
-    kept = [name for name in ALL_TYPES if name not in excluded and name != "integer"]
+    kept = [name for name in TYPE_NAMES if name not in excluded and name != "integer"]
     return [{"type": kept}] if kept else []
 
 
@@ -133,16 +124,13 @@ def _other_values(values: Any) -> list[Any] | None:
     kinds = {json_type(value) for value in values}
     if not kinds <= {"string", "boolean", "null"}:
         return None
-    found: list[Any] = [{"type": [kind for kind in _VALUE_FREE_TYPES if kind not in kinds]}]
+    found: list[Any] = [{"type": [kind for kind in VALUE_KINDS if kind not in kinds]}]
     if "string" in kinds:
         found.append({"type": "string", NOT_STRINGS: [value for value in values if isinstance(value, str)]})
     if "boolean" in kinds:
         others = [flag for flag in (True, False) if not any(value is flag for value in values)]
         found.extend([{"const": others[0]}] if others else [])
     return found
-
-
-_VALUE_FREE_TYPES = ("null", "boolean", "number", "string", "array", "object")
 
 
 def _unlisted_key(value: Any, schema: dict) -> list[Any] | None:

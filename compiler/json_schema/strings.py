@@ -53,6 +53,10 @@ class StringConstraintError(ValueError):
         self.unsupported = unsupported
 
 
+_LOOKAROUND = ("(?=", "(?!", "(?<")
+"""Group openings that are assertions, not groups whose contents are matched."""
+
+
 def _structural_chars(pattern: str) -> Iterator[tuple[int, str]]:
     """The characters outside escapes and classes, with their positions: where the groups,
     ``|`` and anchors are."""
@@ -113,15 +117,14 @@ def _distributed(branch: str) -> list[str]:
     opening = {end: start for start, end in closing.items()}
     last = len(branch) - 1
     candidates = []
-    lookaround = ("(?=", "(?!", "(?<")
     if (
         branch.startswith("(")
-        and not branch.startswith(lookaround)
+        and not branch.startswith(_LOOKAROUND)
         and 0 in closing
         and branch[closing[0] + 1 : closing[0] + 2] not in ("?", "*", "+", "{")
     ):
         candidates.append(0)
-    if last in opening and not branch.startswith(lookaround, opening[last]):
+    if last in opening and not branch.startswith(_LOOKAROUND, opening[last]):
         candidates.append(opening[last])
     for start in candidates:
         end = closing[start]
@@ -143,7 +146,7 @@ def _edge_anchor(branch: str, closing: dict[int, int], bar_groups: list[int], at
     groups: list[int] = []
     if at_start:
         index = 0
-        while branch.startswith("(", index) and not branch.startswith(("(?=", "(?!", "(?<"), index):
+        while branch.startswith("(", index) and not branch.startswith(_LOOKAROUND, index):
             groups.append(index)
             index += 3 if branch.startswith("(?:", index) else 1
         found = index if branch.startswith("^", index) else None
