@@ -4,6 +4,7 @@ a `CompiledGrammar` out (matched by `automask.runtime.cfg_matcher.CFGMatcher`)."
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Literal
 
 from automask.compiler.cfg.limits import DEFAULT_CFG_LIMITS, CFGLimits
@@ -21,13 +22,19 @@ def compile_grammar(
     start: str | None = None,
     limits: CompileLimits | None = None,
     cfg_limits: CFGLimits | None = None,
+    longest_match: bool | None = None,
 ) -> CompiledGrammar:
     """Compile grammar ``text`` into a token-level constraint for ``vocab``.
 
     ``syntax`` is ``"lark"`` (start symbol default ``start``) or ``"gbnf"`` (default
     ``root``).  The whole output must be a sentence of the grammar, with ``%ignore``d
-    terminals allowed between terminals and at both ends; a terminal may end wherever its
-    regex matches (no longest match).  ``vocab`` is a `Vocabulary` or a built-in name.
+    terminals allowed between terminals and at both ends.
+
+    ``longest_match`` (default: True for Lark, as lark's own Earley lexer; False for GBNF,
+    whose semantics are character level): a terminal does not end where the next byte extends
+    it to a longer match, so ``xif`` is one ``NAME``, not ``NAME "if"``
+    (`automask.compiler.grammar.ir.Grammar.longest_match`).  False lets a terminal end
+    wherever its regex matches.  ``vocab`` is a `Vocabulary` or a built-in name.
     Raises `GrammarSyntaxError` (with line/column), `UnsupportedFeature`, `EmptyLanguage`
     or `CompileLimitExceeded`.
     """
@@ -37,11 +44,13 @@ def compile_grammar(
     if syntax == "lark":  # import only the front-end needed (importing lark alone takes ~0.2 s)
         from automask.compiler.grammar.lark_frontend import grammar_from_lark
 
-        grammar = grammar_from_lark(text, start=start or "start")
+        grammar = grammar_from_lark(text, start=start or "start", longest_match=longest_match is not False)
     elif syntax == "gbnf":
         from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
 
         grammar = grammar_from_gbnf(text, start=start or "root", limits=limits)
+        if longest_match:
+            grammar = replace(grammar, longest_match=True)
     else:
         raise ValueError(f"syntax must be 'lark' or 'gbnf', not {syntax!r}")
     parse_seconds = time.perf_counter() - started
@@ -92,5 +101,8 @@ def _compile_ir(
         "num_rules": tables.num_rules,
         "num_terminals": len(tables.terminal_names),
         "num_states": tables.num_states,
+        "longest_match": grammar.longest_match,
+        # terminals of a longest-match grammar left with every split (see `cfg.longest_match`)
+        "longest_match_refused": list(tables.longest_match_refused),
     }
     return CFGGrammar(tables, token_table, vocabulary, source, stats, cfg_limits)

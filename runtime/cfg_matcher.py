@@ -88,11 +88,12 @@ class CFGGrammar(CompiledGrammar):
             cfg_limits.initial_memo_credit,
         )
         self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._first_byte_rows: dict[int, np.ndarray] = {}
         self._scratch = threading.local()  # per-thread `JobScratch`
 
     def regular_token_mask(self, state: ParseState) -> np.ndarray:
         """The regular tokens allowed after ``state`` (uint32 ``[W]``, read-only; EOS not included)."""
-        key = state.entries
+        key = state.mask_key
         cache = self._mask_cache
         mask = cache.get(key)
         if mask is None:
@@ -107,7 +108,46 @@ class CFGGrammar(CompiledGrammar):
         return mask
 
     def fill_regular_token_mask(self, state: ParseState, out: np.ndarray) -> None:
-        """OR the regular tokens allowed after ``state`` into ``out`` (uint32 ``[W]``), uncached."""
+        """OR the regular tokens allowed after ``state`` into ``out`` (uint32 ``[W]``), uncached.
+
+        Where longest match holds back terminal ends until the next byte is known
+        (`earley.HeldEnds`), each group of first bytes has its own lexer entries
+        (`EarleyEngine.mask_variants`): their masks, each cut to the tokens starting with those
+        bytes, are OR-ed together."""
+        if state.held is None:
+            self._fill_entries_mask(state, out)
+            return
+        for first_bytes, entries in self.engine.mask_variants(state):
+            variant = ParseState(entries, None)
+            if self.cfg_limits.max_cached_masks:
+                part = self.regular_token_mask(variant)
+            else:
+                part = np.zeros(self.words, dtype=np.uint32)
+                self._fill_entries_mask(variant, part)
+            out |= part & self.first_byte_row(first_bytes)
+
+    def first_byte_row(self, first_bytes: int) -> np.ndarray:
+        """The tokens whose first byte is in the int bit set ``first_bytes`` (uint32 ``[W]``,
+        read-only; memoised per grammar: a few bit sets per grammar occur)."""
+        found = self._first_byte_rows.get(first_bytes)
+        if found is not None:
+            return found
+        trie, table = self.token_table.trie, self.token_table
+        row = np.zeros(self.words, dtype=np.uint32)
+        first, stop = int(table.child_offsets[0]), int(table.child_offsets[1])  # the root's children
+        for byte, node in zip(
+            table.child_bytes[first:stop].tolist(), table.child_nodes[first:stop].tolist(), strict=True
+        ):
+            if (first_bytes >> byte) & 1:
+                tokens = trie.token_ids[trie.token_offsets[node] : trie.token_offsets[trie.node_end[node]]]
+                np.bitwise_or.at(
+                    row, tokens >> 5, np.left_shift(np.uint32(1), (tokens & 31).astype(np.uint32))
+                )
+        row.setflags(write=False)
+        self._first_byte_rows[first_bytes] = row  # immutable value: a race only builds it twice
+        return row
+
+    def _fill_entries_mask(self, state: ParseState, out: np.ndarray) -> None:
         scratch = getattr(self._scratch, "jobs", None)
         if scratch is None:
             scratch = self._scratch.jobs = JobScratch()

@@ -5,15 +5,16 @@ Then the token level: the compiled engine under real tokenizers of different fam
 complete, refuses mutated texts at the first offending token, and for short samples accepts
 *every* tokenization of the bytes (byte-fallback tokens included).
 
-Agreement on edited texts is checked against ``lexer="dynamic_complete"``: our semantics
-are character level (a terminal may end anywhere its regex allows), which is what
-dynamic_complete implements; lark's plain ``"dynamic"`` lexer matches each terminal
-greedily and so refuses e.g. ``capacityPBETWEEN 1 AND 2`` that the grammar does derive.
-On the corpus both lexers must agree with us.
+Agreement on edited texts is checked twice: our default for Lark (longest match: a terminal
+does not end where the next byte extends it) against lark's ``lexer="dynamic"``, which
+matches each terminal greedily and so refuses e.g. ``capacityPBETWEEN 1 AND 2``; and
+``longest_match=False`` (a terminal may end anywhere its regex allows) against
+``lexer="dynamic_complete"``, which accepts it.  On the corpus both must agree with both.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from pathlib import Path
@@ -21,11 +22,14 @@ from pathlib import Path
 import lark
 import pytest
 
+from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.tables import build_grammar_tables
 from automask.compiler.grammar.earley_reference import EarleyRecognizer
 from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
 from automask.compiler.grammar.ir import Grammar
 from automask.compiler.grammar.lark_frontend import grammar_from_lark
 from automask.compiler.grammar.pyregex import python_regex_to_ast
+from automask.compiler.limits import DEFAULT_LIMITS
 from automask.grammars import bundled_names, load_bundled
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -36,9 +40,22 @@ LARK_CORPUS_SUBSET = {"python.lark": 12}
 MIN_VALID = {"sql.lark": 15, "python.lark": 30}
 
 
-def load(name: str) -> Grammar:
+def load(name: str, longest_match: bool = True) -> Grammar:
     text = load_bundled(name)
-    return grammar_from_lark(text) if name.endswith(".lark") else grammar_from_gbnf(text)
+    return (
+        grammar_from_lark(text, longest_match=longest_match)
+        if name.endswith(".lark")
+        else grammar_from_gbnf(text)
+    )
+
+
+@functools.cache
+def recognizer_for(name: str, longest_match: bool = True) -> EarleyRecognizer:
+    """The oracle for a bundled grammar, with longest match on the terminals the engine keeps it
+    for (`GrammarTables.longest_match_terminals`)."""
+    grammar = load(name, longest_match)
+    kept = build_grammar_tables(grammar, DEFAULT_LIMITS, CFGLimits()).longest_match_terminals
+    return EarleyRecognizer(grammar, longest_match=kept)
 
 
 def corpus(name: str, kind: str) -> list[str]:
@@ -75,7 +92,7 @@ def test_load_bundled_unknown_name():
 
 @pytest.mark.parametrize("name", LARK_GRAMMARS + GBNF_GRAMMARS)
 def test_corpus_accepted_and_invalid_refused(name):
-    recognizer = EarleyRecognizer(load(name))
+    recognizer = recognizer_for(name)
     valid, invalid = corpus(name, "valid"), corpus(name, "invalid")
     assert len(valid) >= MIN_VALID.get(name, 8)
     assert len(invalid) >= 3
@@ -85,13 +102,13 @@ def test_corpus_accepted_and_invalid_refused(name):
 
 @pytest.mark.parametrize("name", LARK_GRAMMARS + GBNF_GRAMMARS)
 def test_every_prefix_of_a_valid_text_is_viable(name):
-    recognizer = EarleyRecognizer(load(name))
+    recognizer = recognizer_for(name)
     text = max(corpus(name, "valid"), key=len)
     assert all(recognizer.is_viable_prefix(text[:end]) for end in range(0, len(text) + 1, 3))
 
 
 def _check_lark_on_corpus(name: str, lexer: str, valid_count: int | None) -> None:
-    recognizer = EarleyRecognizer(load(name))
+    recognizer = recognizer_for(name, lexer == "dynamic")
     parser = lark.Lark(load_bundled(name), parser="earley", lexer=lexer)
     texts = sorted(corpus(name, "valid"), key=len)[:valid_count] + corpus(name, "invalid")
     disagreements = [text for text in texts if recognizer.accepts(text) != lark_accepts(parser, text)]
@@ -112,9 +129,9 @@ def test_lark_agrees_on_whole_corpus(name, lexer):
     _check_lark_on_corpus(name, lexer, None)
 
 
-def _check_mutations(name: str, count: int, seed: int) -> None:
-    recognizer = EarleyRecognizer(load(name))
-    parser = lark.Lark(load_bundled(name), parser="earley", lexer="dynamic_complete")
+def _check_mutations(name: str, count: int, seed: int, lexer: str) -> None:
+    recognizer = recognizer_for(name, lexer == "dynamic")
+    parser = lark.Lark(load_bundled(name), parser="earley", lexer=lexer)
     valid = corpus(name, "valid")
     alphabet = "".join(sorted(set("".join(valid)) | set(" ()[]{},.'\"=<>+-*/0123456789azAZ_\n#:;é")))
     rng = random.Random(seed)
@@ -125,14 +142,16 @@ def _check_mutations(name: str, count: int, seed: int) -> None:
 
 
 @pytest.mark.parametrize("name", LARK_GRAMMARS)
-def test_lark_agrees_on_mutated_texts(name):
-    _check_mutations(name, MUTATIONS[name], seed=7)
+@pytest.mark.parametrize("lexer", ["dynamic", "dynamic_complete"])
+def test_lark_agrees_on_mutated_texts(name, lexer):
+    _check_mutations(name, MUTATIONS[name], seed=7, lexer=lexer)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LARK_GRAMMARS)
-def test_lark_agrees_on_many_mutated_texts(name):
-    _check_mutations(name, 200, seed=11)
+@pytest.mark.parametrize("lexer", ["dynamic", "dynamic_complete"])
+def test_lark_agrees_on_many_mutated_texts(name, lexer):
+    _check_mutations(name, 200, seed=11, lexer=lexer)
 
 
 @pytest.mark.parametrize("name", LARK_GRAMMARS + GBNF_GRAMMARS)
@@ -183,7 +202,7 @@ def oracles():
 
     def get(grammar_name: str) -> EarleyRecognizer:
         if grammar_name not in cache:
-            cache[grammar_name] = EarleyRecognizer(load(grammar_name))
+            cache[grammar_name] = recognizer_for(grammar_name)
         return cache[grammar_name]
 
     return get

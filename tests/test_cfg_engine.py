@@ -17,6 +17,7 @@ import json
 import math
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +123,8 @@ def oracle_walk(
     default unlimited, so that the memo path is what these walks check (a fresh grammar
     starts with none, and its first masks take the frontier walk).
     """
-    oracle = EarleyRecognizer(grammar)
     compiled = compile_grammar_ir(grammar, vocab, cfg_limits=cfg_limits)
+    oracle = EarleyRecognizer(grammar, longest_match=compiled.tables.longest_match_terminals)
     compiled.subtree_memo.build_credit = memo_credit
     matcher = compiled.matcher()
     prefix = ""
@@ -141,21 +142,59 @@ def oracle_walk(
 # ----------------------------------------------------------------------- oracle agreement
 
 
+@pytest.mark.parametrize("longest", [False, True])
 @pytest.mark.parametrize("seed", range(12))
-def test_random_grammars_agree_with_the_earley_oracle(seed):
+def test_random_grammars_agree_with_the_earley_oracle(seed, longest):
     rng = random.Random(seed)
-    grammar = random_grammar(rng)
+    grammar = replace(random_grammar(rng), longest_match=longest)
     vocab = synthetic_vocab("abc " if grammar.ignore else "abc", 2 if grammar.ignore else 3)
     oracle_walk(grammar, vocab, rng, steps=6)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("longest", [False, True])
 @pytest.mark.parametrize("seed", range(12, 112))
-def test_random_grammars_agree_with_the_earley_oracle_many(seed):
+def test_random_grammars_agree_with_the_earley_oracle_many(seed, longest):
     rng = random.Random(seed)
-    grammar = random_grammar(rng)
+    grammar = replace(random_grammar(rng), longest_match=longest)
     vocab = synthetic_vocab("abc " if grammar.ignore else "abc", 3)
     oracle_walk(grammar, vocab, rng, steps=10)
+
+
+def test_longest_match_ends_a_terminal_only_where_the_next_byte_cannot_extend_it():
+    lark_text = 'start: NAME "and" NAME\nNAME: /[a-z]+/\n%ignore " "\n'
+    vocab = synthetic_vocab("adn ", 3)
+    greedy = compile_grammar(lark_text, vocab)  # Lark: longest match by default, like lark's lexer
+    every_split = compile_grammar(lark_text, vocab, longest_match=False)
+    assert greedy.tables.longest_match_terminals == {"NAME"} and greedy.stats["longest_match_refused"] == []
+
+    def complete(compiled, text: str) -> bool:
+        matcher = compiled.matcher()
+        assert all(matcher.consume_token(vocab.token_bytes.index(ch.encode())) for ch in text)
+        return matcher.is_accepting()
+
+    assert complete(every_split, "dandd") and not complete(greedy, "dandd")  # greedy: one NAME so far
+    assert complete(greedy, "d and d") and complete(greedy, "dd and d")
+    oracle = EarleyRecognizer(grammar_from_lark(lark_text), longest_match=frozenset({"NAME"}))
+    assert oracle.accepts("d and d") and not oracle.accepts("dandd") and oracle.is_viable_prefix("dandd")
+    matcher = greedy.matcher()
+    for ch in "dan":
+        assert matcher.consume_token(vocab.token_bytes.index(ch.encode()))
+    mask = check_against_oracle(matcher, oracle, vocab, "dan")  # held end: "dan" + " an.." or more name
+    assert mask[vocab.token_bytes.index(b" an")] and mask[vocab.token_bytes.index(b"dd")]
+    assert not mask[vocab.token_bytes.index(b" d")]  # after a blank, NAME is over: "and" must come
+
+
+def test_longest_match_is_refused_where_it_could_leave_a_dead_end():
+    # NAME NAME with nothing between: the first name could never end before the second
+    grammar = grammar_from_lark("start: NAME NAME\nNAME: /[a-z]+/\n")
+    tables = build_grammar_tables(grammar, DEFAULT_LIMITS, CFGLimits())
+    assert tables.longest_match_terminals == frozenset() and tables.longest_match_refused == ("NAME",)
+    # with blanks ignored between them it can: end before the blank
+    spaced = grammar_from_lark('start: NAME NAME\nNAME: /[a-z]+/\n%ignore " "\n')
+    assert build_grammar_tables(spaced, DEFAULT_LIMITS, CFGLimits()).longest_match_terminals == {"NAME"}
+    vocab = synthetic_vocab("ab", 3)
+    oracle_walk(grammar, vocab, random.Random(0), steps=6)
 
 
 def regular_heavy_grammar(rng: random.Random) -> Grammar:
@@ -260,17 +299,26 @@ def test_subtree_memo_is_shared_by_contexts_and_bounded():
         ("json.lark", "lark", b'{"a" : [ true , -1 ] }'),
         ("json.lark", "lark", b'{\n    "a" :   [1,\n        2.5],\n  "b":  "x  y"\n}'),
         ("arithmetic.lark", "lark", b"max(a ,  b)   +    -x1 * (y  //  2)"),
+        ("arithmetic.lark every split", "lark", b"max(a ,  b)   +    -x1 * (y  //  2)"),
         ("names and keywords", "lark", b"ab and cd  and efg"),
+        ("sql.lark", "lark", b"SELECT name, count(*) FROM singer WHERE age>20 GROUP BY name"),
     ],
 )
 def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
     """`_memo_kernels.memo_walk` builds every memo exactly as `SubtreeMemo._walk_reference`,
     including root lists that nest (a name followed by a keyword that starts with a letter:
-    the name may end after each letter of a run of letters; the kernel walks their union
-    once, the reference each root on its own)."""
+    under every-split semantics the name may end after each letter of a run of letters; the
+    kernel walks their union once, the reference each root on its own), and with the ends
+    longest match forbids dropped (the Lark grammars but the two every-split ones)."""
     glued = 'start: NAME ("and" NAME)*\nNAME: /[a-z]+/\n%ignore " "\n'
-    source = glued if grammar_name == "names and keywords" else load_bundled(grammar_name)
-    compiled = compile_grammar(source, "mistral-sp", syntax=syntax, cfg_limits=CFGLimits(max_cached_masks=0))
+    every_split = grammar_name in ("names and keywords", "arithmetic.lark every split")
+    base_name = grammar_name.removesuffix(" every split")
+    source = glued if grammar_name == "names and keywords" else load_bundled(base_name)
+    compiled = compile_grammar(
+        source, "mistral-sp", syntax=syntax, cfg_limits=CFGLimits(max_cached_masks=0),
+        longest_match=False if every_split else None,
+    )  # fmt: skip
+    assert compiled.tables.longest is not None or every_split or syntax == "gbnf"
     memo = compiled.subtree_memo
     memo.build_credit = math.inf
     kernel_walk, compared, nested = memo._walk, [], []
@@ -404,7 +452,7 @@ def test_fill_mask_kernel_matches_reference():
         lowered = index.arrays()
         expected = np.zeros(table.words, dtype=np.uint32)
         missing = _kernels.fill_mask_reference(
-            tables.transitions, tables.accepting, token_bytes, initial_states, initial_entries,
+            tables.transitions, tables.accepting, tables.longest_states, token_bytes, initial_states, initial_entries,
             lowered.entry_first, lowered.entry_count, lowered.entry_state, lowered.entry_next,
             lowered.num_sets, expected,
         )  # fmt: skip
@@ -715,10 +763,11 @@ def test_walk_kernel_matches_reference():
         out = np.zeros((vocab.size + 31) // 32, dtype=np.uint32)
         nodes = np.empty(64, dtype=np.int32)
         entries = np.empty(64, dtype=np.int32)
+        dfa_states = np.empty(64, dtype=np.int32)
         found = _kernels.walk_subtrees(
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, out, nodes, entries,
-            np.zeros(0, dtype=np.int32), -1,
+            dfa_states, np.zeros(0, dtype=np.int32), -1,
         )  # fmt: skip
         expected_out = np.zeros_like(out)
         expected = _kernels.walk_subtrees_reference(
@@ -726,7 +775,10 @@ def test_walk_kernel_matches_reference():
             trie.token_offsets, trie.token_ids, states, roots, expected_out,
         )  # fmt: skip
         assert (out == expected_out).all()
-        assert list(zip(nodes[:found].tolist(), entries[:found].tolist(), strict=True)) == expected
+        found_points = zip(
+            nodes[:found].tolist(), entries[:found].tolist(), dfa_states[:found].tolist(), strict=True
+        )
+        assert list(found_points) == expected
 
 
 def test_errors_are_typed():
@@ -774,7 +826,8 @@ def eager_state_rows(tables, trie, words: int) -> list[tuple[np.ndarray, list[in
         found = _kernels.walk_subtrees(
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, np.array([state], dtype=np.int32),
-            np.array([-1], dtype=np.int32), row, nodes, entries, np.zeros(0, dtype=np.int32), -1,
+            np.array([-1], dtype=np.int32), row, nodes, entries, np.empty_like(entries),
+            np.zeros(0, dtype=np.int32), -1,
         )  # fmt: skip
         rows.append((row, nodes[:found].tolist()))
     return rows

@@ -127,8 +127,9 @@ def test_block_structure(shallow, text, expected):
         ("if = 1\n", True, False, "keywords are not reserved"),
         ("a < b = 1\n", True, False, "assignment targets are not checked"),
         ("x = 1if y else 2\n", True, True, "no space needed between tokens"),
-        ("x = ainb\n", True, True, "`ainb` also splits as `a in b` (valid either way)"),
-        ("for iin y: pass\n", True, False, "a keyword glued to a name"),
+        ("x = ainb\n", True, True, "`ainb` is one name (longest match)"),
+        ("for iin y: pass\n", False, False, "`iin` is one name (longest match), so no `in`"),
+        ("ifx: pass\n", True, False, "a keyword needs no blank after it"),
         ("x = f'{'\n", True, False, "f-string contents are not checked"),
     ],
 )

@@ -8,8 +8,9 @@ time, as if only that terminal were being lexed:
 - a DEAD transition skips the whole subtree (``node_end``);
 - a node after which the DFA accepts *and* that has descendants is a *completion point*:
   the terminal may end there and the rest of a longer token belongs to the parser.  It is
-  recorded as ``(node, index of the start state)`` in ``completion_nodes`` /
-  ``completion_entries`` so that Python can build the next Earley set and walk on.
+  recorded as ``(node, index of the start state, DFA state there)`` in ``completion_nodes`` /
+  ``completion_entries`` / ``completion_states`` so that Python can build the next Earley
+  set and walk on (the state says which next bytes longest match forbids there).
 
 Skipping (`plain_slice`): with ``skip_depth >= 0``, a node whose ``skip_max`` is at most
 ``skip_depth`` is skipped with its subtree; the caller guarantees (for every start state)
@@ -45,6 +46,7 @@ _WALK_SIGNATURE = nb.int64(
     nb.uint32[::1],  # out bits (OR-ed into)
     nb.int32[::1],  # completion_nodes (output)
     nb.int32[::1],  # completion_entries (output)
+    nb.int32[::1],  # completion_states (output)
     _readonly(nb.int32, 1),  # skip_max: per node, the most characters of its subtree's tokens if all plain
     nb.int64,  # skip_depth: skip subtrees with skip_max <= this (-1: none; see `plain_slice`)
 )
@@ -65,6 +67,7 @@ def walk_subtrees(
     out,
     completion_nodes,
     completion_entries,
+    completion_states,
     skip_max,
     skip_depth,
 ):  # pragma: no cover - compiled
@@ -98,6 +101,7 @@ def walk_subtrees(
                     if found < capacity:
                         completion_nodes[found] = node
                         completion_entries[found] = e
+                        completion_states[found] = state
                     found += 1
                 node += 1
     return found
@@ -114,12 +118,12 @@ def walk_subtrees_reference(
     states: np.ndarray,
     roots: np.ndarray,
     out: np.ndarray,
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int, int]]:
     """Specification of `walk_subtrees`: per (root, state), per node, step the DFA from the root.
 
-    Returns the completion points ``(node, entry)`` in the kernel's order.
+    Returns the completion points ``(node, entry, DFA state)`` in the kernel's order.
     """
-    completions: list[tuple[int, int]] = []
+    completions: list[tuple[int, int, int]] = []
     num_nodes = len(node_byte)
     for root in roots.tolist():
         nodes = range(num_nodes) if root < 0 else range(root + 1, int(node_end[root]))
@@ -140,7 +144,7 @@ def walk_subtrees_reference(
                 for token in token_ids[token_offsets[node] : token_offsets[node + 1]].tolist():
                     out[token >> 5] |= np.uint32(1 << (token & 31))
                 if accepting[state] and node_end[node] > node + 1:
-                    completions.append((node, entry))
+                    completions.append((node, entry, state))
     return completions
 
 
@@ -182,6 +186,7 @@ def walk_subtrees_reference(
 _FILL_SIGNATURE = nb.int64(
     _readonly(nb.int32, 2),  # transitions [S, 256]
     _readonly(nb.boolean, 1),  # accepting [S]
+    _readonly(nb.boolean, 1),  # longest [S]: the state's terminal does not end before a byte extending it
     _readonly(nb.int32, 1),  # node_end
     _readonly(nb.int32, 1),  # token_offsets
     _readonly(nb.int32, 1),  # token_ids
@@ -246,6 +251,7 @@ def _add_pair(
 def fill_mask(
     transitions,
     accepting,
+    longest,
     node_end,
     token_offsets,
     token_ids,
@@ -339,6 +345,10 @@ def fill_mask(
             if source >= 0:  # a lexer pair: step it
                 lo, hi = 0, 1
             else:  # a started set: only its entries live on this byte
+                if source <= -2:  # started by a longest-match end: not before a byte extending it
+                    extended = transitions[-2 - source, byte]
+                    if extended >= 0 and accepting[extended]:
+                        continue
                 base = entries[sp, j] * 257 + byte
                 lo, hi = byte_offsets[base], byte_offsets[base + 1]
             for k in range(lo, hi):
@@ -368,13 +378,22 @@ def fill_mask(
                     found += 1
                     suspend = True
                     continue
-                if entry_count[following] == 0 or set_stamp[following] == visit:
-                    continue  # expects nothing, or already started at this node
+                if entry_count[following] == 0:
+                    continue  # expects nothing
+                marker = -2 - state if longest[state] else -1  # -1: the set goes on after any byte
+                if set_stamp[following] == visit:  # already started at this node: by the same end?
+                    duplicate = False
+                    for k2 in range(count):
+                        if states[level, k2] == marker and entries[level, k2] == following:
+                            duplicate = True
+                            break
+                    if duplicate:
+                        continue
                 set_stamp[following] = visit
                 if count == states.shape[1]:
                     resume[0] = -1
                     return -1
-                states[level, count] = -1  # the started set, as one pair
+                states[level, count] = marker  # the started set, as one pair
                 entries[level, count] = following
                 covered[level, count] = False
                 count += 1
@@ -413,6 +432,7 @@ def fill_mask(
 def fill_mask_reference(
     transitions: np.ndarray,
     accepting: np.ndarray,
+    longest: np.ndarray,
     token_bytes: list[tuple[int, bytes]],
     initial_states: np.ndarray,
     initial_entries: np.ndarray,
@@ -426,7 +446,9 @@ def fill_mask_reference(
     """Specification of `fill_mask`: each token ``(id, bytes)`` lexed on its own, no rows, no trie.
 
     A pair whose terminal ends before the token's last byte starts the following set's
-    entries.  Returns the entries whose ``entry_next`` was needed but missing.
+    entries, unless its terminal is under longest match (``longest``) and the next byte takes
+    it to an accepting state again.  Returns the entries whose ``entry_next`` was needed but
+    missing.
     """
     missing: set[int] = set()
     for token, data in token_bytes:
@@ -439,6 +461,9 @@ def fill_mask_reference(
                     continue
                 stepped.add((target, entry))
                 if accepting[target] and position + 1 < len(data) and entry >= 0:
+                    extended = int(transitions[target, data[position + 1]])
+                    if longest[target] and extended >= 0 and accepting[extended]:
+                        continue
                     following = int(entry_next[entry])
                     if not 0 <= following < num_sets:
                         missing.add(entry)

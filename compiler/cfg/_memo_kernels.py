@@ -60,7 +60,7 @@ def _merged_walk(
 ):  # pragma: no cover - compiled
     """Walk the union of the subtrees of ``below`` (ascending), OR-ing the tokens read into
     ``row``; returns ``(number of completion points or -1 if a frontier passed capacity,
-    point nodes, point entries)``."""
+    point nodes, point entries, point DFA states)``."""
     # Pairs (state, entry) alive after the path to each depth, deduplicated by state (a global
     # DFA state belongs to one terminal, so to one entry).
     frontier = np.empty((max_depth + 1, capacity), dtype=np.int32)
@@ -69,6 +69,7 @@ def _merged_walk(
     seen = np.zeros(transitions.shape[0], dtype=np.int64)  # stamp per state: added at this node
     point_nodes = np.empty(64, dtype=np.int32)
     point_entries = np.empty(64, dtype=np.int32)
+    point_states = np.empty(64, dtype=np.int32)
     num_points = 0
     stamp = 0
     num_below = below.shape[0]
@@ -87,7 +88,7 @@ def _merged_walk(
                     state = transitions[frontier[depth - 1, p], step]
                     if state >= 0 and seen[state] != stamp:
                         if size == capacity:
-                            return -1, point_nodes, point_entries
+                            return -1, point_nodes, point_entries, point_states
                         seen[state] = stamp
                         frontier[depth, size] = state
                         frontier_entry[depth, size] = frontier_entry[depth - 1, p]
@@ -98,7 +99,7 @@ def _merged_walk(
                     state = live_states[j]
                     if seen[state] != stamp:
                         if size == capacity:
-                            return -1, point_nodes, point_entries
+                            return -1, point_nodes, point_entries, point_states
                         seen[state] = stamp
                         frontier[depth, size] = state
                         frontier_entry[depth, size] = live_entries[j]
@@ -123,11 +124,13 @@ def _merged_walk(
                         if num_points == point_nodes.shape[0]:
                             point_nodes = _grown(point_nodes)
                             point_entries = _grown(point_entries)
+                            point_states = _grown(point_states)
                         point_nodes[num_points] = node
                         point_entries[num_points] = frontier_entry[depth, p]
+                        point_states[num_points] = state
                         num_points += 1
             node += 1
-    return num_points, point_nodes, point_entries
+    return num_points, point_nodes, point_entries, point_states
 
 
 @nb.njit(cache=True, nogil=True)
@@ -138,9 +141,12 @@ def _grown(array):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def _group_points(point_nodes, point_entries, child_offsets, child_bytes):  # pragma: no cover - compiled
+def _group_points(
+    point_nodes, point_entries, point_states, child_offsets, child_bytes, transitions, accepting, longest
+):  # pragma: no cover - compiled
     """Group points ``(node, entry)`` by ``(entry, child byte)``: one key per (point, child of
-    its node), sorted, duplicates dropped."""
+    its node), sorted, duplicates dropped.  A child byte that takes a longest-match terminal
+    to an accepting state again is no end of it (`longest_match`): no key."""
     num_keys = 0
     for p in range(point_nodes.shape[0]):
         node = point_nodes[p]
@@ -149,10 +155,15 @@ def _group_points(point_nodes, point_entries, child_offsets, child_bytes):  # pr
     at = 0
     for p in range(point_nodes.shape[0]):
         node = point_nodes[p]
+        state = point_states[p]
         for c in range(child_offsets[node + 1], child_offsets[node + 2]):
+            if longest[state]:
+                extended = transitions[state, child_bytes[c]]
+                if extended >= 0 and accepting[extended]:
+                    continue
             keys[at] = ((np.int64(point_entries[p]) * 256 + np.int64(child_bytes[c])) << 32) | np.int64(node)
             at += 1
-    keys = np.unique(keys)
+    keys = np.unique(keys[:at])
     num_keys = keys.shape[0]
     num_groups = 0
     for i in range(num_keys):
@@ -177,6 +188,7 @@ def _group_points(point_nodes, point_entries, child_offsets, child_bytes):  # pr
 _MEMO_WALK_SIGNATURE = nb.types.Tuple((nb.int32[::1], nb.int32[:, ::1], nb.int64[::1], nb.int32[::1]))(
     _readonly(nb.int32, 2),  # transitions [S, 256]
     _readonly(nb.boolean, 1),  # accepting [S]
+    _readonly(nb.boolean, 1),  # longest [S] (`longest_match`)
     *TRIE_ARRAY_TYPES,
     _readonly(nb.int64, 1),  # child_offsets
     _readonly(nb.uint8, 1),  # child_bytes
@@ -192,6 +204,7 @@ _MEMO_WALK_SIGNATURE = nb.types.Tuple((nb.int32[::1], nb.int32[:, ::1], nb.int64
 def memo_walk(
     transitions,
     accepting,
+    longest,
     node_byte,
     node_depth,
     node_end,
@@ -232,7 +245,7 @@ def memo_walk(
         return empty_tokens, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty_tokens
     capacity = max(16, num_live)
     while True:
-        num_points, point_nodes, point_entries = _merged_walk(
+        num_points, point_nodes, point_entries, point_states = _merged_walk(
             transitions, accepting, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
             child_offsets, below, live_states[:num_live], live[:num_live], capacity, row,
         )  # fmt: skip
@@ -261,8 +274,9 @@ def memo_walk(
                 num_tokens += 1
                 row[word] &= ~bit
     groups, node_offsets, nodes = _group_points(
-        point_nodes[:num_points], point_entries[:num_points], child_offsets, child_bytes
-    )
+        point_nodes[:num_points], point_entries[:num_points], point_states[:num_points], child_offsets,
+        child_bytes, transitions, accepting, longest,
+    )  # fmt: skip
     return tokens[:num_tokens].copy(), groups, node_offsets, nodes
 
 

@@ -23,6 +23,13 @@ Viability: all rules are productive and every DFA state is live, so every item a
 can be completed to a sentence; a state is a viable prefix iff it has an entry or a
 ``here`` set.  It is a complete sentence iff ``here`` holds the finished start rule.
 
+Longest match (`longest_match`): a terminal that ended here in a state that blocks some next
+bytes only counts for the other bytes.  ``here`` and ``entries`` are computed as if every end
+counted (what EOS and bytes no end blocks see); ``held`` (a `HeldEnds`) keeps the lexer
+entries that go on and every end with the bytes it blocks, and `EarleyEngine.step_byte` /
+`EarleyEngine.mask_variants` rebuild the set from the ends a given byte allows.  The module
+`longest_match` proves, per grammar, that this never leaves a live-looking dead end.
+
 Nullable terminals (regex matching ``""``) and nullable nonterminals use Aycock-Horspool:
 an item expecting a nullable symbol also advances over it immediately.
 """
@@ -31,11 +38,15 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.longest_match import state_block_bits
 from automask.compiler.cfg.tables import GrammarTables, terminal_symbol
 from automask.errors import CompileLimitExceeded
 
 Item = tuple[int, int, "EarleySet"]
+ALL_BYTES = (1 << 256) - 1
 
 
 class EarleySet:
@@ -53,14 +64,48 @@ class EarleySet:
         return f"<EarleySet {len(self.items)} items, {len(self.entries)} entries>"
 
 
+class HeldEnds:
+    """Terminal ends at one byte that some next bytes forbid (longest match, see the module
+    docstring): ``lexing``, the lexer entries that go on; ``ends``, ``(blocked bytes as an int
+    bit set, terminal, origin)`` of every end; ``blocked``, the union of the bit sets."""
+
+    __slots__ = ("lexing", "ends", "blocked", "variants")
+
+    def __init__(
+        self, lexing: tuple[tuple[int, EarleySet], ...], ends: tuple[tuple[int, int, EarleySet], ...]
+    ):
+        self.lexing = lexing
+        self.ends = ends
+        blocked = 0
+        for bits, _, _ in ends:
+            blocked |= bits
+        self.blocked = blocked
+        self.variants: list[tuple[int, tuple[tuple[int, EarleySet], ...]]] | None = None
+
+    def allowed_ends(self, byte: int) -> frozenset[tuple[int, EarleySet]]:
+        return frozenset((terminal, origin) for bits, terminal, origin in self.ends if not (bits >> byte) & 1)
+
+
 class ParseState:
     """The immutable parser state after some bytes (see the module docstring)."""
 
-    __slots__ = ("entries", "here")
+    __slots__ = ("entries", "here", "held")
 
-    def __init__(self, entries: tuple[tuple[int, EarleySet], ...], here: EarleySet | None) -> None:
+    def __init__(
+        self,
+        entries: tuple[tuple[int, EarleySet], ...],
+        here: EarleySet | None,
+        held: HeldEnds | None = None,
+    ) -> None:
         self.entries = entries
         self.here = here
+        self.held = held
+
+    @property
+    def mask_key(self) -> tuple:
+        """What the state's token mask depends on (canonical sets, see `EarleyEngine`)."""
+        held = self.held
+        return self.entries if held is None else (self.entries, held.ends)
 
     @property
     def is_accepting(self) -> bool:
@@ -89,6 +134,7 @@ class EarleyEngine:
         "_owner",
         "_start_of",
         "_has_out",
+        "_block_bits",
     )
 
     def __init__(self, tables: GrammarTables, limits: CFGLimits) -> None:
@@ -103,6 +149,15 @@ class EarleyEngine:
         self._owner: list[int] = tables.state_terminal.tolist()
         self._start_of: list[int] = tables.terminal_start.tolist()
         self._has_out: list[bool] = (tables.transitions >= 0).any(axis=1).tolist()
+        self._block_bits: list[int] | None = None  # per state: the next bytes its end is blocked on
+        if tables.longest is not None:
+            bits = [0] * tables.num_states
+            states = np.flatnonzero(tables.longest & tables.accepting)
+            for state, blocked in zip(
+                states.tolist(), state_block_bits(tables.transitions, tables.accepting, states), strict=True
+            ):
+                bits[state] = blocked
+            self._block_bits = bits
 
     # ------------------------------------------------------------------ states
 
@@ -115,18 +170,32 @@ class EarleyEngine:
     def step_byte(self, state: ParseState, byte: int) -> ParseState | None:
         """The state after one more byte, or ``None`` if no continuation is viable."""
         table, accepting, owner = self._transitions, self._accepting, self._owner
+        current = state.entries
+        held = state.held
+        if held is not None and (held.blocked >> byte) & 1:
+            current = self._entries_after_ends(held, held.allowed_ends(byte))
         entries: dict[tuple[int, EarleySet], None] = {}
-        completions: set[tuple[int, EarleySet]] = set()
-        for dfa_state, origin in state.entries:
+        completions: dict[tuple[int, EarleySet], int] = {}
+        block_bits = self._block_bits
+        for dfa_state, origin in current:
             target = table[dfa_state * 256 + byte]
             if target < 0:
                 continue
             entries[(target, origin)] = None
             if accepting[target]:
-                completions.add((owner[target], origin))
+                key = (owner[target], origin)
+                bits = 0 if block_bits is None else block_bits[target]
+                # the same terminal from the same origin set in two states: blocked where both are
+                completions[key] = completions.get(key, bits) & bits
         here = None
+        new_held = None
         if completions:
             here = self.complete(frozenset(completions))
+            if any(completions.values()):
+                new_held = HeldEnds(
+                    tuple(entries),
+                    tuple((bits, terminal, origin) for (terminal, origin), bits in completions.items()),
+                )
             entries.update(dict.fromkeys(here.entries))
         if not entries and here is None:
             return None
@@ -137,7 +206,36 @@ class EarleyEngine:
                 self.limits.max_frontier_entries,
                 hint="grammar too ambiguous",
             )
-        return ParseState(tuple(entries), here)
+        return ParseState(tuple(entries), here, new_held)
+
+    def _entries_after_ends(
+        self, held: HeldEnds, ends: frozenset[tuple[int, EarleySet]]
+    ) -> tuple[tuple[int, EarleySet], ...]:
+        """The lexer entries that go on, plus those of the set after ``ends`` (if any)."""
+        if not ends:
+            return held.lexing
+        return tuple(dict.fromkeys(held.lexing + self.complete(ends).entries))
+
+    def mask_variants(self, state: ParseState) -> list[tuple[int, tuple[tuple[int, EarleySet], ...]]]:
+        """``(first bytes as an int bit set, entries)``: the lexer entries that a token starting
+        with one of those bytes is read from.  One variant (every byte, ``state.entries``)
+        unless longest match holds back some of the ends made here (`HeldEnds`)."""
+        held = state.held
+        if held is None:
+            return [(ALL_BYTES, state.entries)]
+        if held.variants is None:
+            by_ends: dict[frozenset[tuple[int, EarleySet]], int] = {}
+            blocked = held.blocked
+            while blocked:
+                low = blocked & -blocked
+                byte = low.bit_length() - 1
+                ends = held.allowed_ends(byte)
+                by_ends[ends] = by_ends.get(ends, 0) | low
+                blocked ^= low
+            variants = [(ALL_BYTES & ~held.blocked, state.entries)]
+            variants.extend((bits, self._entries_after_ends(held, ends)) for ends, bits in by_ends.items())
+            held.variants = variants  # a race only computes the same list twice
+        return held.variants
 
     def step_bytes(self, state: ParseState, data: bytes) -> ParseState | None:
         for byte in data:

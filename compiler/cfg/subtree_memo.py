@@ -232,7 +232,7 @@ class SubtreeMemo:
         trie, tables, children = self.trie, self.tables, self.children
         roots, byte = self._roots(code, slots)
         return _memo_kernels.memo_walk(
-            tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
+            tables.transitions, tables.accepting, tables.longest_states, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, children.offsets, children.bytes,
             children.nodes, np.ascontiguousarray(self.index.signature_states(signature), dtype=np.int32),
             np.ascontiguousarray(roots, dtype=np.int32), byte, self._row,
@@ -255,7 +255,7 @@ class SubtreeMemo:
             empty = np.zeros(0, dtype=np.int32)
             return empty, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty
         states = np.ascontiguousarray(stepped[live], dtype=np.int32)
-        found_nodes, found_entries = walk_with_completions(
+        found_nodes, found_entries, found_states = walk_with_completions(
             tables.transitions, tables.accepting, trie, states, below, row
         )
         own = trie.token_ids[_concatenated_ranges(trie.token_offsets[below], trie.token_offsets[below + 1])]
@@ -275,7 +275,9 @@ class SubtreeMemo:
         ends = self.tables.accepting[states]
         point_nodes = np.concatenate((found_nodes, np.repeat(below[at_child], int(ends.sum()))))
         point_entries = np.concatenate((live[found_entries], np.tile(live[ends], int(at_child.sum()))))
-        return (tokens.astype(np.int32), *_groups(point_nodes.astype(np.int32), point_entries, children))
+        point_states = np.concatenate((found_states, np.tile(states[ends], int(at_child.sum()))))
+        groups = _groups(point_nodes.astype(np.int32), point_entries, point_states, children, tables)
+        return (tokens.astype(np.int32), *groups)
 
     def _insert(
         self,
@@ -434,10 +436,11 @@ def _concatenated_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
 
 
 def _groups(
-    nodes: np.ndarray, entries: np.ndarray, children: TrieChildren
+    nodes: np.ndarray, entries: np.ndarray, states: np.ndarray, children: TrieChildren, tables: GrammarTables
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Completion points ``(node, entry)`` grouped by ``(entry, child byte)``: one group per
-    pair, each point once.
+    """Completion points ``(node, entry)`` (``states``: the DFA state there) grouped by
+    ``(entry, child byte)``: one group per pair, each point once; a child byte that extends a
+    longest-match terminal (`longest_match`) is no end of it.
 
     Returns ``(groups int32 [G, 2] of (entry, byte), node offsets int64 [G + 1], nodes int32)``.
     """
@@ -446,6 +449,12 @@ def _groups(
     child_bytes = children.bytes[positions].astype(np.int32)
     point_nodes = np.repeat(nodes, counts)
     point_entries = np.repeat(entries, counts)
+    point_states = np.repeat(states, counts)
+    extended = tables.transitions[point_states, child_bytes]
+    ends = ~(
+        tables.longest_states[point_states] & (extended >= 0) & tables.accepting[np.maximum(extended, 0)]
+    )
+    point_nodes, point_entries, child_bytes = point_nodes[ends], point_entries[ends], child_bytes[ends]
     order = np.lexsort((point_nodes, child_bytes, point_entries))
     point_nodes, child_bytes, point_entries = point_nodes[order], child_bytes[order], point_entries[order]
     repeated = np.zeros(point_nodes.shape[0], dtype=bool)  # the same point found from nested roots

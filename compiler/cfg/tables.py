@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.automata.product import product_dfa
 from automask.compiler.cfg.flatten import flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.longest_match import follow_terminals, longest_match_terminals
 from automask.compiler.grammar.ir import Grammar, NonTerminal
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
@@ -65,10 +67,34 @@ class GrammarTables:
     """Each terminal's own DFA (``None``: empty language); its states are the global ids
     ``terminal_offset[t] ..``."""
     terminal_offset: tuple[int, ...] = ()
+    longest: np.ndarray | None = None
+    """bool ``[S]`` (read-only): the state's terminal follows longest match (`longest_match`);
+    None when no terminal does (see `longest_states`)."""
+    longest_match_refused: tuple[str, ...] = ()
+    """Terminals of a longest-match grammar that keep every split, because the rule could make
+    a dead end of some prefix (`longest_match.longest_match_terminals`)."""
 
     @property
     def num_states(self) -> int:
         return int(self.transitions.shape[0])
+
+    @cached_property
+    def longest_states(self) -> np.ndarray:
+        """`longest`, as all False when None (the kernels' argument)."""
+        if self.longest is not None:
+            return self.longest
+        none = np.zeros(self.num_states, dtype=np.bool_)
+        none.setflags(write=False)
+        return none
+
+    @property
+    def longest_match_terminals(self) -> frozenset[str]:
+        """Names of the terminals longest match applies to (`longest`)."""
+        if self.longest is None:
+            return frozenset()
+        return frozenset(
+            self.terminal_names[t] for t in np.unique(self.state_terminal[self.longest]).tolist()
+        )
 
     @property
     def num_rules(self) -> int:
@@ -90,7 +116,8 @@ def build_grammar_tables(
     Raises `EmptyLanguage` if the start symbol derives no string and `CompileLimitExceeded`
     if the grammar or the terminal DFAs exceed the limits.
     """
-    grammar = flatten_regular(grammar, limits, cfg_limits.max_flat_states, dfa_of)
+    if not grammar.longest_match:  # a flattened terminal would hide the ends the rule restricts
+        grammar = flatten_regular(grammar, limits, cfg_limits.max_flat_states, dfa_of)
     used_terminals = {
         s.name for rule in grammar.rules for s in rule.expansion if not isinstance(s, NonTerminal)
     }
@@ -161,6 +188,20 @@ def build_grammar_tables(
     rules_of: list[list[int]] = [[] for _ in nonterminal_names]
     for index, (lhs, _) in enumerate(rules):
         rules_of[lhs].append(index)
+    nullable = _nullable(rules, nullable_terminals)
+    longest, refused = None, ()
+    if grammar.longest_match:
+        follow = follow_terminals(
+            [lhs for lhs, _ in rules], [rhs for _, rhs in rules],
+            nullable | {terminal_symbol(t) for t in nullable_terminals}, len(terminal_names),
+        )  # fmt: skip
+        kept, refused_ids = longest_match_terminals(
+            transitions, accepting, state_terminal, terminal_start, follow, nullable_terminals, ignore_ids
+        )
+        if kept:
+            longest = np.isin(state_terminal, np.array(sorted(kept), dtype=np.int32))
+            longest.setflags(write=False)
+        refused = tuple(terminal_names[t] for t in sorted(refused_ids))
     return GrammarTables(
         nonterminal_names=tuple(nonterminal_names),
         terminal_names=terminal_names,
@@ -168,7 +209,7 @@ def build_grammar_tables(
         rule_rhs=tuple(rhs for _, rhs in rules),
         rules_of=tuple(tuple(r) for r in rules_of),
         start_rule=start_rule,
-        nullable=_nullable(rules, nullable_terminals),
+        nullable=nullable,
         nullable_terminals=nullable_terminals,
         transitions=transitions,
         accepting=accepting,
@@ -178,6 +219,8 @@ def build_grammar_tables(
         terminal_offset=tuple(
             np.cumsum([0] + [0 if d is None else d.num_states for d in dfas])[:-1].tolist()
         ),
+        longest=longest,
+        longest_match_refused=refused,
     )
 
 

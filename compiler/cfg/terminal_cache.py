@@ -67,6 +67,8 @@ class StateRow(NamedTuple):
     completions: np.ndarray  # int32 trie nodes, preorder
     by_byte_offsets: np.ndarray  # int64 [257]: completion nodes with a child on byte b are
     by_byte_nodes: np.ndarray  # by_byte_nodes[by_byte_offsets[b] : by_byte_offsets[b + 1]] (preorder)
+    longest_by_byte_offsets: np.ndarray  # the same without the (node, b) where b extends the match
+    longest_by_byte_nodes: np.ndarray  # (what a terminal under longest match uses, `longest_match`)
 
 
 class TrieChildren(NamedTuple):
@@ -259,8 +261,8 @@ def walk_with_completions(
     row: np.ndarray,
     plain: PlainSlice | None = None,
     plain_depth: int = -1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """`_kernels.walk_subtrees` with room for every completion point: ``(nodes, entries)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_kernels.walk_subtrees` with room for every completion point: ``(nodes, entries, states)``.
 
     The kernel stores only as many points as its buffers hold and returns the count, so a
     short first try is walked again with exact room (the bits of ``row`` are idempotent).
@@ -273,15 +275,16 @@ def walk_with_completions(
     while True:
         nodes = np.empty(capacity, dtype=np.int32)
         entries = np.empty(capacity, dtype=np.int32)
+        dfa_states = np.empty(capacity, dtype=np.int32)
         found = int(
             _kernels.walk_subtrees(
                 transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end,
                 trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, row, nodes, entries,
-                skip_max, skip_depth,
+                dfa_states, skip_max, skip_depth,
             )
         )  # fmt: skip
         if found <= capacity:
-            return nodes[:found].copy(), entries[:found].copy()
+            return nodes[:found].copy(), entries[:found].copy(), dfa_states[:found].copy()
         capacity = found
 
 
@@ -304,23 +307,30 @@ def build_state_row(
     sliced = plain is not None and plain_depth > 0
     depth = min(plain_depth, plain.max_chars) if sliced else -1
     row = plain.rows[depth].copy() if sliced else np.zeros(words, dtype=np.uint32)
-    completions, _ = walk_with_completions(
+    completions, _, completion_states = walk_with_completions(
         transitions, accepting, trie, np.array([state], dtype=np.int32), np.array([-1], dtype=np.int32), row,
         plain if sliced else None, depth,
     )  # fmt: skip
-    by_byte_offsets, by_byte_nodes = _completions_by_child_byte(completions, children)
-    for array in (row, completions, by_byte_offsets, by_byte_nodes):
+    grouped = _completions_by_child_byte(completions, completion_states, children, transitions, accepting)
+    for array in (row, completions, *grouped):
         array.setflags(write=False)
-    return StateRow(row, completions, by_byte_offsets, by_byte_nodes)
+    return StateRow(row, completions, *grouped)
 
 
 def _completions_by_child_byte(
-    completions: np.ndarray, children: TrieChildren
-) -> tuple[np.ndarray, np.ndarray]:
+    completions: np.ndarray,
+    states: np.ndarray,
+    children: TrieChildren,
+    transitions: np.ndarray,
+    accepting: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Completion nodes grouped by the bytes of their children (a node is in one group per child).
 
     A mask only needs the completion points where the set that follows can go on, i.e. whose
     node has a child on a byte that set can start with; this grouping lets it gather them.
+    Returns ``(offsets [257], nodes)`` twice: all of them, then those where the child's byte
+    does not extend the terminal to a longer match (``states``: the DFA state at each point),
+    the only ends a terminal under longest match has.
     """
     first = children.offsets[completions.astype(np.int64) + 1]
     counts = children.offsets[completions.astype(np.int64) + 2] - first
@@ -330,9 +340,16 @@ def _completions_by_child_byte(
     child_bytes = children.bytes[positions]
     order = np.argsort(child_bytes, kind="stable")  # stable: preorder within each byte
     nodes = np.repeat(completions, counts)[order].astype(np.int32)
+    sorted_bytes = child_bytes[order]
     offsets = np.zeros(257, dtype=np.int64)
-    np.cumsum(np.bincount(child_bytes, minlength=256), out=offsets[1:])
-    return offsets, nodes
+    np.cumsum(np.bincount(sorted_bytes, minlength=256), out=offsets[1:])
+    targets = transitions[np.repeat(states, counts)[order], sorted_bytes]
+    ends = (targets < 0) | ~accepting[np.maximum(targets, 0)]
+    if ends.all():
+        return offsets, nodes, offsets, nodes
+    longest_offsets = np.zeros(257, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_bytes[ends], minlength=256), out=longest_offsets[1:])
+    return offsets, nodes, longest_offsets, nodes[ends]
 
 
 class TerminalCache:

@@ -82,6 +82,7 @@ class TerminalTokenTable:
         self.limits = limits
         self.cfg_limits = cfg_limits
         self._owner: list[int] = tables.state_terminal.tolist()
+        self._longest: list[bool] | None = None if tables.longest is None else tables.longest.tolist()
         self._offset = tables.terminal_offset
         self._cache = cache
         self._dfas = tables.terminal_dfas
@@ -92,7 +93,7 @@ class TerminalTokenTable:
         self._slot: dict[int, int] = {}
         self._lowering: dict[int, tuple[int, int]] = {}
         self._completion_count: list[int] = []
-        self._state_rows: list[StateRow] = []
+        self._by_byte_of_slot: list[tuple[np.ndarray, np.ndarray]] = []
         self._following: dict[tuple[int, bytes], np.ndarray] = {}
         # Room for INITIAL_SLOTS slots: np.zeros pages are only touched when written, and a
         # schema grammar fills tens of slots, each growth copying every row so far.
@@ -166,7 +167,7 @@ class TerminalTokenTable:
             nodes = np.zeros(max(total, 2 * nodes.shape[0]), dtype=np.int32)
             nodes[:used] = self._nodes[:used]
         byte_offsets, byte_nodes = self._byte_offsets, self._byte_nodes
-        by_byte = state_row.by_byte_nodes
+        by_byte_offsets, by_byte = self._by_byte(state, state_row)
         byte_used = int(byte_offsets[slot * 257 - 1]) if slot else 0
         if (slot + 1) * 257 > byte_offsets.shape[0]:
             byte_offsets = np.zeros(2 * rows_array.shape[0] * 257, dtype=np.int64)
@@ -175,17 +176,24 @@ class TerminalTokenTable:
             byte_nodes = np.zeros(max(byte_used + by_byte.shape[0], 2 * byte_nodes.shape[0]), dtype=np.int32)
             byte_nodes[:byte_used] = self._byte_nodes[:byte_used]
         byte_nodes[byte_used : byte_used + by_byte.shape[0]] = by_byte
-        byte_offsets[slot * 257 : slot * 257 + 257] = byte_used + state_row.by_byte_offsets
+        byte_offsets[slot * 257 : slot * 257 + 257] = byte_used + by_byte_offsets
         rows_array[slot] = row
         nodes[used:total] = completions
         offsets[slot + 1] = total
         self._rows, self._offsets, self._nodes = rows_array, offsets, nodes
         self._byte_offsets, self._byte_nodes = byte_offsets, byte_nodes
         self._completion_count.append(int(completions.shape[0]))
-        self._state_rows.append(state_row)
+        self._by_byte_of_slot.append((by_byte_offsets, by_byte))
         self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1, byte_offsets, byte_nodes)
         self._slot[state] = slot
         return slot
+
+    def _by_byte(self, state: int, state_row: StateRow) -> tuple[np.ndarray, np.ndarray]:
+        """The state's completion points grouped by child byte: only the ends longest match
+        allows when its terminal follows it (`longest_match`)."""
+        if self._longest is not None and self._longest[state]:
+            return state_row.longest_by_byte_offsets, state_row.longest_by_byte_nodes
+        return state_row.by_byte_offsets, state_row.by_byte_nodes
 
     def completions_before(self, slot: int, first_bytes: np.ndarray) -> np.ndarray:
         """The slot's completion points (sorted) that have a child on one of ``first_bytes``.
@@ -197,8 +205,7 @@ class TerminalTokenTable:
         found = self._following.get(key)
         if found is not None:
             return found
-        state_row = self._state_rows[slot]
-        offsets, nodes = state_row.by_byte_offsets, state_row.by_byte_nodes
+        offsets, nodes = self._by_byte_of_slot[slot]
         parts = [nodes[offsets[b] : offsets[b + 1]] for b in first_bytes.tolist()]
         found = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int32)
         found = found.astype(np.int32)
@@ -286,7 +293,7 @@ def fill_token_mask_frontier(
             continue
         entry_stamp, set_stamp = scratch.stamps_for(entry_next.shape[0], entry_first.shape[0])
         found = _kernels.fill_mask(
-            tables.transitions, tables.accepting, trie.node_end, trie.token_offsets, trie.token_ids,
+            tables.transitions, tables.accepting, tables.longest_states, trie.node_end, trie.token_offsets, trie.token_ids,
             trie.max_depth, slots.rows, completion_offsets, completion_nodes,
             table.child_offsets, table.child_bytes, table.child_nodes, initial_states, initial_entries,
             initial_slots, entry_first, entry_count, entry_state, entry_next, lowered_sets.byte_offsets,

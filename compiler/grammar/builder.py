@@ -144,9 +144,12 @@ def repeat(item: ExprLike, minimum: int, maximum: int | None) -> Rep:
 class GrammarBuilder:
     """Collects rules and terminals, then lowers them to an immutable `Grammar` with `build`."""
 
-    def __init__(self, start: str = "root", *, limits: CompileLimits = DEFAULT_LIMITS):
+    def __init__(
+        self, start: str = "root", *, limits: CompileLimits = DEFAULT_LIMITS, longest_match: bool = False
+    ):
         self.start = start
         self.limits = limits
+        self.longest_match = longest_match
         self._rules: list[tuple[str, Expr, SourceLocation | None]] = []
         self._named_terminals: dict[str, TerminalDef] = {}
         self._ignore: list[str] = []
@@ -176,7 +179,9 @@ class GrammarBuilder:
                 rules.append(Rule(name, tuple(lowering.sequence(option, name)), 0, location))
         rules.extend(lowering.helper_rules)
         terminals = (*self._named_terminals.values(), *lowering.terminals.values())
-        grammar = Grammar(self.start, tuple(rules), tuple(terminals), tuple(self._ignore), source)
+        grammar = Grammar(
+            self.start, tuple(rules), tuple(terminals), tuple(self._ignore), source, self.longest_match
+        )
         check_grammar(grammar)
         return prune_unreachable(grammar) if prune else grammar
 
@@ -301,6 +306,8 @@ def sql_grammar_for_schema(schema: Mapping[str, Sequence[str]]) -> Grammar:
             terminal = TerminalDef(f"{prefix}_{index}", python_regex_to_ast(pattern), pattern, 1)
             terminals.append(terminal)
             rules.append(Rule(rule_name, (Terminal(terminal.name),), 0, location))
-    grammar = Grammar(base.start, tuple(rules), tuple(terminals), base.ignore, base.source)
+    grammar = Grammar(
+        base.start, tuple(rules), tuple(terminals), base.ignore, base.source, base.longest_match
+    )
     check_grammar(grammar)
     return prune_unreachable(grammar)

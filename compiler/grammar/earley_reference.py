@@ -48,6 +48,7 @@ class EarleyRecognizer:
         self,
         grammar: Grammar,
         *,
+        longest_match: frozenset[str] | None = None,
         max_text_chars: int = 20_000,
         max_items: int = 5_000_000,
         max_grammar_symbols: int = 2_000_000,
@@ -60,6 +61,13 @@ class EarleyRecognizer:
         self._ids: dict[str, int] = {}
         self._rules: list[tuple[int, tuple[_CharSymbol, ...]]] = []
         self._start = self._lower_grammar(grammar)
+        if longest_match is None:
+            longest_match = (
+                frozenset(t.name for t in grammar.terminals) if grammar.longest_match else frozenset()
+            )
+        self._longest: dict[int, RegexNode] = {
+            self._ids[f"<terminal {t.name}>"]: t.regex for t in grammar.terminals if t.name in longest_match
+        }
         self._prune_unproductive()
         self._by_lhs: dict[int, list[int]] = {}
         for index, (lhs, _rhs) in enumerate(self._rules):
@@ -100,6 +108,12 @@ class EarleyRecognizer:
                 rule, dot, origin = agenda.pop()
                 lhs, rhs = rules[rule]
                 if dot == len(rhs):
+                    if (
+                        lhs in self._longest
+                        and position < len(text)
+                        and self._extends(lhs, text, origin, position)
+                    ):
+                        continue  # longest match: the next character makes a longer match
                     for parent_rule, parent_dot, parent_origin in history[origin].get(lhs, ()):
                         advanced = (parent_rule, parent_dot + 1, parent_origin)
                         if advanced not in current:
@@ -133,6 +147,14 @@ class EarleyRecognizer:
             if not current:
                 return current
         return current  # pragma: no cover - the loop always returns
+
+    def _extends(self, terminal: int, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` plus the next character is again a match of the terminal:
+        the longest-match rule, decided on one byte (a character outside ASCII never blocks)."""
+        if ord(text[end]) >= 0x80:
+            return False
+        codes = [ord(c) for c in text[start : end + 1]]
+        return len(codes) in _match_ends(self._longest[terminal], codes, {0})
 
     # --------------------------------------------------- lowering to characters
 
@@ -237,6 +259,30 @@ class EarleyRecognizer:
                     nullable.add(lhs)
                     changed = True
         return frozenset(nullable)
+
+
+def _match_ends(node: RegexNode, codes: list[int], starts: set[int]) -> set[int]:
+    """The positions where a match of ``node`` starting at one of ``starts`` can end."""
+    if isinstance(node, CharSet):
+        return {p + 1 for p in starts if p < len(codes) and any(a <= codes[p] <= b for a, b in node.ranges)}
+    if isinstance(node, Empty):
+        return set(starts)
+    if isinstance(node, Concat):
+        for item in node.items:
+            starts = _match_ends(item, codes, starts)
+        return starts
+    if isinstance(node, Alternation):
+        return set().union(*(_match_ends(option, codes, starts) for option in node.options))
+    if isinstance(node, Repeat):
+        for _ in range(node.min):
+            starts = _match_ends(node.item, codes, starts)
+        reached, frontier, count = set(starts), set(starts), node.min
+        while frontier and (node.max is None or count < node.max):
+            frontier = _match_ends(node.item, codes, frontier) - reached
+            reached |= frontier
+            count += 1
+        return reached
+    raise NotImplementedError(f"the reference matcher has no rule for {type(node).__name__}")
 
 
 def accepts(grammar: Grammar, text: str) -> bool:

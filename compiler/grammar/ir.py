@@ -1,4 +1,4 @@
-"""The grammar IR: plain, immutable BNF that every grammar front-end lowers to.
+r"""The grammar IR: plain, immutable BNF that every grammar front-end lowers to.
 
 Modelled on lark's ``grammar.py`` (Symbol / Terminal / Rule), kept deliberately small:
 
@@ -21,8 +21,16 @@ Modelled on lark's ``grammar.py`` (Symbol / Terminal / Rule), kept deliberately 
 
 Terminal semantics are *character level*: a text is in the language iff it splits into
 ``ignore* t1 ignore* t2 ... ignore* tn ignore*`` with each ``ti`` fully matching its
-terminal's regex and the terminal sequence derivable from the start symbol.  No longest
-match, no lexer priorities: this is what a token-level engine must enforce.
+terminal's regex and the terminal sequence derivable from the start symbol.  No lexer priorities.
+
+`Grammar.longest_match` (what lark's default Earley lexer, ``"dynamic"``, does for the usual
+terminals) adds one lexical rule: a terminal does not end where the next byte would extend
+it to a longer match of the same terminal, i.e. ``ti`` may not be followed by a byte ``b``
+with ``ti b`` again in its language.  So ``xif`` is one ``NAME``, never ``NAME "if"``.  The
+rule looks one byte ahead: a multi-byte character never blocks an end, and a continuation
+that matches again only after several more bytes (``1.`` of ``/\d+(\.\d+)?/``) does not
+either, so the language is between lark's ``dynamic`` and ``dynamic_complete``.  Without
+the flag every split is allowed (lark's ``dynamic_complete``; llama.cpp's GBNF semantics).
 """
 
 from __future__ import annotations
@@ -98,6 +106,7 @@ class Grammar:
     terminals: tuple[TerminalDef, ...]
     ignore: tuple[str, ...] = ()
     source: str = field(default="", compare=False, repr=False)
+    longest_match: bool = False
 
     def nonterminals(self) -> tuple[str, ...]:
         """Defined nonterminal names, in order of first definition."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from lark.exceptions import GrammarError, LarkError, UnexpectedInput
 from lark.grammar import Rule as LarkRule
@@ -53,10 +54,14 @@ _DUPLICATE_RULE = re.compile(
 )
 
 
-def grammar_from_lark(text: str, *, start: str = "start") -> Grammar:
-    """The IR of Lark grammar ``text`` (start symbol ``start``), validated by `check_grammar`."""
+def grammar_from_lark(text: str, *, start: str = "start", longest_match: bool = True) -> Grammar:
+    """The IR of Lark grammar ``text`` (start symbol ``start``), validated by `check_grammar`.
+
+    ``longest_match`` (default, as lark's own Earley lexer ``"dynamic"``): a terminal does not
+    end where the next byte extends it (`Grammar.longest_match`); False allows every split
+    (lark's ``"dynamic_complete"``)."""
     terminals, rules, ignore = _load(text, start)
-    return _lower(text, start, terminals, rules, ignore)
+    return replace(_lower(text, start, terminals, rules, ignore), longest_match=longest_match)
 
 
 def _load(text: str, start: str) -> tuple[list[LarkTerminalDef], list[LarkRule], list[str]]:

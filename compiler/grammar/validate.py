@@ -75,7 +75,7 @@ def prune_unreachable(grammar: Grammar) -> Grammar:
     rules = tuple(rule for rule in grammar.rules if rule.origin in reachable)
     used = {s.name for rule in rules for s in rule.expansion if isinstance(s, Terminal)} | set(grammar.ignore)
     terminals = tuple(t for t in grammar.terminals if t.name in used)
-    return Grammar(grammar.start, rules, terminals, grammar.ignore, grammar.source)
+    return Grammar(grammar.start, rules, terminals, grammar.ignore, grammar.source, grammar.longest_match)
 
 
 def reachable_nonterminals(grammar: Grammar) -> set[str]:
