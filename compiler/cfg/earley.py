@@ -41,7 +41,7 @@ import threading
 import numpy as np
 
 from automask.compiler.cfg.limits import CFGLimits
-from automask.compiler.cfg.longest_match import state_block_bits
+from automask.compiler.cfg.longest_match import first_byte_bits, state_block_bits
 from automask.compiler.cfg.tables import GrammarTables, terminal_symbol
 from automask.errors import CompileLimitExceeded
 
@@ -52,13 +52,14 @@ ALL_BYTES = (1 << 256) - 1
 class EarleySet:
     """One Earley set.  ``waiting[symbol]`` lists the items whose next symbol is ``symbol``."""
 
-    __slots__ = ("items", "waiting", "entries", "accepting", "__weakref__")
+    __slots__ = ("items", "waiting", "entries", "accepting", "first_bytes", "__weakref__")
 
     def __init__(self) -> None:
         self.items: set[Item] | frozenset[Item] = frozenset()
         self.waiting: dict[int, list[Item]] = {}
         self.entries: tuple[tuple[int, EarleySet], ...] = ()
         self.accepting = False
+        self.first_bytes = -1  # the bytes its entries can start with (int bit set); -1: not computed
 
     def __repr__(self) -> str:
         return f"<EarleySet {len(self.items)} items, {len(self.entries)} entries>"
@@ -192,10 +193,17 @@ class EarleyEngine:
         if completions:
             here = self.complete(frozenset(completions))
             if any(completions.values()):
-                new_held = HeldEnds(
-                    tuple(entries),
-                    tuple((bits, terminal, origin) for (terminal, origin), bits in completions.items()),
-                )
+                # Only bytes the new set's terminals can start with matter: on any other byte its
+                # entries die at once, and so do those of a set built from fewer ends.
+                live = self._first_bytes(here)
+                if any(bits & live for bits in completions.values()):
+                    new_held = HeldEnds(
+                        tuple(entries),
+                        tuple(
+                            (bits & live, terminal, origin)
+                            for (terminal, origin), bits in completions.items()
+                        ),
+                    )
             entries.update(dict.fromkeys(here.entries))
         if not entries and here is None:
             return None
@@ -207,6 +215,17 @@ class EarleyEngine:
                 hint="grammar too ambiguous",
             )
         return ParseState(tuple(entries), here, new_held)
+
+    def _first_bytes(self, earley_set: EarleySet) -> int:
+        """The bytes ``earley_set``'s entries can start with (an int bit set, kept on the set)."""
+        found = earley_set.first_bytes
+        if found < 0:
+            table = self.tables.transitions
+            found = 0
+            for start, _ in earley_set.entries:
+                found |= first_byte_bits(table, start)
+            earley_set.first_bytes = found  # immutable value: a race only computes it twice
+        return found
 
     def _entries_after_ends(
         self, held: HeldEnds, ends: frozenset[tuple[int, EarleySet]]
