@@ -1,8 +1,8 @@
 """A byte-level Earley parser over terminals whose lexing is done by terminal DFAs.
 
-Semantics (the grammar IR's, i.e. lark's ``dynamic_complete``): a terminal may end at any
-byte where its regex accepts; every possible end is explored.  The parse state after a
-byte is a `ParseState`:
+Semantics (the grammar IR's): a terminal may end at any byte where its regex accepts (lark's
+``dynamic_complete``), except where longest match forbids it (below); every possible end is
+explored.  The parse state after a byte is a `ParseState`:
 
 - ``entries``: the live lexer *entries* ``(global DFA state, origin EarleySet)``: "some
   terminal ``T`` (the owner of the DFA state) started right after the Earley set ``origin``
