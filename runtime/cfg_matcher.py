@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from automask.compiler.cfg.earley import EarleyEngine, ParseState
+from automask.compiler.cfg.earley import ALL_BYTES, EarleyEngine, ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.subtree_memo import SubtreeMemo
@@ -121,10 +121,13 @@ class CFGGrammar(CompiledGrammar):
             variant = ParseState(entries, None)
             if self.cfg_limits.max_cached_masks:
                 part = self.regular_token_mask(variant)
+            elif first_bytes == ALL_BYTES:
+                self._fill_entries_mask(variant, out)
+                continue
             else:
                 part = np.zeros(self.words, dtype=np.uint32)
                 self._fill_entries_mask(variant, part)
-            out |= part & self.first_byte_row(first_bytes)
+            out |= part if first_bytes == ALL_BYTES else part & self.first_byte_row(first_bytes)
 
     def first_byte_row(self, first_bytes: int) -> np.ndarray:
         """The tokens whose first byte is in the int bit set ``first_bytes`` (uint32 ``[W]``,

@@ -236,9 +236,13 @@ class EarleyEngine:
         return tuple(dict.fromkeys(held.lexing + self.complete(ends).entries))
 
     def mask_variants(self, state: ParseState) -> list[tuple[int, tuple[tuple[int, EarleySet], ...]]]:
-        """``(first bytes as an int bit set, entries)``: the lexer entries that a token starting
-        with one of those bytes is read from.  One variant (every byte, ``state.entries``)
-        unless longest match holds back some of the ends made here (`HeldEnds`)."""
+        """``(first bytes as an int bit set, entries)``: a token starting with one of the bytes
+        may be read from those lexer entries; the mask is the union over the variants, each cut
+        to its first bytes.  One variant (every byte, ``state.entries``) unless longest match
+        holds back some of the ends made here (`HeldEnds`).  Then: the entries that go on, for
+        every byte (a mask is a union over its initial entries, so they are walked once); the
+        set of all ends, for the bytes no end blocks; the set of the ends a group of blocked
+        bytes allows, for that group (none when no end is allowed)."""
         held = state.held
         if held is None:
             return [(ALL_BYTES, state.entries)]
@@ -251,9 +255,12 @@ class EarleyEngine:
                 ends = held.allowed_ends(byte)
                 by_ends[ends] = by_ends.get(ends, 0) | low
                 blocked ^= low
-            variants = [(ALL_BYTES & ~held.blocked, state.entries)]
-            variants.extend((bits, self._entries_after_ends(held, ends)) for ends, bits in by_ends.items())
-            held.variants = variants  # a race only computes the same list twice
+            here = state.here
+            assert here is not None  # ends were made here
+            variants = [(ALL_BYTES, held.lexing), (ALL_BYTES & ~held.blocked, here.entries)]
+            variants.extend((bits, self.complete(ends).entries) for ends, bits in by_ends.items() if ends)
+            held.variants = [(bits, entries) for bits, entries in variants if entries]
+            # (a race only computes the same list twice)
         return held.variants
 
     def step_bytes(self, state: ParseState, data: bytes) -> ParseState | None:
