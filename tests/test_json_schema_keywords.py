@@ -350,6 +350,29 @@ CASES = [
         },
         [{"a": 1}, {"a": 1, "b": 2}, {"a": 1, "c": 3}, {"a": 1, "b": 2, "c": 3}, {"a": 1, "d": 1}],
     ),
+    # allOf of two patternProperties that leave other keys free: the union of the patterns
+    (
+        {
+            "allOf": [
+                {"patternProperties": {"^x": {"type": "integer"}}},
+                {
+                    "patternProperties": {"^y": {"type": "string"}, "^x": {"minimum": 3}},
+                    "properties": {"z": {}},
+                },
+            ]
+        },
+        [
+            {},
+            {"x1": 5},
+            {"x1": 2},
+            {"x1": "s"},
+            {"y": "s"},
+            {"y": 1},
+            {"z": 1},
+            {"w": None},
+            {"x": 4, "y": "a"},
+        ],
+    ),
 ]
 
 

@@ -124,7 +124,7 @@ def merge_schemas(
             merged[key] = {"anyOf": [merged[key], value]}
         elif key in ("anyOf", "oneOf"):
             raise CannotMerge(key, f"cannot intersect two different {key!r} values")
-        elif key in ("properties", "additionalProperties"):
+        elif key in ("properties", "additionalProperties", "patternProperties"):
             continue  # merged below, together
         else:
             raise CannotMerge(key, f"cannot intersect two different {key!r} values")
@@ -140,6 +140,12 @@ def merge_schemas(
     if "allOf" in merged and not merged["allOf"]:
         del merged["allOf"]
     return merged
+
+
+def _allows_other_keys(schema: dict) -> bool:
+    """Whether keys outside ``properties`` and ``patternProperties`` are unconstrained."""
+    extra = schema.get("additionalProperties", True)
+    return extra is True or extra == {}
 
 
 def _merge_types(left: Any, right: Any) -> list[str]:
@@ -159,7 +165,19 @@ def _merge_properties(left: dict, right: dict, merged: dict) -> None:
         and "patternProperties" in right
         and not json_equal(left["patternProperties"], right["patternProperties"])
     ):
-        raise CannotMerge("patternProperties", "cannot intersect two patternProperties")
+        if _allows_other_keys(left) and _allows_other_keys(right):
+            # Every pattern of either side applies to every key it matches, and no key falls to
+            # an additionalProperties: the union of the patterns (one pattern on both sides: both
+            # schemas) is the intersection.
+            patterns = dict(left["patternProperties"])
+            for pattern, schema in right["patternProperties"].items():
+                known = patterns.get(pattern)
+                patterns[pattern] = (
+                    schema if known is None or json_equal(known, schema) else {"allOf": [known, schema]}
+                )
+            merged["patternProperties"] = patterns
+        else:
+            raise CannotMerge("patternProperties", "cannot intersect two patternProperties")
     for side, other in ((left, right), (right, left)):
         if (
             "patternProperties" in side
