@@ -541,6 +541,26 @@ COMPLEMENT_CASES = [
         },
         [{}, {"foo": "x"}, {"bar": "y"}, {"foo": "x", "bar": "y"}, {"baz": 1}],
     ),
+    # overlapping patternProperties (intersections and differences of key automata)
+    (
+        {
+            "type": "object",
+            "patternProperties": {"a": {"type": "number", "minimum": 10}, "b": {"type": "integer"}},
+            "properties": {"ab": {"maximum": 20}},
+            "additionalProperties": False,
+        },
+        [
+            {},
+            {"a": 11},
+            {"a": 5},
+            {"b": 1.5},
+            {"ab": 12},
+            {"ab": 12.5},
+            {"xaby": 11},
+            {"xaby": 11.5},
+            {"d": 1},
+        ],
+    ),
 ]
 
 

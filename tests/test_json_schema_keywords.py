@@ -373,6 +373,43 @@ CASES = [
             {"x": 4, "y": "a"},
         ],
     ),
+    # overlapping patterns: a key takes the schemas of every pattern it matches
+    (
+        {
+            "type": "object",
+            "patternProperties": {"a": {"type": "number", "minimum": 10}, "b": {"type": "integer"}, "^c": {}},
+            "properties": {"ab": {"maximum": 20}},
+            "additionalProperties": False,
+        },
+        [
+            {},
+            {"a": 11},
+            {"a": 5},
+            {"b": 1.5},
+            {"b": 3},
+            {"ab": 12},
+            {"ab": 12.5},
+            {"ab": 25},
+            {"xaby": 11},
+            {"xaby": 11.5},
+            {"xaby": 9},
+            {"cab": 10},
+            {"cab": 10.5},
+            {"c": "s"},
+            {"d": 1},
+            {"ca": "s"},
+        ],
+    ),
+    (
+        {
+            "allOf": [
+                {"type": "object", "patternProperties": {"a": {"type": "number", "minimum": 10}}},
+                {"type": "object", "patternProperties": {"b": {"type": "number", "minimum": 3}}},
+            ],
+            "minProperties": 1,
+        },
+        [{}, {"a": 10}, {"a": 9}, {"b": 3}, {"b": 2}, {"ab": 10}, {"ab": 9}, {"c": "s"}, {"ab": "s"}],
+    ),
 ]
 
 

@@ -75,8 +75,9 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         listed = {name for name, _, _ in declared}
         declared.extend((name, additional, f"{pointer}/additionalProperties") for name in outside - listed)
     matching: dict[str, list[str]] = {}
+    atoms: list[tuple[str, ...]] | None = None
     if patterns:
-        matching = _check_patterns(ctx, patterns, declared, pointer)
+        matching, atoms = _check_patterns(ctx, patterns, declared, pointer)
     members: list[tuple[RegexNode, bool]] = []
     witnesses: list[bool] = []  # per member: its key is not among ``outside``
     for name, sub, sub_pointer in declared:
@@ -98,11 +99,24 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         if names_schema is not True:
             ctx.unsupported("propertyNames", pointer, "propertyNames together with patternProperties")
         matched_names = [name for name in names if matching.get(name)]
-        for pattern, sub in patterns.items():
-            pattern_keys = json_string(pattern_node(pattern))
-            if any(pattern in matching[name] for name in matched_names):  # listed names go first
-                pattern_keys = intersection(pattern_keys, encoded_key_not_in(matched_names))
-            value = ctx.compile(sub, f"{pointer}/patternProperties/{pattern}", depth)
+        overlapping = atoms is not None
+        if atoms is None:  # disjoint patterns: one member kind per pattern
+            atoms = [(pattern,) for pattern in patterns]
+        for atom in atoms:  # the keys matching exactly these patterns take all their schemas
+            pattern_keys = json_string(pattern_node(atom[0]))
+            for pattern in atom[1:]:
+                pattern_keys = intersection(pattern_keys, json_string(pattern_node(pattern)))
+            others = [pattern for pattern in patterns if pattern not in atom]
+            if overlapping and others:
+                pattern_keys = difference(
+                    pattern_keys, alternation(json_string(pattern_node(other)) for other in others)
+                )
+            if any(pattern in matching[name] for name in matched_names for pattern in atom):
+                pattern_keys = intersection(
+                    pattern_keys, encoded_key_not_in(matched_names)
+                )  # listed go first
+            sub = patterns[atom[0]] if len(atom) == 1 else {"allOf": [patterns[pattern] for pattern in atom]}
+            value = ctx.compile(sub, f"{pointer}/patternProperties/{atom[0]}", depth)
             extras.append(concat([pattern_keys, token(":", options), value]))
     if additional is not False and names_schema is not False:
         keys = encoded_key_not_in(names)
@@ -271,11 +285,18 @@ def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: st
     return dfa.matches(json.dumps(name, ensure_ascii=False).encode())
 
 
+MAX_OVERLAPPING_PATTERNS = 5
+"""Most ``patternProperties`` patterns that may overlap (their key classes are up to
+``2 ** n - 1`` combinations, each an intersection and difference of automata)."""
+
+
 def _check_patterns(
     ctx: SchemaCompiler, patterns: dict, declared: list, pointer: str
-) -> dict[str, list[str]]:
-    """The patterns matching each listed name; refuses overlapping patterns (an additional
-    key matched by two of them would need both schemas on one member)."""
+) -> tuple[dict[str, list[str]], list[tuple[str, ...]] | None]:
+    """``(the patterns matching each listed name, atoms)``.  ``atoms`` is None when the patterns
+    are pairwise disjoint; otherwise the sets of patterns that some key matches together and no
+    other pattern matches (a key takes the schemas of every pattern it matches), in order of
+    size -- refused past `MAX_OVERLAPPING_PATTERNS` patterns."""
     from automask.compiler.json_schema.combinators import dfas_disjoint
     from automask.compiler.regex import ast_to_dfa
 
@@ -284,6 +305,34 @@ def _check_patterns(
         name: [pattern for dfa, pattern in zip(dfas, patterns, strict=True) if dfa.matches(name.encode())]
         for name, _, _ in declared
     }
-    if not all(dfas_disjoint(a, b) for i, a in enumerate(dfas) for b in dfas[i + 1 :]):
-        ctx.unsupported("patternProperties", pointer, "overlapping patterns")
-    return matching
+    if all(dfas_disjoint(a, b) for i, a in enumerate(dfas) for b in dfas[i + 1 :]):
+        return matching, None
+    if len(dfas) > MAX_OVERLAPPING_PATTERNS:
+        ctx.unsupported(
+            "patternProperties", pointer, f"more than {MAX_OVERLAPPING_PATTERNS} overlapping patterns"
+        )
+        return matching, None
+    return matching, _pattern_atoms(ctx, list(patterns), dfas)
+
+
+def _pattern_atoms(ctx: SchemaCompiler, patterns: list[str], dfas: list) -> list[tuple[str, ...]]:
+    """The non-empty classes "matches exactly these patterns" (see `_check_patterns`)."""
+    from itertools import combinations
+
+    from automask.compiler.automata.product import product_dfa
+    from automask.errors import EmptyLanguage
+
+    atoms: list[tuple[str, ...]] = []
+    for size in range(1, len(patterns) + 1):
+        for chosen in combinations(range(len(patterns)), size):
+            dfa = dfas[chosen[0]]
+            try:
+                for index in chosen[1:]:
+                    dfa = product_dfa(dfa, dfas[index], "intersection", ctx.limits)
+                for index in range(len(patterns)):
+                    if index not in chosen:
+                        dfa = product_dfa(dfa, dfas[index], "difference", ctx.limits)
+            except EmptyLanguage:
+                continue
+            atoms.append(tuple(patterns[index] for index in chosen))
+    return atoms
