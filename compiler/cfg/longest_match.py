@@ -2,8 +2,8 @@
 
 The rule: terminal ``T`` in DFA state ``s`` (accepting) may not end before byte ``b`` when
 ``b`` takes ``T`` to another accepting state -- the next byte would make a longer match of the
-same terminal.  `blocked_bytes` gives, per global DFA state, those bytes as a 256-bit Python
-int (0 for states that never block).  The engine applies it wherever a terminal ends before
+same terminal.  `state_block_bits` gives, per DFA state, those bytes as a 256-bit Python int
+(0 for states that never block).  The engine applies it wherever a terminal ends before
 a known byte: the parser's `EarleyEngine.step_byte`, the trie walks' completion points, and
 the first byte of the next token (`EarleyEngine.mask_variants`).
 
@@ -11,10 +11,11 @@ Why not every terminal: the rule can make a prefix a dead end.  ``start: NAME NA
 ``%ignore`` derives nothing under it (the first name never ends), yet ``"ab"`` looks like a
 live prefix to the lexer, and a token mask would allow it.  `longest_match_terminals` keeps
 the rule only for terminals for which it provably never does that: for every terminal ``U``
-that may follow ``T`` and every set of bytes ``T`` may block, ``U`` can start with a byte
-outside it, or an ignored terminal ``I`` that may sit between them can (and ``U`` can then
-start with a byte ``I`` does not block).  By induction over the rest of the text, every
-prefix the engine keeps can still be completed.  Terminals failing the check keep the plain
+that may follow ``T`` (not matching the empty string), from every state of ``T`` some
+accepting state is reachable whose blocked bytes leave one of ``U``'s first bytes free -- or
+the same holds for an ignored terminal ``I`` that may sit between them, and for ``U`` after
+``I``.  By induction over the rest of the text, every prefix the engine keeps can still be
+completed.  Terminals failing the check keep the plain
 semantics (every split); their names are reported (`GrammarTables.longest_match_refused`).
 """
 
