@@ -40,7 +40,7 @@ from automask.compiler.cfg.subtree_memo import SubtreeMemo
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.cfg.token_walk import JobScratch, TerminalTokenTable, fill_token_mask
 from automask.compiler.vocabulary.vocabulary import Vocabulary
-from automask.runtime.bitmask import as_numpy_bitmask
+from automask.runtime.bitmask import as_numpy_bitmask, token_ids_to_bitmask
 from automask.runtime.compiled_grammar import CompiledGrammar
 from automask.runtime.forced_text import greedy_tokens
 from automask.runtime.matcher import HistoryMatcher
@@ -136,16 +136,16 @@ class CFGGrammar(CompiledGrammar):
         if found is not None:
             return found
         trie, table = self.token_table.trie, self.token_table
-        row = np.zeros(self.words, dtype=np.uint32)
         first, stop = int(table.child_offsets[0]), int(table.child_offsets[1])  # the root's children
-        for byte, node in zip(
-            table.child_bytes[first:stop].tolist(), table.child_nodes[first:stop].tolist(), strict=True
-        ):
-            if (first_bytes >> byte) & 1:
-                tokens = trie.token_ids[trie.token_offsets[node] : trie.token_offsets[trie.node_end[node]]]
-                np.bitwise_or.at(
-                    row, tokens >> 5, np.left_shift(np.uint32(1), (tokens & 31).astype(np.uint32))
-                )
+        subtrees = [
+            trie.token_ids[trie.token_offsets[node] : trie.token_offsets[trie.node_end[node]]]
+            for byte, node in zip(
+                table.child_bytes[first:stop].tolist(), table.child_nodes[first:stop].tolist(), strict=True
+            )
+            if (first_bytes >> byte) & 1
+        ]
+        ids = np.concatenate(subtrees) if subtrees else np.zeros(0, dtype=np.int32)
+        row = token_ids_to_bitmask(ids, self.vocab.size).view(np.uint32)
         row.setflags(write=False)
         self._first_byte_rows[first_bytes] = row  # immutable value: a race only builds it twice
         return row

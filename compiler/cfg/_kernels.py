@@ -30,6 +30,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from automask.compiler.cfg import longest_match
 from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
 
 
@@ -222,6 +223,14 @@ _FILL_SIGNATURE = nb.int64(
 )
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def extends_match(transitions, accepting, state, byte):  # pragma: no cover - compiled
+    """Whether ``byte`` takes ``state`` to an accepting state again: an end longest match
+    forbids (`longest_match.extends_match` is the numpy form)."""
+    target = transitions[state, byte]
+    return target >= 0 and accepting[target]
+
+
 @nb.njit(cache=True, nogil=True)
 def _add_pair(
     states, entries, covered, level, count, state, entry, is_covered, entry_stamp, visit
@@ -345,10 +354,8 @@ def fill_mask(
             if source >= 0:  # a lexer pair: step it
                 lo, hi = 0, 1
             else:  # a started set: only its entries live on this byte
-                if source <= -2:  # started by a longest-match end: not before a byte extending it
-                    extended = transitions[-2 - source, byte]
-                    if extended >= 0 and accepting[extended]:
-                        continue
+                if source <= -2 and extends_match(transitions, accepting, -2 - source, byte):
+                    continue  # started by a longest-match end: not before a byte extending it
                 base = entries[sp, j] * 257 + byte
                 lo, hi = byte_offsets[base], byte_offsets[base + 1]
             for k in range(lo, hi):
@@ -461,8 +468,9 @@ def fill_mask_reference(
                     continue
                 stepped.add((target, entry))
                 if accepting[target] and position + 1 < len(data) and entry >= 0:
-                    extended = int(transitions[target, data[position + 1]])
-                    if longest[target] and extended >= 0 and accepting[extended]:
+                    if longest[target] and longest_match.extends_match(
+                        transitions, accepting, target, data[position + 1]
+                    ):
                         continue
                     following = int(entry_next[entry])
                     if not 0 <= following < num_sets:

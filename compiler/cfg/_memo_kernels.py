@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from automask.compiler.cfg._kernels import hash_slot
+from automask.compiler.cfg._kernels import extends_match, hash_slot
 from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
 
 
@@ -157,10 +157,8 @@ def _group_points(
         node = point_nodes[p]
         state = point_states[p]
         for c in range(child_offsets[node + 1], child_offsets[node + 2]):
-            if longest[state]:
-                extended = transitions[state, child_bytes[c]]
-                if extended >= 0 and accepting[extended]:
-                    continue
+            if longest[state] and extends_match(transitions, accepting, state, child_bytes[c]):
+                continue
             keys[at] = ((np.int64(point_entries[p]) * 256 + np.int64(child_bytes[c])) << 32) | np.int64(node)
             at += 1
     keys = np.unique(keys[:at])

@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
-
 from automask.compiler.cfg.limits import CFGLimits
-from automask.compiler.cfg.longest_match import first_byte_bits, state_block_bits
+from automask.compiler.cfg.longest_match import first_byte_bits
 from automask.compiler.cfg.tables import GrammarTables, terminal_symbol
 from automask.errors import CompileLimitExceeded
 
@@ -150,15 +148,7 @@ class EarleyEngine:
         self._owner: list[int] = tables.state_terminal.tolist()
         self._start_of: list[int] = tables.terminal_start.tolist()
         self._has_out: list[bool] = (tables.transitions >= 0).any(axis=1).tolist()
-        self._block_bits: list[int] | None = None  # per state: the next bytes its end is blocked on
-        if tables.longest is not None:
-            bits = [0] * tables.num_states
-            states = np.flatnonzero(tables.longest & tables.accepting)
-            for state, blocked in zip(
-                states.tolist(), state_block_bits(tables.transitions, tables.accepting, states), strict=True
-            ):
-                bits[state] = blocked
-            self._block_bits = bits
+        self._block_bits = tables.end_blocks  # per state: the next bytes its end is blocked on
 
     # ------------------------------------------------------------------ states
 
@@ -176,7 +166,7 @@ class EarleyEngine:
         if held is not None and (held.blocked >> byte) & 1:
             current = self._entries_after_ends(held, held.allowed_ends(byte))
         entries: dict[tuple[int, EarleySet], None] = {}
-        completions: dict[tuple[int, EarleySet], int] = {}
+        completions: dict[tuple[int, EarleySet], int] = {}  # (terminal, origin) -> blocked bytes
         block_bits = self._block_bits
         for dfa_state, origin in current:
             target = table[dfa_state * 256 + byte]
@@ -185,14 +175,16 @@ class EarleyEngine:
             entries[(target, origin)] = None
             if accepting[target]:
                 key = (owner[target], origin)
-                bits = 0 if block_bits is None else block_bits[target]
-                # the same terminal from the same origin set in two states: blocked where both are
-                completions[key] = completions.get(key, bits) & bits
+                if block_bits is None:
+                    completions[key] = 0
+                else:  # the same terminal from the same origin set in two states: blocked where both are
+                    bits = block_bits[target]
+                    completions[key] = completions.get(key, bits) & bits
         here = None
         new_held = None
         if completions:
             here = self.complete(frozenset(completions))
-            if any(completions.values()):
+            if block_bits is not None and any(completions.values()):
                 # Only bytes the new set's terminals can start with matter: on any other byte its
                 # entries die at once, and so do those of a set built from fewer ends.
                 live = self._first_bytes(here)

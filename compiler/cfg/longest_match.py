@@ -26,13 +26,23 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def extends_match(
+    transitions: np.ndarray, accepting: np.ndarray, states: np.ndarray, next_bytes: np.ndarray
+) -> np.ndarray:
+    """Whether each byte takes its state to an accepting state again (broadcast arrays): the
+    ends longest match forbids.  The numba kernels inline the same test
+    (`_kernels.extends_match`)."""
+    targets = transitions[states, next_bytes]
+    return (targets >= 0) & accepting[np.maximum(targets, 0)]
+
+
 def state_block_bits(transitions: np.ndarray, accepting: np.ndarray, states: np.ndarray) -> list[int]:
     """For each state of ``states``: the bytes after which it is accepting again, as an int
     bit set (0 unless the state itself accepts)."""
     if states.shape[0] == 0:
         return []
-    targets = transitions[states]
-    again = (targets >= 0) & accepting[np.maximum(targets, 0)] & accepting[states][:, None]
+    again = extends_match(transitions, accepting, states[:, None], np.arange(256)[None, :])
+    again &= accepting[states][:, None]
     packed = np.packbits(again, axis=1, bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
@@ -115,9 +125,11 @@ def longest_match_terminals(
     follow: list[set[int]],
     nullable_terminals: frozenset[int],
     ignored: Sequence[int],
-) -> tuple[set[int], set[int]]:
-    """``(kept, refused)``: the terminals longest match applies to, and those it could leave a
-    dead end for (see the module docstring).  Terminals that never block are in neither set.
+) -> tuple[set[int], set[int], list[int]]:
+    """``(kept, refused, block)``: the terminals longest match applies to, those it could leave
+    a dead end for (see the module docstring; terminals that never block are in neither set),
+    and per global state the bytes its end is blocked on (`state_block_bits`; 0 for states of
+    terminals not kept).
 
     "``T`` can end before ``U``": from every state of ``T`` (a prefix may stop in any), some
     accepting state is reachable whose blocked bytes leave one of ``U``'s first bytes free.
@@ -168,7 +180,12 @@ def longest_match_terminals(
                 refused.add(terminal)
                 changed = True
                 break
-    return kept, refused
+    kept_states = np.isin(state_terminal, np.array(sorted(kept), dtype=np.int32))
+    return (
+        kept,
+        refused,
+        [int(bits) if keep else 0 for bits, keep in zip(block.tolist(), kept_states.tolist(), strict=True)],
+    )
 
 
 def _every_state_reaches(

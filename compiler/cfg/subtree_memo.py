@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from automask.compiler.cfg import _kernels, _memo_kernels
+from automask.compiler.cfg.longest_match import extends_match
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.cfg.terminal_cache import TrieChildren, walk_with_completions
@@ -450,9 +451,9 @@ def _groups(
     point_nodes = np.repeat(nodes, counts)
     point_entries = np.repeat(entries, counts)
     point_states = np.repeat(states, counts)
-    extended = tables.transitions[point_states, child_bytes]
     ends = ~(
-        tables.longest_states[point_states] & (extended >= 0) & tables.accepting[np.maximum(extended, 0)]
+        tables.longest_states[point_states]
+        & extends_match(tables.transitions, tables.accepting, point_states, child_bytes)
     )
     point_nodes, point_entries, child_bytes = point_nodes[ends], point_entries[ends], child_bytes[ends]
     order = np.lexsort((point_nodes, child_bytes, point_entries))

@@ -70,6 +70,9 @@ class GrammarTables:
     longest: np.ndarray | None = None
     """bool ``[S]`` (read-only): the state's terminal follows longest match (`longest_match`);
     None when no terminal does (see `longest_states`)."""
+    end_blocks: tuple[int, ...] | None = None
+    """Per state, the next bytes its terminal may not end before (an int bit set, 0 for most);
+    None when no terminal follows longest match."""
     longest_match_refused: tuple[str, ...] = ()
     """Terminals of a longest-match grammar that keep every split, because the rule could make
     a dead end of some prefix (`longest_match.longest_match_terminals`)."""
@@ -189,18 +192,19 @@ def build_grammar_tables(
     for index, (lhs, _) in enumerate(rules):
         rules_of[lhs].append(index)
     nullable = _nullable(rules, nullable_terminals)
-    longest, refused = None, ()
+    longest, end_blocks, refused = None, None, ()
     if grammar.longest_match:
         follow = follow_terminals(
             [lhs for lhs, _ in rules], [rhs for _, rhs in rules],
             nullable | {terminal_symbol(t) for t in nullable_terminals}, len(terminal_names),
         )  # fmt: skip
-        kept, refused_ids = longest_match_terminals(
+        kept, refused_ids, blocks = longest_match_terminals(
             transitions, accepting, state_terminal, terminal_start, follow, nullable_terminals, ignore_ids
         )
         if kept:
             longest = np.isin(state_terminal, np.array(sorted(kept), dtype=np.int32))
             longest.setflags(write=False)
+            end_blocks = tuple(blocks)
         refused = tuple(terminal_names[t] for t in sorted(refused_ids))
     return GrammarTables(
         nonterminal_names=tuple(nonterminal_names),
@@ -220,6 +224,7 @@ def build_grammar_tables(
             np.cumsum([0] + [0 if d is None else d.num_states for d in dfas])[:-1].tolist()
         ),
         longest=longest,
+        end_blocks=end_blocks,
         longest_match_refused=refused,
     )
 

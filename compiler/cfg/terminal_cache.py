@@ -46,6 +46,7 @@ from automask.compiler.automata._kernels import (
 )
 from automask.compiler.automata.byte_dfa import ByteDFA
 from automask.compiler.cfg import _kernels, _plain_kernels
+from automask.compiler.cfg.longest_match import extends_match
 from automask.compiler.cfg.plain_slice import PlainSlice, build_plain_slice
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
@@ -343,8 +344,7 @@ def _completions_by_child_byte(
     sorted_bytes = child_bytes[order]
     offsets = np.zeros(257, dtype=np.int64)
     np.cumsum(np.bincount(sorted_bytes, minlength=256), out=offsets[1:])
-    targets = transitions[np.repeat(states, counts)[order], sorted_bytes]
-    ends = (targets < 0) | ~accepting[np.maximum(targets, 0)]
+    ends = ~extends_match(transitions, accepting, np.repeat(states, counts)[order], sorted_bytes)
     if ends.all():
         return offsets, nodes, offsets, nodes
     longest_offsets = np.zeros(257, dtype=np.int64)
