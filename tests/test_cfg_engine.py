@@ -321,47 +321,43 @@ def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
     assert compiled.tables.longest is not None or every_split or syntax == "gbnf"
     memo = compiled.subtree_memo
     memo.build_credit = math.inf
-    kernel_walk, compared, nested = memo._walk, [], []
+    compared, nested = [], []
     trie = compiled.token_table.trie
-
-    def checked_walk(signature, code, slots):
-        roots, byte = memo._roots(code, slots)
-        children = memo.children
-        below = np.sort(
-            [
-                children.nodes[p]
-                for m in roots.tolist()
-                for p in range(children.offsets[m + 1], children.offsets[m + 2])
-                if children.bytes[p] == byte
-            ]
-        )
-        ends = trie.node_end[below]  # does a child's subtree hold another child?
-        nested.append(bool(np.any(below[1:] < np.maximum.accumulate(ends)[:-1])))
-        built = kernel_walk(signature, code, slots)
-        expected = memo._walk_reference(signature, code, slots)
-        for got, want in zip(built, expected, strict=True):
-            assert got.dtype == want.dtype and np.array_equal(got, want)
-        compared.append(code)
-        return built
-
-    memo._walk = checked_walk
-    # A shadow memo fed the same walks through the numpy `_insert_reference`: after every insert
-    # its arrays and counts equal those `_memo_kernels.append_memo` wrote.
+    # A shadow memo replays every key `build_memos` was given through the references
+    # (`_walk_reference`, `_insert_reference`); after every build its arrays and counts equal
+    # the kernel's.  Each memo's walk is also compared with `memo_walk` on its own.
     shadow = type(memo)(memo.tables, memo.trie, memo.children, memo.words, memo.index, memo.max_bytes)
-    kernel_insert = memo._insert
+    kernel_build = memo._build_chunk
 
-    def checked_insert(key, *walked):
-        kernel_insert(key, *walked)
-        shadow._insert_reference(key, *walked)
-        assert (memo.num_memos, memo._num_groups, memo._num_rows) == (
-            shadow.num_memos,
-            shadow._num_groups,
-            shadow._num_rows,
-        )
+    def checked_build(keys, slots):
+        kernel_build(keys, slots)
+        for signature, code in keys:
+            key = (signature << _kernels.JOB_SHIFT) | code
+            arrays = shadow._arrays
+            if _kernels.table_lookup(arrays["table_keys"], arrays["table_values"], key) >= 0:
+                continue
+            roots, byte = shadow._roots(code, slots)
+            children = memo.children
+            below = np.sort(
+                [
+                    children.nodes[p]
+                    for m in roots.tolist()
+                    for p in range(children.offsets[m + 1], children.offsets[m + 2])
+                    if children.bytes[p] == byte
+                ]
+            )
+            ends = trie.node_end[below]  # does a child's subtree hold another child?
+            nested.append(bool(np.any(below[1:] < np.maximum.accumulate(ends)[:-1])))
+            expected = shadow._walk_reference(signature, code, slots)
+            for got, want in zip(shadow._walk(signature, code, slots), expected, strict=True):
+                assert got.dtype == want.dtype and np.array_equal(got, want)
+            shadow._insert_reference(key, *expected)
+            compared.append(code)
+        assert np.array_equal(memo._counters, shadow._counters)
         for name, array in memo._arrays.items():
             assert np.array_equal(array, shadow._arrays[name]), name
 
-    memo._insert = checked_insert
+    memo._build_chunk = checked_build
     matcher = compiled.matcher()
     for token in greedy_tokenize(compiled.vocab, text):
         compiled.regular_token_mask(matcher._state)
@@ -1063,6 +1059,29 @@ def test_terminal_rows_are_shared_by_equal_tables_and_never_by_a_fingerprint_col
     assert rows_first is not rows_other
     assert np.array_equal(rows_other.transitions, other.transitions)
     assert not np.array_equal(rows_first.state(first.start).row, rows_other.state(other.start).row)
+
+
+def test_completions_by_child_byte_kernel_matches_its_reference(vocab_llama3):
+    """Completion points grouped by child byte: the kernel against the numpy reference on
+    real trie nodes, with DFA states where some child bytes extend the match and some do not."""
+    from automask.compiler.cfg.terminal_cache import completions_by_child_byte_reference, terminal_cache
+
+    cache = terminal_cache(vocab_llama3)
+    children = cache.children
+    rng = np.random.default_rng(5)
+    transitions = rng.integers(-1, 8, size=(8, 256)).astype(np.int32)
+    accepting = rng.random(8) < 0.5
+    with_children = np.flatnonzero(children.offsets[2:] > children.offsets[1:-1]).astype(np.int32)
+    for count in (0, 1, 7, 200):
+        nodes = np.sort(rng.choice(with_children, size=count, replace=False)).astype(np.int32)
+        states = rng.integers(0, 8, size=count).astype(np.int32)
+        got = _kernels.completions_by_child_byte(
+            nodes, states, children.offsets, children.bytes, transitions, accepting
+        )
+        want = completions_by_child_byte_reference(nodes, states, children, transitions, accepting)
+        for got_array, want_array in zip(got, want, strict=True):
+            assert np.array_equal(got_array, want_array)
+        assert got[1].shape[0] >= count and got[3].shape[0] <= got[1].shape[0]
 
 
 def test_live_entries_by_byte_kernel_matches_its_reference():

@@ -781,3 +781,51 @@ def live_entries_by_byte(transitions, states):  # pragma: no cover - compiled
                 entries[fill[byte]] = entry
                 fill[byte] += 1
     return offsets, entries
+
+
+@nb.njit(
+    nb.types.Tuple((nb.int64[::1], nb.int32[::1], nb.int64[::1], nb.int32[::1]))(
+        _readonly(nb.int32, 1),  # completion nodes (preorder)
+        _readonly(nb.int32, 1),  # the DFA state at each
+        _readonly(nb.int64, 1),  # child offsets (`child_lists`)
+        _readonly(nb.uint8, 1),  # child bytes
+        _readonly(nb.int32, 2),  # transitions
+        _readonly(nb.boolean, 1),  # accepting
+    ),
+    cache=True,
+    nogil=True,
+)
+def completions_by_child_byte(
+    completions, states, child_offsets, child_bytes, transitions, accepting
+):  # pragma: no cover - compiled
+    """``(offsets int64 [257], nodes, longest offsets [257], longest nodes)``: the completion
+    nodes grouped by the bytes of their children, in their order within a byte (a node is in
+    one group per child), then only the pairs whose byte does not extend the match
+    (`extends_match`).  A state's completion points (`terminal_cache.build_state_row`).
+    Reference: `terminal_cache.completions_by_child_byte_reference`."""
+    offsets = np.zeros(257, dtype=np.int64)
+    longest_offsets = np.zeros(257, dtype=np.int64)
+    for i in range(completions.shape[0]):
+        node = completions[i]
+        for position in range(child_offsets[node + 1], child_offsets[node + 2]):
+            byte = child_bytes[position]
+            offsets[byte + 1] += 1
+            if not extends_match(transitions, accepting, states[i], byte):
+                longest_offsets[byte + 1] += 1
+    for byte in range(256):
+        offsets[byte + 1] += offsets[byte]
+        longest_offsets[byte + 1] += longest_offsets[byte]
+    nodes = np.empty(offsets[256], dtype=np.int32)
+    longest_nodes = np.empty(longest_offsets[256], dtype=np.int32)
+    fill = offsets[:256].copy()
+    longest_fill = longest_offsets[:256].copy()
+    for i in range(completions.shape[0]):
+        node = completions[i]
+        for position in range(child_offsets[node + 1], child_offsets[node + 2]):
+            byte = child_bytes[position]
+            nodes[fill[byte]] = node
+            fill[byte] += 1
+            if not extends_match(transitions, accepting, states[i], byte):
+                longest_nodes[longest_fill[byte]] = node
+                longest_fill[byte] += 1
+    return offsets, nodes, longest_offsets, longest_nodes

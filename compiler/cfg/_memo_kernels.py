@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from automask.compiler.cfg._kernels import extends_match, hash_slot
+from automask.compiler.cfg._kernels import JOB_SHIFT, extends_match, hash_slot, table_lookup
 from automask.compiler.token_index._kernels import TRIE_ARRAY_TYPES
 
 
@@ -363,3 +363,277 @@ def append_memo(
     table_values[at] = memo
     table_keys[at] = key
     return True
+
+
+# ---------------------------------------------------------------------------------------
+# Root lists shared by content (``group_code``), found through a hash table.
+#
+# ``root_keys`` int64 / ``root_groups`` int32 (open addressing, linear probing, -1 = empty,
+# at most half full) map a hash of ``(byte, nodes)`` to the first group with that byte and
+# those nodes (the only group that keeps its nodes in ``node_pool``); a hash match is
+# confirmed by comparing the nodes.  `SubtreeMemo._group_codes_reference` is the
+# specification: the first earlier group with the same byte and nodes.
+# ---------------------------------------------------------------------------------------
+
+_ROOT_HASH_MULTIPLIER = np.int64(-7046029254386353131)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _root_list_hash(byte, nodes, start, stop):  # pragma: no cover - compiled
+    h = np.int64(byte) + np.int64(1)
+    for i in range(start, stop):
+        h = (h ^ np.int64(nodes[i])) * _ROOT_HASH_MULTIPLIER
+    return (h ^ (h >> 29)) & np.int64(0x7FFFFFFFFFFFFFFF)  # >= 0: -1 marks an empty slot
+
+
+@nb.njit(cache=True, nogil=True)
+def _same_nodes(left, left_start, left_stop, right, right_start, right_stop):  # pragma: no cover - compiled
+    if left_stop - left_start != right_stop - right_start:
+        return False
+    for i in range(left_stop - left_start):  # noqa: SIM110 - a generator in all() does not compile in numba
+        if left[left_start + i] != right[right_start + i]:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _find_root_list(
+    root_keys, root_groups, h, byte, nodes, start, stop, group_byte, group_node_offsets, node_pool
+):  # pragma: no cover - compiled
+    """The group holding root list ``(byte, nodes[start:stop])`` (hash ``h``), or -1."""
+    mask = root_keys.shape[0] - 1
+    at = hash_slot(h, mask)
+    while root_keys[at] >= 0:
+        if root_keys[at] == h:
+            g = root_groups[at]
+            if group_byte[g] == byte and _same_nodes(
+                node_pool, group_node_offsets[g], group_node_offsets[g + 1], nodes, start, stop
+            ):
+                return g
+        at = (at + 1) & mask
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_root_list(root_keys, root_groups, h, group):  # pragma: no cover - compiled
+    mask = root_keys.shape[0] - 1
+    at = hash_slot(h, mask)
+    while root_keys[at] >= 0:
+        at = (at + 1) & mask
+    root_groups[at] = group
+    root_keys[at] = h
+
+
+@nb.njit(
+    nb.void(
+        nb.int64, _readonly(nb.int32, 1), _readonly(nb.int32, 1), _readonly(nb.int64, 1), _readonly(nb.int32, 1),
+        nb.int64[::1], nb.int32[::1],
+    ),
+    cache=True,
+    nogil=True,
+)  # fmt: skip
+def rehash_root_lists(
+    num_groups, group_byte, group_code, group_node_offsets, node_pool, root_keys, root_groups
+):  # pragma: no cover - compiled
+    """Fill the (empty) root table with every group that is its own code (a new generation)."""
+    for g in range(num_groups):
+        if group_code[g] == g:
+            h = _root_list_hash(group_byte[g], node_pool, group_node_offsets[g], group_node_offsets[g + 1])
+            _add_root_list(root_keys, root_groups, h, g)
+
+
+@nb.njit(
+    nb.void(_readonly(nb.int64, 1), _readonly(nb.int32, 1), nb.int64[::1], nb.int32[::1]),
+    cache=True,
+    nogil=True,
+)
+def rehash_table(old_keys, old_values, keys, values):  # pragma: no cover - compiled
+    """Insert every entry of the table ``old_keys -> old_values`` into the empty ``keys -> values``."""
+    mask = keys.shape[0] - 1
+    for i in range(old_keys.shape[0]):
+        key = old_keys[i]
+        if key >= 0:
+            at = hash_slot(key, mask)
+            while keys[at] >= 0:
+                at = (at + 1) & mask
+            values[at] = old_values[i]
+            keys[at] = key
+
+
+NEEDED_FIELDS = (
+    "table_keys", "table_values", "memo_row", "memo_token_offsets", "token_pool", "memo_rows",
+    "memo_group_offsets", "group_entry", "group_byte", "group_code", "group_node_offsets", "node_pool",
+    "root_keys", "root_groups",
+)  # fmt: skip
+"""The arrays of `build_memos`, in its argument order (also the order of its ``needed`` output)."""
+
+
+_BUILD_MEMOS_SIGNATURE = nb.int64(
+    _readonly(nb.int64, 1),  # keys
+    _readonly(nb.int64, 1),  # key_state_offsets [keys + 1]
+    _readonly(nb.int32, 1),  # key_states
+    _readonly(nb.int64, 1),  # slot_byte_offsets (`token_walk.SlotArrays`)
+    _readonly(nb.int32, 1),  # slot_byte_nodes
+    _readonly(nb.int32, 2),  # transitions
+    _readonly(nb.boolean, 1),  # accepting
+    _readonly(nb.boolean, 1),  # longest
+    *TRIE_ARRAY_TYPES,
+    _readonly(nb.int64, 1),  # child_offsets
+    _readonly(nb.uint8, 1),  # child_bytes
+    _readonly(nb.int32, 1),  # child_nodes
+    nb.uint32[::1],  # row (zeroed scratch)
+    nb.int64,  # words
+    nb.int64[::1],  # counters [4] (in/out)
+    nb.int64[::1],  # needed [len(NEEDED_FIELDS)] (out)
+    nb.int64[::1],  # table_keys
+    nb.int32[::1],  # table_values
+    nb.int32[::1],  # memo_row
+    nb.int64[::1],  # memo_token_offsets
+    nb.int32[::1],  # token_pool
+    nb.uint32[:, ::1],  # memo_rows
+    nb.int64[::1],  # memo_group_offsets
+    nb.int32[::1],  # group_entry
+    nb.int32[::1],  # group_byte
+    nb.int32[::1],  # group_code
+    nb.int64[::1],  # group_node_offsets
+    nb.int32[::1],  # node_pool
+    nb.int64[::1],  # root_keys
+    nb.int32[::1],  # root_groups
+)
+
+
+@nb.njit(_BUILD_MEMOS_SIGNATURE, cache=True, nogil=True)
+def build_memos(
+    keys,
+    key_state_offsets,
+    key_states,
+    slot_byte_offsets,
+    slot_byte_nodes,
+    transitions,
+    accepting,
+    longest,
+    node_byte,
+    node_depth,
+    node_end,
+    token_offsets,
+    token_ids,
+    max_depth,
+    child_offsets,
+    child_bytes,
+    child_nodes,
+    row,
+    words,
+    counters,
+    needed,
+    table_keys,
+    table_values,
+    memo_row,
+    memo_token_offsets,
+    token_pool,
+    memo_rows,
+    memo_group_offsets,
+    group_entry,
+    group_byte,
+    group_code,
+    group_node_offsets,
+    node_pool,
+    root_keys,
+    root_groups,
+):  # pragma: no cover - compiled
+    """Build the memos of ``keys`` (``signature << JOB_SHIFT | code``, the signature's entry
+    start states at ``key_states[key_state_offsets[k] : ...]``) not built yet, in order: per
+    key one `memo_walk`, its groups' canonical codes (the root table), one `append_memo`.
+
+    ``counters`` int64 ``[4]`` (in/out): memos, groups, rows, root lists stored.  Returns how
+    many keys are done; fewer than ``len(keys)`` when an array lacks room for the next memo:
+    then ``needed`` holds the size every array of `NEEDED_FIELDS` needs and nothing of that
+    memo is written (the caller grows them, a new generation, and calls again with the rest).
+    Why one call for many memos: a first-visit memo is tiny (median 2 tokens, 1 group) and
+    the Python around three kernel calls per memo cost ten times its walk.
+    Reference: `SubtreeMemo._walk_reference`, `_group_codes_reference`, `_insert_reference`.
+    """
+    code_mask = (np.int64(1) << JOB_SHIFT) - 1
+    for k in range(keys.shape[0]):
+        key = keys[k]
+        if table_lookup(table_keys, table_values, key) >= 0:
+            continue
+        code = key & code_mask
+        if code & 1:
+            at = (code >> 1) // 256 * 257 + (code >> 1) % 256
+            roots = slot_byte_nodes[slot_byte_offsets[at] : slot_byte_offsets[at + 1]]
+            byte = (code >> 1) % 256
+        else:
+            group = code >> 1
+            roots = node_pool[group_node_offsets[group] : group_node_offsets[group + 1]]
+            byte = np.int64(group_byte[group])
+        tokens, groups, node_offsets, nodes = memo_walk(
+            transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids,
+            max_depth, child_offsets, child_bytes, child_nodes,
+            key_states[key_state_offsets[k] : key_state_offsets[k + 1]], roots.copy(), byte, row,
+        )  # fmt: skip
+        num_memos, num_groups, num_rows, num_roots = counters[0], counters[1], counters[2], counters[3]
+        # Canonical codes: an earlier group (stored, or of this memo) with the same root list.
+        num_new = groups.shape[0]
+        codes = np.empty(num_new, dtype=np.int32)
+        kept = np.zeros(num_new, dtype=np.bool_)
+        hashes = np.empty(num_new, dtype=np.int64)
+        new_roots = 0
+        for g in range(num_new):
+            start, stop = node_offsets[g], node_offsets[g + 1]
+            h = _root_list_hash(groups[g, 1], nodes, start, stop)
+            hashes[g] = h
+            found = _find_root_list(
+                root_keys, root_groups, h, groups[g, 1], nodes, start, stop, group_byte, group_node_offsets, node_pool
+            )  # fmt: skip
+            if found < 0:
+                for earlier in range(g):
+                    if (
+                        kept[earlier]
+                        and hashes[earlier] == h
+                        and groups[earlier, 1] == groups[g, 1]
+                        and _same_nodes(
+                            nodes, node_offsets[earlier], node_offsets[earlier + 1], nodes, start, stop
+                        )
+                    ):
+                        found = num_groups + earlier
+                        break
+            if found < 0:
+                found = num_groups + g
+                kept[g] = True
+                new_roots += 1
+            codes[g] = found
+        as_row = tokens.shape[0] > words
+        kept_nodes = 0
+        for g in range(num_new):
+            if kept[g]:
+                kept_nodes += node_offsets[g + 1] - node_offsets[g]
+        group_stop = num_groups + num_new
+        room_roots = root_keys.shape[0] >= 2 * (num_roots + new_roots) + 1
+        if not room_roots or not append_memo(
+            num_memos, num_groups, num_rows, key, tokens, groups, node_offsets, nodes, codes, kept, words,
+            table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
+            group_entry, group_byte, group_code, group_node_offsets, node_pool,
+        ):  # fmt: skip
+            needed[0] = 2 * (num_memos + 1) + 1
+            needed[1] = needed[0]
+            needed[2] = num_memos + 1
+            needed[3] = num_memos + 2
+            needed[4] = memo_token_offsets[num_memos] + (0 if as_row else tokens.shape[0])
+            needed[5] = num_rows + (1 if as_row else 0)
+            needed[6] = num_memos + 2
+            needed[7] = group_stop
+            needed[8] = group_stop
+            needed[9] = group_stop
+            needed[10] = group_stop + 1
+            needed[11] = group_node_offsets[num_groups] + kept_nodes
+            needed[12] = 2 * (num_roots + new_roots) + 1
+            needed[13] = needed[12]
+            return k
+        for g in range(num_new):
+            if kept[g]:
+                _add_root_list(root_keys, root_groups, hashes[g], num_groups + g)
+        counters[0] = num_memos + 1
+        counters[1] = group_stop
+        counters[2] = num_rows + (1 if as_row else 0)
+        counters[3] = num_roots + new_roots
+    return keys.shape[0]

@@ -54,6 +54,17 @@ class LoweredSets(NamedTuple):
     set_sig: np.ndarray
 
 
+class _LoweredSignature(NamedTuple):
+    """What every set of one lexer signature shares (computed once per signature, read-only):
+    its entries' DFA start states and terminals, and its byte -> entries lists (positions in
+    the set, `_kernels.live_entries_by_byte`)."""
+
+    states: np.ndarray
+    terminals: np.ndarray
+    byte_offsets: np.ndarray
+    byte_entries: np.ndarray
+
+
 class SetIndex:
     """Integer ids and lowered entries for the Earley sets of one grammar's `EarleyEngine`."""
 
@@ -62,10 +73,10 @@ class SetIndex:
         self.max_sets = max_sets
         self._lock = threading.Lock()
         self._epoch = 0
-        self._owner: list[int] = engine.tables.state_terminal.tolist()
+        self._owner = np.ascontiguousarray(engine.tables.state_terminal, dtype=np.int32)
         self._transitions = engine.tables.transitions
         self._signatures: dict[tuple[int, ...], int] = {}
-        self._signature_states: list[np.ndarray] = []
+        self._lowered_signatures: list[_LoweredSignature] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -137,28 +148,27 @@ class SetIndex:
             self._entry_terminal = _grown(self._entry_terminal, first + count, 0)
             self._entry_set = _grown(self._entry_set, first + count, 0)
             self._entry_next = _grown(self._entry_next, first + count, -1)
-        owner = self._owner
-        for offset, (dfa_state, _) in enumerate(entries):
-            self._entry_state[first + offset] = dfa_state
-            self._entry_terminal[first + offset] = owner[dfa_state]
-            self._entry_set[first + offset] = set_id
-            self._entry_next[first + offset] = -1
-        self._register_bytes(set_id, first, count)
+        signature = self._signature(tuple(state for state, _ in entries))
+        lowered = self._lowered_signatures[signature]
+        stop = first + count
+        self._entry_state[first:stop] = lowered.states
+        self._entry_terminal[first:stop] = lowered.terminals
+        self._entry_set[first:stop] = set_id
+        self._entry_next[first:stop] = -1
+        self._register_bytes(set_id, first, lowered)
         self._entry_first[set_id] = first
         self._entry_count[set_id] = count
-        self._set_sig[set_id] = self._signature(tuple(state for state, _ in entries))
+        self._set_sig[set_id] = signature
         self._num_entries = first + count
         self._sets.append(earley_set)
         self._ids[earley_set] = set_id
         self._snapshot = self._make_snapshot()
         return set_id
 
-    def _register_bytes(self, set_id: int, first: int, count: int) -> None:
+    def _register_bytes(self, set_id: int, first: int, lowered: _LoweredSignature) -> None:
         """Fill set ``set_id``'s byte -> live entries lists (``byte_offsets`` / ``byte_entries``)."""
         base = self._num_byte_entries
-        per_byte, entry = _kernels.live_entries_by_byte(
-            self._transitions, self._entry_state[first : first + count]
-        )
+        per_byte, entry = lowered.byte_offsets, lowered.byte_entries
         if (set_id + 1) * 257 > self._byte_offsets.shape[0]:
             self._byte_offsets = _grown(self._byte_offsets, (set_id + 1) * 257, 0)
         if base + entry.shape[0] > self._byte_entries.shape[0]:
@@ -170,15 +180,18 @@ class SetIndex:
     def _signature(self, start_states: tuple[int, ...]) -> int:
         found = self._signatures.get(start_states)
         if found is None:
-            found = self._signatures[start_states] = len(self._signature_states)
+            found = self._signatures[start_states] = len(self._lowered_signatures)
             states = np.array(start_states, dtype=np.int32)
-            states.setflags(write=False)
-            self._signature_states.append(states)
+            byte_offsets, byte_entries = _kernels.live_entries_by_byte(self._transitions, states)
+            lowered = _LoweredSignature(states, self._owner[states], byte_offsets, byte_entries)
+            for array in lowered:
+                array.setflags(write=False)
+            self._lowered_signatures.append(lowered)
         return found
 
     def signature_states(self, signature: int) -> np.ndarray:
         """The entries' DFA start states (int32, read-only, entry order) of lexer signature ``signature``."""
-        return self._signature_states[signature]
+        return self._lowered_signatures[signature].states
 
     def entry_for(self, origin: EarleySet, terminal: int) -> tuple[int, int]:
         """``(entry, epoch)``: the entry of ``origin`` (registered on demand) lexing ``terminal`` (-1: none).

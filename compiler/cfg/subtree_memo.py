@@ -78,11 +78,6 @@ class MemoArrays(NamedTuple):
 
 
 _FIELDS = MemoArrays._fields
-_WRITE_ORDER = (
-    "table_keys", "table_values", "memo_row", "memo_token_offsets", "token_pool", "memo_rows",
-    "memo_group_offsets", "group_entry", "group_byte", "group_code", "group_node_offsets", "node_pool",
-)  # fmt: skip
-"""The arrays in `_memo_kernels.append_memo`'s argument order."""
 
 BUILD_SECONDS = 4.0
 """Time one grammar may spend building memos in all (and only as it earns it, `SubtreeMemo.earn`).  Grammars whose contexts need few memos
@@ -95,9 +90,10 @@ EARN_RATE = 2.0
 walk (json.gbnf p50 64 µs); 16 the reverse (p99 6.8 ms, 33 µs); 2 sits between."""
 
 
-_DICT_ENTRY_BYTES = 160
-"""About what one ``(byte, nodes) -> group`` entry costs besides its node bytes (key tuple,
-bytes header, int, dict slot), for the memory bound."""
+MEMO_SECONDS_PER_CALL = 0.002
+"""About how long one `_memo_kernels.build_memos` call may take (it cannot read a clock): keys
+are passed in chunks sized by the time memos have taken so far, and the deadline of `build`
+is checked between chunks."""
 
 
 class SubtreeMemo:
@@ -124,7 +120,14 @@ class SubtreeMemo:
         """What is left of this grammar's `BUILD_SECONDS` (spent by `build`, under the lock)."""
         self.build_credit = initial_credit
         """Seconds `build` may still spend before the grammar has paid as much in walks (`earn`)."""
+        self._seconds_per_memo = 20e-6  # a running estimate, to size `build`'s chunks
+        self._needed_scratch = np.zeros(len(_memo_kernels.NEEDED_FIELDS), dtype=np.int64)  # under the lock
         self._lock = threading.Lock()
+        self._walk_args = (  # what every `_memo_kernels.build_memos` call reads, in its order
+            tables.transitions, tables.accepting, tables.longest_states, trie.node_byte, trie.node_depth,
+            trie.node_end, trie.token_offsets, trie.token_ids, trie.max_depth, children.offsets,
+            children.bytes, children.nodes,
+        )  # fmt: skip
         self._row = np.zeros(words, dtype=np.uint32)  # scratch of `_build`, under the lock
         self._reset()
 
@@ -145,20 +148,21 @@ class SubtreeMemo:
             "group_code": np.zeros(512, dtype=np.int32),
             "group_node_offsets": np.zeros(513, dtype=np.int64),
             "node_pool": np.zeros(2048, dtype=np.int32),
+            "root_keys": np.full(1024, -1, dtype=np.int64),  # root lists by content (`_memo_kernels`)
+            "root_groups": np.zeros(1024, dtype=np.int32),
         }
-        self._num_memos = 0
-        self._num_rows = 0
-        self._num_groups = 0
-        self._group_of_roots: dict[tuple[int, bytes], int] = {}  # (byte, nodes) -> first group
-        self._roots_nbytes = 0  # what that dict holds, counted in `nbytes` (the memo's bound)
+        # memos, groups, rows, root lists stored (`_memo_kernels.build_memos` updates them)
+        self._counters = np.zeros(4, dtype=np.int64)
         self._publish()
 
     def _publish(self) -> None:
         """A new snapshot of the current generation's arrays (only when they are replaced:
         inserts write in place past what readers use)."""
         self._snapshot = MemoArrays(*(self._arrays[name] for name in _FIELDS))
-        self._arrays_nbytes = sum(int(array.nbytes) for array in self._snapshot)
-        self._nbytes = self._arrays_nbytes + self._roots_nbytes
+        self._array_args = tuple(
+            self._arrays[name] for name in _memo_kernels.NEEDED_FIELDS
+        )  # `build_memos` order
+        self._nbytes = sum(int(array.nbytes) for array in self._arrays.values())
 
     @property
     def nbytes(self) -> int:
@@ -167,7 +171,19 @@ class SubtreeMemo:
 
     @property
     def num_memos(self) -> int:
-        return self._num_memos
+        return int(self._counters[0])
+
+    @property
+    def _num_memos(self) -> int:
+        return int(self._counters[0])
+
+    @property
+    def _num_groups(self) -> int:
+        return int(self._counters[1])
+
+    @property
+    def _num_rows(self) -> int:
+        return int(self._counters[2])
 
     def arrays(self) -> MemoArrays:
         return self._snapshot
@@ -183,25 +199,62 @@ class SubtreeMemo:
         """Memoise the ``(signature, root list code)`` of ``keys`` not memoised yet (one walk each).
 
         ``slots``: the `TerminalTokenTable` snapshot the odd codes (initial completion points)
-        refer to.  Stops once ``time.perf_counter()`` passes ``deadline``; returns how many of
-        ``keys`` (a prefix) are memoised.
+        refer to.  Stops once ``time.perf_counter()`` passes ``deadline`` (checked between
+        chunks of `_memo_kernels.build_memos` calls, `MEMO_SECONDS_PER_CALL`); returns how many
+        of ``keys`` (a prefix) are memoised.
         """
         with self._lock:
             started = time.perf_counter()
             deadline = min(deadline, started + self.build_seconds_left)
+            done = 0
             try:
-                for done, (signature, code) in enumerate(keys):
-                    if time.perf_counter() > deadline:
+                while done < len(keys):
+                    now = time.perf_counter()
+                    if now > deadline:
                         return done
-                    key = (signature << _kernels.JOB_SHIFT) | code
-                    arrays = self._arrays
-                    if _kernels.table_lookup(arrays["table_keys"], arrays["table_values"], key) < 0:
-                        self._insert(key, *self._walk(signature, code, slots))
+                    budget = min(deadline - now, MEMO_SECONDS_PER_CALL)
+                    chunk = keys[done : done + max(1, int(budget / self._seconds_per_memo))]
+                    chunk_started = now
+                    self._build_chunk(chunk, slots)
+                    spent = time.perf_counter() - chunk_started
+                    self._seconds_per_memo = 0.5 * self._seconds_per_memo + 0.5 * spent / len(chunk)
+                    done += len(chunk)
             finally:
                 spent = time.perf_counter() - started
                 self.build_seconds_left -= spent
                 self.build_credit = max(0.0, self.build_credit - spent)
         return len(keys)
+
+    def _build_chunk(self, keys: list[tuple[int, int]], slots: SlotArrays) -> None:
+        """`_memo_kernels.build_memos` over ``keys``, growing the arrays (a new generation)
+        whenever the kernel stops for room."""
+        shift = _kernels.JOB_SHIFT
+        memo_keys = np.array([(signature << shift) | code for signature, code in keys], dtype=np.int64)
+        states = [self.index.signature_states(signature) for signature, _ in keys]
+        offsets, total = [0], 0
+        for part in states:
+            total += part.shape[0]
+            offsets.append(total)
+        state_offsets = np.array(offsets, dtype=np.int64)
+        key_states = states[0] if len(states) == 1 else np.concatenate(states)
+        needed = self._needed_scratch
+        done = int(
+            _memo_kernels.build_memos(
+                memo_keys, state_offsets, key_states, slots.byte_offsets, slots.byte_nodes, *self._walk_args,
+                self._row, self.words, self._counters, needed, *self._array_args,
+            )
+        )  # fmt: skip
+        start = done
+        while start < len(keys):
+            self._new_generation(dict(zip(_memo_kernels.NEEDED_FIELDS, needed.tolist(), strict=True)))
+            done = int(
+                _memo_kernels.build_memos(
+                    memo_keys[start:], state_offsets[start:] - state_offsets[start],
+                    key_states[state_offsets[start] :], slots.byte_offsets, slots.byte_nodes, *self._walk_args,
+                    self._row, self.words, self._counters, needed, *self._array_args,
+                )
+            )  # fmt: skip
+            start += done
 
     def earn(self, walk_seconds: float) -> None:
         """Credit ``walk_seconds`` of frontier walks that memos would have saved (ski rental).
@@ -229,7 +282,7 @@ class SubtreeMemo:
         self, signature: int, code: int, slots: SlotArrays
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo
-        (one `_memo_kernels.memo_walk` call)."""
+        (`_memo_kernels.memo_walk`, which `build_memos` calls per key; here for the tests)."""
         trie, tables, children = self.trie, self.tables, self.children
         roots, byte = self._roots(code, slots)
         return _memo_kernels.memo_walk(
@@ -280,31 +333,6 @@ class SubtreeMemo:
         groups = _groups(point_nodes.astype(np.int32), point_entries, point_states, children, tables)
         return (tokens.astype(np.int32), *groups)
 
-    def _insert(
-        self,
-        key: int,
-        tokens: np.ndarray,
-        groups: np.ndarray,
-        node_offsets: np.ndarray,
-        nodes: np.ndarray,
-    ) -> None:
-        """Append one memo and publish its key (`_memo_kernels.append_memo`, one call; a new
-        generation first when an array is full)."""
-        codes, kept = self._group_codes(self._num_groups, groups, node_offsets, nodes)
-        for attempt in range(2):
-            arrays = self._arrays
-            if _memo_kernels.append_memo(
-                self._num_memos, self._num_groups, self._num_rows, key, tokens, groups, node_offsets,
-                nodes, codes, kept, self.words, *(arrays[name] for name in _WRITE_ORDER),
-            ):  # fmt: skip
-                break
-            assert attempt == 0, "a new generation has room for the memo"
-            self._new_generation(self._needed(tokens, groups, node_offsets, kept))
-        self._num_rows += 1 if tokens.shape[0] > self.words else 0
-        self._num_memos += 1
-        self._num_groups += groups.shape[0]
-        self._nbytes = self._arrays_nbytes + self._roots_nbytes
-
     def _insert_reference(
         self,
         key: int,
@@ -313,14 +341,15 @@ class SubtreeMemo:
         node_offsets: np.ndarray,
         nodes: np.ndarray,
     ) -> None:
-        """`_insert` in numpy passes (the specification of `_memo_kernels.append_memo`)."""
+        """Append one memo in numpy passes: the specification of the insert half of
+        `_memo_kernels.build_memos` (codes, room, `append_memo`, the root table)."""
         arrays = self._arrays
-        memo, num_groups = self._num_memos, self._num_groups
+        memo, num_groups, num_rows = self._num_memos, self._num_groups, self._num_rows
         as_row = tokens.shape[0] > self.words
         token_first = int(arrays["memo_token_offsets"][memo])
         token_stop = token_first + (0 if as_row else tokens.shape[0])
         group_stop = num_groups + groups.shape[0]
-        codes, kept = self._group_codes(num_groups, groups, node_offsets, nodes)
+        codes, kept = self._group_codes_reference(num_groups, groups, node_offsets, nodes)
         kept_counts = np.where(kept, np.diff(node_offsets), 0)
         node_first = int(arrays["group_node_offsets"][num_groups])
         kept_offsets = node_first + np.concatenate(([0], np.cumsum(kept_counts))).astype(np.int64)
@@ -329,11 +358,10 @@ class SubtreeMemo:
         if any(arrays[name].shape[0] < size for name, size in needed.items()):
             arrays = self._new_generation(needed)
         if as_row:
-            row = arrays["memo_rows"][self._num_rows]
+            row = arrays["memo_rows"][num_rows]
             row[:] = 0
             np.bitwise_or.at(row, tokens >> 5, np.left_shift(np.uint32(1), (tokens & 31).astype(np.uint32)))
-            arrays["memo_row"][memo] = self._num_rows
-            self._num_rows += 1
+            arrays["memo_row"][memo] = num_rows
         else:
             arrays["token_pool"][token_first:token_stop] = tokens
             arrays["memo_row"][memo] = -1
@@ -344,26 +372,34 @@ class SubtreeMemo:
         arrays["group_node_offsets"][num_groups + 1 : group_stop + 1] = kept_offsets[1:]
         arrays["node_pool"][node_first:node_stop] = nodes[np.repeat(kept, np.diff(node_offsets))]
         arrays["memo_group_offsets"][memo + 1] = group_stop
-        self._num_memos, self._num_groups = memo + 1, group_stop
-        keys, values = arrays["table_keys"], arrays["table_values"]  # fmt: skip
-        at = _kernels.hash_slot(key, keys.shape[0] - 1)
-        while keys[at] >= 0:
-            at = (at + 1) & (keys.shape[0] - 1)
-        values[at] = memo
-        keys[at] = key  # last: a reader that sees the key sees its data
-        self._nbytes = self._arrays_nbytes + self._roots_nbytes
+        _probe_insert(arrays["table_keys"], arrays["table_values"], key, memo)
+        for g in np.flatnonzero(kept).tolist():
+            roots = nodes[node_offsets[g] : node_offsets[g + 1]]
+            _probe_insert(
+                arrays["root_keys"], arrays["root_groups"], root_list_hash_reference(int(groups[g, 1]), roots),
+                num_groups + g,
+            )  # fmt: skip
+        self._counters[:] = (
+            memo + 1,
+            group_stop,
+            num_rows + (1 if as_row else 0),
+            self._counters[3] + kept.sum(),
+        )
 
     def _needed(
         self, tokens: np.ndarray, groups: np.ndarray, node_offsets: np.ndarray, kept: np.ndarray
     ) -> dict[str, int]:
-        """The sizes every array needs for one more memo (what `append_memo` checks)."""
+        """The sizes every array needs for one more memo (what `build_memos` checks)."""
         arrays, memo = self._arrays, self._num_memos
         as_row = tokens.shape[0] > self.words
         token_stop = int(arrays["memo_token_offsets"][memo]) + (0 if as_row else tokens.shape[0])
         group_stop = self._num_groups + groups.shape[0]
         kept_nodes = int(np.diff(node_offsets)[kept].sum())
         node_stop = int(arrays["group_node_offsets"][self._num_groups]) + kept_nodes
+        root_lists = 2 * (int(self._counters[3]) + int(kept.sum())) + 1
         return {
+            "table_keys": 2 * (memo + 1) + 1,
+            "table_values": 2 * (memo + 1) + 1,
             "memo_row": memo + 1,
             "memo_token_offsets": memo + 2,
             "token_pool": token_stop,
@@ -374,55 +410,86 @@ class SubtreeMemo:
             "group_code": group_stop,
             "group_node_offsets": group_stop + 1,
             "node_pool": node_stop,
-            "table_keys": 2 * (memo + 1) + 1,
-            "table_values": 2 * (memo + 1) + 1,
+            "root_keys": root_lists,
+            "root_groups": root_lists,
         }
 
-    def _group_codes(
+    def _group_codes_reference(
         self, num_groups: int, groups: np.ndarray, node_offsets: np.ndarray, nodes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(group_code, kept)`` of new groups ``num_groups ..``: the first group with the same
-        byte and nodes, and whether that is the group itself (only those keep their nodes:
-        `_roots` reads a root list through its code)."""
+        """``(group_code, kept)`` of new groups ``num_groups ..``: the first group (stored, or
+        earlier in this memo) with the same byte and nodes, and whether that is the group itself
+        (only those keep their nodes: `_roots` reads a root list through its code).  A linear
+        scan: the specification of the root table of `_memo_kernels.build_memos`."""
+        arrays = self._arrays
+        stored_offsets, pool = arrays["group_node_offsets"], arrays["node_pool"]
+        known = [
+            (int(arrays["group_byte"][g]), pool[stored_offsets[g] : stored_offsets[g + 1]].tobytes(), g)
+            for g in range(num_groups)
+            if arrays["group_code"][g] == g
+        ]
         codes = np.empty(groups.shape[0], dtype=np.int32)
         kept = np.zeros(groups.shape[0], dtype=bool)
         for g in range(groups.shape[0]):
             roots = (int(groups[g, 1]), nodes[node_offsets[g] : node_offsets[g + 1]].tobytes())
-            code = self._group_of_roots.setdefault(roots, num_groups + g)
-            if code == num_groups + g:
+            code = next((group for byte, content, group in known if (byte, content) == roots), None)
+            if code is None:
+                code = num_groups + g
                 kept[g] = True
-                self._roots_nbytes += len(roots[1]) + _DICT_ENTRY_BYTES
+                known.append((*roots, code))
             codes[g] = code
         return codes, kept
 
     def _new_generation(self, needed: dict[str, int]) -> dict[str, np.ndarray]:
-        """Copies of every array, each with room for ``needed`` (doubling); the table is rehashed."""
+        """Copies of every array, each with room for ``needed`` (doubling); the hash tables are rehashed."""
         old = self._arrays
         arrays: dict[str, np.ndarray] = {}
         for name, array in old.items():
             size = array.shape[0]
             while size < needed[name]:
                 size *= 2
-            if name in ("table_keys", "table_values"):
+            if name in _HASH_TABLES:
+                arrays[name] = (
+                    np.full(size, -1, dtype=np.int64) if name.endswith("keys") else np.zeros(size, np.int32)
+                )
                 continue
             grown = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
             grown[: array.shape[0]] = array
             arrays[name] = grown
-        size = old["table_keys"].shape[0]
-        while size < needed["table_keys"]:
-            size *= 2
-        keys = np.full(size, -1, dtype=np.int64)
-        values = np.zeros(size, dtype=np.int32)
-        for key, value in zip(old["table_keys"].tolist(), old["table_values"].tolist(), strict=True):
-            if key >= 0:
-                at = _kernels.hash_slot(key, size - 1)
-                while keys[at] >= 0:
-                    at = (at + 1) & (size - 1)
-                keys[at], values[at] = key, value
-        arrays["table_keys"], arrays["table_values"] = keys, values
+        _memo_kernels.rehash_table(
+            old["table_keys"], old["table_values"], arrays["table_keys"], arrays["table_values"]
+        )
+        _memo_kernels.rehash_root_lists(
+            self._num_groups, arrays["group_byte"], arrays["group_code"], arrays["group_node_offsets"],
+            arrays["node_pool"], arrays["root_keys"], arrays["root_groups"],
+        )  # fmt: skip
         self._arrays = arrays
         self._publish()
         return arrays
+
+
+_HASH_TABLES = ("table_keys", "table_values", "root_keys", "root_groups")
+
+
+def _probe_insert(keys: np.ndarray, values: np.ndarray, key: int, value: int) -> None:
+    """Store ``key -> value`` in an open-addressing table (linear probing from `_kernels.hash_slot`)."""
+    size = keys.shape[0]
+    at = _kernels.hash_slot(key, size - 1)
+    while keys[at] >= 0:
+        at = (at + 1) & (size - 1)
+    values[at] = value
+    keys[at] = key  # last: a reader that sees the key sees its data
+
+
+def root_list_hash_reference(byte: int, nodes: np.ndarray) -> int:
+    """Pure-Python `_memo_kernels._root_list_hash` (64-bit wrapping arithmetic by masking)."""
+    mask = (1 << 64) - 1
+    multiplier = int(_memo_kernels._ROOT_HASH_MULTIPLIER) & mask
+    value = byte + 1
+    for node in nodes.tolist():
+        value = ((value ^ node) * multiplier) & mask
+    signed = value - (1 << 64) if value >= 1 << 63 else value
+    return (signed ^ (signed >> 29)) & 0x7FFFFFFFFFFFFFFF
 
 
 def _concatenated_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

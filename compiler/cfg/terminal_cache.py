@@ -312,20 +312,26 @@ def build_state_row(
         transitions, accepting, trie, np.array([state], dtype=np.int32), np.array([-1], dtype=np.int32), row,
         plain if sliced else None, depth,
     )  # fmt: skip
-    grouped = _completions_by_child_byte(completions, completion_states, children, transitions, accepting)
+    offsets, nodes, longest_offsets, longest_nodes = _kernels.completions_by_child_byte(
+        completions, completion_states, children.offsets, children.bytes, transitions, accepting
+    )
+    if longest_nodes.shape[0] == nodes.shape[0]:  # no end extends the match: share the arrays
+        longest_offsets, longest_nodes = offsets, nodes
+    grouped = (offsets, nodes, longest_offsets, longest_nodes)
     for array in (row, completions, *grouped):
         array.setflags(write=False)
     return StateRow(row, completions, *grouped)
 
 
-def _completions_by_child_byte(
+def completions_by_child_byte_reference(
     completions: np.ndarray,
     states: np.ndarray,
     children: TrieChildren,
     transitions: np.ndarray,
     accepting: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Completion nodes grouped by the bytes of their children (a node is in one group per child).
+    """Completion nodes grouped by the bytes of their children (a node is in one group per child);
+    numpy specification of `_kernels.completions_by_child_byte`, which `build_state_row` calls.
 
     A mask only needs the completion points where the set that follows can go on, i.e. whose
     node has a child on a byte that set can start with; this grouping lets it gather them.

@@ -470,10 +470,13 @@ def fill_token_mask(
                 continue
             if result == 0:
                 return
-            deferred = scratch.deferred[:result]
-            signatures = sets.set_sig[deferred >> shift].astype(np.int64)
-            wanted = np.unique((signatures << shift) | (deferred & ((1 << shift) - 1))).tolist()
-            built = memo.build([(key >> shift, key & ((1 << shift) - 1)) for key in wanted], slots, deadline)
+            # A handful of keys: plain Python beats numpy's per-call cost here.
+            code_mask = (1 << shift) - 1
+            set_sig = sets.set_sig
+            wanted = sorted(
+                {(int(set_sig[key >> shift]), key & code_mask) for key in scratch.deferred[:result].tolist()}
+            )
+            built = memo.build(wanted, slots, deadline)
             if built < len(wanted):  # a context far from what the memo holds: walk it, memoise the rest later
                 if scratch.frontier is None:
                     scratch.frontier = FrontierScratch(table.trie.max_depth)
