@@ -941,6 +941,39 @@ def test_breadth_first_order_is_the_reference_or_gives_up(seed):
         assert np.array_equal(bounded, full) if full.shape[0] <= limit else bounded.shape[0] == 0
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_residual_encoding_kernel_matches_its_reference(seed):
+    """`_kernels.residual_encoding` against its numpy reference on random tables: the same
+    canonical numbering, acceptance and widest state, and the same giving up past the limit."""
+    from automask.compiler.cfg.terminal_cache import residual_encoding_reference
+
+    rng = random.Random(seed)
+    states = rng.randint(1, 40)
+    table = np.full((states, 256), -1, dtype=np.int32)
+    for state in range(states):
+        for byte in rng.sample(range(256), rng.randint(0, 12)):
+            table[state, byte] = rng.randrange(states)
+    accepting = np.array([rng.random() < 0.4 for _ in range(states)])
+    for start in {0, states - 1}:
+        for limit in (1, 5, 64):
+            got = _kernels.residual_encoding(table, accepting, start, limit)
+            want = residual_encoding_reference(table, accepting, start, limit)
+            assert np.array_equal(got[0], want[0]) and (got[0].shape[0] == 0 or got[1] == want[1])
+
+
+def test_narrow_residuals_are_walked_not_keyed():
+    """The rest of a property name is narrow (one live byte per state): no residual key, its row
+    is walked; a string body is wide and keyed."""
+    from automask.compiler.cfg.terminal_cache import residual_key
+    from automask.compiler.regex import regex_to_dfa
+
+    name, body = regex_to_dfa('"categoryName"'), regex_to_dfa('"[^"]*"')
+    after_quote = int(name.transitions[name.start, ord('"')])
+    assert residual_key(name.transitions.astype(np.int32), name.accepting, after_quote) is None
+    inside = int(body.transitions[body.start, ord('"')])
+    assert residual_key(body.transitions.astype(np.int32), body.accepting, inside) is not None
+
+
 def test_terminals_with_a_common_tail_share_its_rows():
     """`ResidualRows`: the state after ``x`` in ``x[a-z]*"`` and after ``y`` in ``y[a-z]*"`` read the
     same language, so the second terminal reuses the first one's row (and it is the right row)."""

@@ -829,3 +829,48 @@ def completions_by_child_byte(
                 longest_nodes[longest_fill[byte]] = node
                 longest_fill[byte] += 1
     return offsets, nodes, longest_offsets, longest_nodes
+
+
+@nb.njit(
+    nb.types.Tuple((nb.int8[::1], nb.int64))(
+        _readonly(nb.int32, 2), _readonly(nb.boolean, 1), nb.int64, nb.int64
+    ),
+    cache=True,
+    nogil=True,
+)
+def residual_encoding(transitions, accepting, state, limit):  # pragma: no cover - compiled
+    """``(encoding int8 [k * 257], widest)``: the residual DFA of ``state`` numbered breadth
+    first (successors by byte), as each state's 256 targets (-1 dead) and its acceptance, and
+    the most live bytes of any of its ``k`` states; an empty encoding past ``limit`` (<= 127)
+    states.  What `terminal_cache.residual_key` hashes.
+    Reference: `terminal_cache.residual_encoding_reference`."""
+    num_states = transitions.shape[0]
+    new_id = np.full(num_states, -1, dtype=np.int8)
+    order = np.empty(limit, dtype=np.int64)
+    order[0] = state
+    new_id[state] = 0
+    size = 1
+    index = 0
+    while index < size:
+        current = order[index]
+        index += 1
+        for byte in range(256):
+            target = transitions[current, byte]
+            if target >= 0 and new_id[target] < 0:
+                if size == limit:
+                    return np.zeros(0, dtype=np.int8), np.int64(0)
+                new_id[target] = size
+                order[size] = target
+                size += 1
+    encoding = np.empty(size * 257, dtype=np.int8)
+    widest = 0
+    for i in range(size):
+        current = order[i]
+        live = 0
+        for byte in range(256):
+            target = transitions[current, byte]
+            encoding[i * 257 + byte] = new_id[target] if target >= 0 else -1
+            live += target >= 0
+        encoding[i * 257 + 256] = 1 if accepting[current] else 0
+        widest = max(widest, live)
+    return encoding, np.int64(widest)

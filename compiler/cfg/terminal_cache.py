@@ -41,10 +41,10 @@ import numpy as np
 
 from automask.compiler.automata._kernels import (
     FINGERPRINT_MULTIPLIERS,
-    breadth_first_order,
     table_fingerprint,
 )
 from automask.compiler.automata.byte_dfa import ByteDFA
+from automask.compiler.automata.dfa import breadth_first_order_reference
 from automask.compiler.cfg import _kernels, _plain_kernels
 from automask.compiler.cfg.longest_match import extends_match
 from automask.compiler.cfg.plain_slice import PlainSlice, build_plain_slice
@@ -145,9 +145,11 @@ def depth_classes(transitions: np.ndarray, accepting: np.ndarray, depth: int) ->
 
 
 def residual_key(transitions: np.ndarray, accepting: np.ndarray, state: int) -> bytes | None:
-    """The digest of the residual language of ``state`` in a minimal DFA (None past
-    `MAX_RESIDUAL_STATES` reachable states): `TerminalCache.residual_rows` shares `StateRow`s
-    by it across terminals.
+    """The digest of the residual language of ``state`` in a minimal DFA, or None where rows
+    are not shared by residual: past `MAX_RESIDUAL_STATES` reachable states, or a *narrow*
+    residual (no state with more than `NARROW_RESIDUAL_BYTES` live bytes, such as the rest of
+    a property name), whose walk costs less than this key.
+    `TerminalCache.residual_rows` shares `StateRow`s by it across terminals.
 
     Why: a state's row and completion points depend only on the language read from it, not
     on the terminal around it.  Terminals that differ only before a common tail share it:
@@ -155,17 +157,33 @@ def residual_key(transitions: np.ndarray, accepting: np.ndarray, state: int) -> 
     patterns and bounded strings; those body states allow almost every token, so each of
     their rows is a whole-trie walk (3-6 ms at 128k tokens), once per schema without this.
     The residual DFA is canonically numbered (breadth first from the state, successors by
-    byte); terminal DFAs are minimal, so equal digests (128 bits) mean equal languages.
+    byte, `_kernels.residual_encoding`); terminal DFAs are minimal, so equal digests (128
+    bits) mean equal languages.
     """
-    order = breadth_first_order(transitions, state, MAX_RESIDUAL_STATES)
-    if order.shape[0] == 0:
+    encoding, widest = _kernels.residual_encoding(transitions, accepting, state, MAX_RESIDUAL_STATES)
+    if encoding.shape[0] == 0 or widest <= NARROW_RESIDUAL_BYTES:
         return None
-    # int8 ids (-1 .. MAX_RESIDUAL_STATES - 1): a quarter of the bytes to hash, same information.
+    return hashlib.blake2b(encoding.tobytes(), digest_size=16).digest()
+
+
+def residual_encoding_reference(
+    transitions: np.ndarray, accepting: np.ndarray, state: int, limit: int
+) -> tuple[np.ndarray, int]:
+    """numpy specification of `_kernels.residual_encoding`."""
+    order = breadth_first_order_reference(transitions, state)
+    if len(order) > limit:
+        return np.zeros(0, dtype=np.int8), 0
+    order = np.asarray(order, dtype=np.int64)
     new_id = np.full(transitions.shape[0] + 1, -1, dtype=np.int8)  # index -1 (DEAD) -> DEAD
     new_id[order] = np.arange(order.shape[0], dtype=np.int8)
-    digest = hashlib.blake2b(new_id[transitions[order]].tobytes(), digest_size=16)
-    digest.update(np.packbits(accepting[order]).tobytes())
-    return digest.digest()
+    targets = transitions[order]
+    encoding = np.concatenate((new_id[targets], accepting[order].astype(np.int8)[:, None]), axis=1)
+    return encoding.reshape(-1), int((targets >= 0).sum(axis=1).max())
+
+
+NARROW_RESIDUAL_BYTES = 8
+"""Residuals whose states have at most this many live bytes each are not shared (`residual_key`):
+their walk visits few trie nodes, cheaper than the key (a property name's tail: 17 µs against 29)."""
 
 
 assert MAX_RESIDUAL_STATES <= 127, "residual_key numbers states in int8"
