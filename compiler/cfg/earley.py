@@ -358,31 +358,42 @@ class EarleyEngine:
         tables = self.tables
         rule_lhs, rule_rhs = tables.rule_lhs, tables.rule_rhs
         nullable, nullable_terminals = tables.nullable, tables.nullable_terminals
+        start_rule = tables.start_rule
         limit = self.limits.max_earley_items
         items: set[Item] = set()
+        kernel: list[Item] = []  # the items not started here (they determine the others)
         waiting: dict[int, list[Item]] = {}
         predicted: set[int] = set()
         prediction = self._prediction
+        accepting = False
         pending = list(agenda)
         while pending:
             item = pending.pop()
             if item in items:
                 continue
             items.add(item)
+            rule, dot, origin = item
+            if origin is not target:
+                kernel.append(item)
             if len(items) > limit:
                 raise CompileLimitExceeded(
                     "max_earley_items", len(items), limit, hint="grammar too ambiguous"
                 )
-            rule, dot, origin = item
             rhs = rule_rhs[rule]
             if dot == len(rhs):
+                if rule == start_rule:
+                    accepting = True
                 parents = waiting if origin is target else origin.waiting
                 # Copy: completing a nullable derivation here may append to this very list.
                 for parent_rule, parent_dot, parent_origin in list(parents.get(rule_lhs[rule], ())):
                     pending.append((parent_rule, parent_dot + 1, parent_origin))
                 continue
             symbol = rhs[dot]
-            waiting.setdefault(symbol, []).append(item)
+            found = waiting.get(symbol)
+            if found is None:
+                waiting[symbol] = [item]
+            else:
+                found.append(item)
             if symbol >= 0:
                 if symbol not in predicted:  # its whole prediction closure at once
                     closure, inner = prediction(symbol)
@@ -394,6 +405,8 @@ class EarleyEngine:
                         items.add(new)
                         if next_symbol is not None:
                             waiting.setdefault(next_symbol, []).append(new)
+                        elif predicted_rule == start_rule:
+                            accepting = True
                     if len(items) > limit:
                         raise CompileLimitExceeded(
                             "max_earley_items", len(items), limit, hint="grammar too ambiguous"
@@ -404,7 +417,7 @@ class EarleyEngine:
                 pending.append((rule, dot + 1, origin))
         # The items not started here (the kernel) determine the rest: the closure is a function
         # of them, so equal kernels mean equal sets (and comparing them is cheaper).
-        content = frozenset(item for item in items if item[2] is not target)
+        content = frozenset(kernel)
         existing = self._by_content.get(content)
         if existing is not None:
             return existing
@@ -413,13 +426,13 @@ class EarleyEngine:
         self._by_content[content] = target
         target.items = items  # never changed again
         target.waiting = waiting
-        start_rule = tables.start_rule
-        finished = len(rule_rhs[start_rule])
-        target.accepting = any(rule == start_rule and dot == finished for rule, dot, _ in items)
+        target.accepting = accepting  # a finished start rule was added (here or in a closure)
         start_of, has_out = self._start_of, self._has_out
-        target.entries = tuple(
-            (start_of[-symbol - 1], target)
-            for symbol in waiting
-            if symbol < 0 and has_out[start_of[-symbol - 1]]
-        )
+        entries = []
+        for symbol in waiting:
+            if symbol < 0:
+                start = start_of[-symbol - 1]
+                if has_out[start]:
+                    entries.append((start, target))
+        target.entries = tuple(entries)
         return target
