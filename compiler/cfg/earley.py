@@ -50,12 +50,13 @@ ALL_BYTES = (1 << 256) - 1
 class EarleySet:
     """One Earley set.  ``waiting[symbol]`` lists the items whose next symbol is ``symbol``."""
 
-    __slots__ = ("items", "waiting", "entries", "accepting", "first_bytes", "__weakref__")
+    __slots__ = ("items", "waiting", "entries", "entry_states", "accepting", "first_bytes", "__weakref__")
 
     def __init__(self) -> None:
         self.items: set[Item] | frozenset[Item] = frozenset()
         self.waiting: dict[int, list[Item]] = {}
         self.entries: tuple[tuple[int, EarleySet], ...] = ()
+        self.entry_states: tuple[int, ...] = ()  # the entries' DFA start states (a lexer signature)
         self.accepting = False
         self.first_bytes = -1  # the bytes its entries can start with (int bit set); -1: not computed
 
@@ -428,11 +429,13 @@ class EarleyEngine:
         target.waiting = waiting
         target.accepting = accepting  # a finished start rule was added (here or in a closure)
         start_of, has_out = self._start_of, self._has_out
-        entries = []
+        entries, states = [], []
         for symbol in waiting:
             if symbol < 0:
                 start = start_of[-symbol - 1]
                 if has_out[start]:
                     entries.append((start, target))
+                    states.append(start)
         target.entries = tuple(entries)
+        target.entry_states = tuple(states)
         return target

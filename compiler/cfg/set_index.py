@@ -132,7 +132,7 @@ class SetIndex:
         with self._lock:
             return self._register(earley_set)
 
-    def _register(self, earley_set: EarleySet) -> int:
+    def _register(self, earley_set: EarleySet, publish: bool = True) -> int:
         found = self._ids.get(earley_set)
         if found is not None:
             return found
@@ -148,7 +148,7 @@ class SetIndex:
             self._entry_terminal = _grown(self._entry_terminal, first + count, 0)
             self._entry_set = _grown(self._entry_set, first + count, 0)
             self._entry_next = _grown(self._entry_next, first + count, -1)
-        signature = self._signature(tuple(state for state, _ in entries))
+        signature = self._signature(earley_set.entry_states)
         lowered = self._lowered_signatures[signature]
         stop = first + count
         self._entry_state[first:stop] = lowered.states
@@ -162,7 +162,8 @@ class SetIndex:
         self._num_entries = first + count
         self._sets.append(earley_set)
         self._ids[earley_set] = set_id
-        self._snapshot = self._make_snapshot()
+        if publish:
+            self._snapshot = self._make_snapshot()
         return set_id
 
     def _register_bytes(self, set_id: int, first: int, lowered: _LoweredSignature) -> None:
@@ -223,9 +224,12 @@ class SetIndex:
                 origin = self._sets[int(self._entry_set[entry])]
                 terminal = int(self._entry_terminal[entry])
                 following = engine.complete(frozenset(((terminal, origin),)))
-                following_id = self._register(following)
+                # Published once below: a reader of the older snapshot sees an id past its
+                # ``num_sets`` and treats the answer as not computed yet.
+                following_id = self._register(following, publish=False)
                 if self._epoch == epoch:
                     self._entry_next[entry] = following_id
+            self._snapshot = self._make_snapshot()
 
 
 def _grown(array: np.ndarray, needed: int, fill: int) -> np.ndarray:
