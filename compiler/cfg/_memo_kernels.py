@@ -279,6 +279,19 @@ def memo_walk(
 
 
 @nb.njit(cache=True, nogil=True)
+def table_put(keys, values, key, value):  # pragma: no cover - compiled
+    """Store ``key -> value`` in an open-addressing table (linear probing from `hash_slot`, -1 =
+    empty); the key is written last, so a reader that sees it sees its value.
+    Reference: `subtree_memo._probe_insert`."""
+    mask = keys.shape[0] - 1
+    at = hash_slot(key, mask)
+    while keys[at] >= 0:
+        at = (at + 1) & mask
+    values[at] = value
+    keys[at] = key
+
+
+@nb.njit(cache=True, nogil=True)
 def append_memo(
     memo,
     num_groups,
@@ -356,12 +369,7 @@ def append_memo(
                 at_node += 1
         group_node_offsets[slot + 1] = at_node
     memo_group_offsets[memo + 1] = group_stop
-    mask = table_keys.shape[0] - 1
-    at = hash_slot(key, mask)
-    while table_keys[at] >= 0:
-        at = (at + 1) & mask
-    table_values[at] = memo
-    table_keys[at] = key
+    table_put(table_keys, table_values, key, memo)
     return True
 
 
@@ -414,16 +422,6 @@ def _find_root_list(
     return -1
 
 
-@nb.njit(cache=True, nogil=True)
-def _add_root_list(root_keys, root_groups, h, group):  # pragma: no cover - compiled
-    mask = root_keys.shape[0] - 1
-    at = hash_slot(h, mask)
-    while root_keys[at] >= 0:
-        at = (at + 1) & mask
-    root_groups[at] = group
-    root_keys[at] = h
-
-
 @nb.njit(
     nb.void(
         nb.int64, _readonly(nb.int32, 1), _readonly(nb.int32, 1), _readonly(nb.int64, 1), _readonly(nb.int32, 1),
@@ -439,7 +437,7 @@ def rehash_root_lists(
     for g in range(num_groups):
         if group_code[g] == g:
             h = _root_list_hash(group_byte[g], node_pool, group_node_offsets[g], group_node_offsets[g + 1])
-            _add_root_list(root_keys, root_groups, h, g)
+            table_put(root_keys, root_groups, h, g)
 
 
 @nb.njit(
@@ -449,15 +447,9 @@ def rehash_root_lists(
 )
 def rehash_table(old_keys, old_values, keys, values):  # pragma: no cover - compiled
     """Insert every entry of the table ``old_keys -> old_values`` into the empty ``keys -> values``."""
-    mask = keys.shape[0] - 1
     for i in range(old_keys.shape[0]):
-        key = old_keys[i]
-        if key >= 0:
-            at = hash_slot(key, mask)
-            while keys[at] >= 0:
-                at = (at + 1) & mask
-            values[at] = old_values[i]
-            keys[at] = key
+        if old_keys[i] >= 0:
+            table_put(keys, values, old_keys[i], old_values[i])
 
 
 NEEDED_FIELDS = (
@@ -502,44 +494,16 @@ _BUILD_MEMOS_SIGNATURE = nb.int64(
 )
 
 
+# fmt: off
 @nb.njit(_BUILD_MEMOS_SIGNATURE, cache=True, nogil=True)
 def build_memos(
-    keys,
-    key_state_offsets,
-    key_states,
-    slot_byte_offsets,
-    slot_byte_nodes,
-    transitions,
-    accepting,
-    longest,
-    node_byte,
-    node_depth,
-    node_end,
-    token_offsets,
-    token_ids,
-    max_depth,
-    child_offsets,
-    child_bytes,
-    child_nodes,
-    row,
-    words,
-    counters,
-    needed,
-    table_keys,
-    table_values,
-    memo_row,
-    memo_token_offsets,
-    token_pool,
-    memo_rows,
-    memo_group_offsets,
-    group_entry,
-    group_byte,
-    group_code,
-    group_node_offsets,
-    node_pool,
-    root_keys,
-    root_groups,
+    keys, key_state_offsets, key_states, slot_byte_offsets, slot_byte_nodes,
+    transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
+    child_offsets, child_bytes, child_nodes, row, words, counters, needed,
+    table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
+    group_entry, group_byte, group_code, group_node_offsets, node_pool, root_keys, root_groups,
 ):  # pragma: no cover - compiled
+    # fmt: on
     """Build the memos of ``keys`` (``signature << JOB_SHIFT | code``, the signature's entry
     start states at ``key_states[key_state_offsets[k] : ...]``) not built yet, in order: per
     key one `memo_walk`, its groups' canonical codes (the root table), one `append_memo`.
@@ -631,7 +595,7 @@ def build_memos(
             return k
         for g in range(num_new):
             if kept[g]:
-                _add_root_list(root_keys, root_groups, hashes[g], num_groups + g)
+                table_put(root_keys, root_groups, hashes[g], num_groups + g)
         counters[0] = num_memos + 1
         counters[1] = group_stop
         counters[2] = num_rows + (1 if as_row else 0)

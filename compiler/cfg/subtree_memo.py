@@ -173,18 +173,6 @@ class SubtreeMemo:
     def num_memos(self) -> int:
         return int(self._counters[0])
 
-    @property
-    def _num_memos(self) -> int:
-        return int(self._counters[0])
-
-    @property
-    def _num_groups(self) -> int:
-        return int(self._counters[1])
-
-    @property
-    def _num_rows(self) -> int:
-        return int(self._counters[2])
-
     def arrays(self) -> MemoArrays:
         return self._snapshot
 
@@ -344,7 +332,7 @@ class SubtreeMemo:
         """Append one memo in numpy passes: the specification of the insert half of
         `_memo_kernels.build_memos` (codes, room, `append_memo`, the root table)."""
         arrays = self._arrays
-        memo, num_groups, num_rows = self._num_memos, self._num_groups, self._num_rows
+        memo, num_groups, num_rows = (int(count) for count in self._counters[:3])
         as_row = tokens.shape[0] > self.words
         token_first = int(arrays["memo_token_offsets"][memo])
         token_stop = token_first + (0 if as_row else tokens.shape[0])
@@ -390,12 +378,12 @@ class SubtreeMemo:
         self, tokens: np.ndarray, groups: np.ndarray, node_offsets: np.ndarray, kept: np.ndarray
     ) -> dict[str, int]:
         """The sizes every array needs for one more memo (what `build_memos` checks)."""
-        arrays, memo = self._arrays, self._num_memos
+        arrays, memo, num_groups = self._arrays, self.num_memos, int(self._counters[1])
         as_row = tokens.shape[0] > self.words
         token_stop = int(arrays["memo_token_offsets"][memo]) + (0 if as_row else tokens.shape[0])
-        group_stop = self._num_groups + groups.shape[0]
+        group_stop = num_groups + groups.shape[0]
         kept_nodes = int(np.diff(node_offsets)[kept].sum())
-        node_stop = int(arrays["group_node_offsets"][self._num_groups]) + kept_nodes
+        node_stop = int(arrays["group_node_offsets"][num_groups]) + kept_nodes
         root_lists = 2 * (int(self._counters[3]) + int(kept.sum())) + 1
         return {
             "table_keys": 2 * (memo + 1) + 1,
@@ -403,7 +391,7 @@ class SubtreeMemo:
             "memo_row": memo + 1,
             "memo_token_offsets": memo + 2,
             "token_pool": token_stop,
-            "memo_rows": self._num_rows + (1 if as_row else 0),
+            "memo_rows": int(self._counters[2]) + (1 if as_row else 0),
             "memo_group_offsets": memo + 2,
             "group_entry": group_stop,
             "group_byte": group_stop,
@@ -460,7 +448,7 @@ class SubtreeMemo:
             old["table_keys"], old["table_values"], arrays["table_keys"], arrays["table_values"]
         )
         _memo_kernels.rehash_root_lists(
-            self._num_groups, arrays["group_byte"], arrays["group_code"], arrays["group_node_offsets"],
+            int(self._counters[1]), arrays["group_byte"], arrays["group_code"], arrays["group_node_offsets"],
             arrays["node_pool"], arrays["root_keys"], arrays["root_groups"],
         )  # fmt: skip
         self._arrays = arrays
