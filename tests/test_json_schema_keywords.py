@@ -410,6 +410,12 @@ CASES = [
         },
         [{}, {"a": 10}, {"a": 9}, {"b": 3}, {"b": 2}, {"ab": 10}, {"ab": 9}, {"c": "s"}, {"ab": "s"}],
     ),
+    # a pattern every key matches (unanchored "a*"): no key is left to additionalProperties,
+    # whose empty key language must drop that member, not the schema
+    (
+        {"patternProperties": {"a*": {"type": "integer"}, "aaa*": {"maximum": 20}}},
+        [{}, {"a": 21}, {"aaaa": 18}, {"a": 21, "aaaa": 18}, {"aaaa": 31}, {"b": 1.5}, {"bb": 3}],
+    ),
 ]
 
 

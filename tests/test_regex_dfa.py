@@ -650,3 +650,18 @@ def test_intersection_node_is_the_product_on_every_path() -> None:
     assert intersection(left, parse_regex("[d-e]+")) != NOTHING  # emptiness is found by the product
     with pytest.raises(EmptyLanguage):
         ast_to_dfa(intersection(left, parse_regex("[d-e]+")))
+
+
+def test_an_empty_product_inside_a_larger_expression_is_a_dead_branch():
+    """A `Product` whose language is empty (keys left to ``additionalProperties`` when a pattern
+    matches every key) contributes no string where it sits: an alternation keeps its other
+    branches, a concatenation through it is empty as a whole."""
+    from automask.compiler.regex import ast_to_dfa, parse_regex
+    from automask.compiler.regex.ast import alternation, concat, difference
+    from automask.errors import EmptyLanguage
+
+    empty = difference(parse_regex("a"), parse_regex(r"[\s\S]*"))
+    dfa = ast_to_dfa(alternation([parse_regex("x"), concat([parse_regex("y"), empty])]))
+    assert [word for word in ("x", "y", "ya", "") if dfa.matches(word.encode())] == ["x"]
+    with pytest.raises(EmptyLanguage):
+        ast_to_dfa(concat([parse_regex("y"), empty]))

@@ -32,6 +32,7 @@ from automask.compiler.regex.ast import (
     Repeat,
     normalize_ranges,
 )
+from automask.errors import EmptyLanguage
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,11 @@ class _Emitter:
         nfa = self.nfa
         build_dfa = getattr(node, "build_dfa", None)
         if build_dfa is not None:  # a tagged node or a `Product` (see `ast_to_dfa`): embed its DFA
-            self.emit_dfa(build_dfa(nfa.limits), source, target)
+            try:
+                dfa = build_dfa(nfa.limits)
+            except EmptyLanguage:
+                return  # no string: no path from source to target (the CFG path drops such a terminal)
+            self.emit_dfa(dfa, source, target)
         elif isinstance(node, CharSet):
             self.emit_char_set(node.ranges, source, target)
         elif isinstance(node, Concat):
