@@ -322,31 +322,13 @@ def append_memo(
     ``num_rows`` rows already stored, then publish ``key`` in the hash table -- last, so that
     a reader who finds the key finds its data (`subtree_memo` module docstring).
 
-    Returns False, writing nothing, when an array is too small: the caller grows them all
-    (a new generation) and calls again.  Reference: `SubtreeMemo._insert_reference`.
+    The caller has checked the room (`_needed_sizes`).  Reference: `SubtreeMemo._insert_reference`.
     """
     as_row = tokens.shape[0] > words
     token_first = memo_token_offsets[memo]
     token_stop = token_first + (0 if as_row else tokens.shape[0])
     group_stop = num_groups + groups.shape[0]
-    kept_nodes = 0
-    for group in range(groups.shape[0]):
-        if kept[group]:
-            kept_nodes += node_offsets[group + 1] - node_offsets[group]
     node_first = group_node_offsets[num_groups]
-    node_stop = node_first + kept_nodes
-    if (
-        memo_row.shape[0] < memo + 1
-        or memo_token_offsets.shape[0] < memo + 2
-        or token_pool.shape[0] < token_stop
-        or memo_rows.shape[0] < num_rows + (1 if as_row else 0)
-        or memo_group_offsets.shape[0] < memo + 2
-        or group_entry.shape[0] < group_stop
-        or group_node_offsets.shape[0] < group_stop + 1
-        or node_pool.shape[0] < node_stop
-        or table_keys.shape[0] < 2 * (memo + 1) + 1
-    ):
-        return False
     if as_row:
         row = memo_rows[num_rows]
         row[:] = 0
@@ -370,7 +352,36 @@ def append_memo(
         group_node_offsets[slot + 1] = at_node
     memo_group_offsets[memo + 1] = group_stop
     table_put(table_keys, table_values, key, memo)
-    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _needed_sizes(
+    needed,
+    counters,
+    new_roots,
+    num_tokens,
+    num_groups,
+    kept_nodes,
+    words,
+    memo_token_offsets,
+    group_node_offsets,
+):  # pragma: no cover - compiled
+    """Fill ``needed`` (`NEEDED_FIELDS` order) with the size every array needs for one more memo
+    of ``num_tokens`` tokens and ``num_groups`` groups keeping ``kept_nodes`` nodes and
+    ``new_roots`` new root lists (the tables at most half full).
+    Reference: `SubtreeMemo._needed`."""
+    memo, stored_groups, rows, roots = counters[0], counters[1], counters[2], counters[3]
+    as_row = num_tokens > words
+    group_stop = stored_groups + num_groups
+    needed[0] = needed[1] = 2 * (memo + 1) + 1
+    needed[2] = memo + 1
+    needed[3] = needed[6] = memo + 2
+    needed[4] = memo_token_offsets[memo] + (0 if as_row else num_tokens)
+    needed[5] = rows + (1 if as_row else 0)
+    needed[7] = needed[8] = needed[9] = group_stop
+    needed[10] = group_stop + 1
+    needed[11] = group_node_offsets[stored_groups] + kept_nodes
+    needed[12] = needed[13] = 2 * (roots + new_roots) + 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -533,7 +544,7 @@ def build_memos(
         tokens, groups, node_offsets, nodes = memo_walk(
             transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids,
             max_depth, child_offsets, child_bytes, child_nodes,
-            key_states[key_state_offsets[k] : key_state_offsets[k + 1]], roots.copy(), byte, row,
+            key_states[key_state_offsets[k] : key_state_offsets[k + 1]], roots, byte, row,
         )  # fmt: skip
         num_memos, num_groups, num_rows, num_roots = counters[0], counters[1], counters[2], counters[3]
         # Canonical codes: an earlier group (stored, or of this memo) with the same root list.
@@ -566,38 +577,33 @@ def build_memos(
                 kept[g] = True
                 new_roots += 1
             codes[g] = found
-        as_row = tokens.shape[0] > words
         kept_nodes = 0
         for g in range(num_new):
             if kept[g]:
                 kept_nodes += node_offsets[g + 1] - node_offsets[g]
-        group_stop = num_groups + num_new
-        room_roots = root_keys.shape[0] >= 2 * (num_roots + new_roots) + 1
-        if not room_roots or not append_memo(
+        _needed_sizes(
+            needed, counters, new_roots, tokens.shape[0], num_new, kept_nodes, words, memo_token_offsets,
+            group_node_offsets,
+        )  # fmt: skip
+        sizes = (
+            table_keys.shape[0], table_values.shape[0], memo_row.shape[0], memo_token_offsets.shape[0],
+            token_pool.shape[0], memo_rows.shape[0], memo_group_offsets.shape[0], group_entry.shape[0],
+            group_byte.shape[0], group_code.shape[0], group_node_offsets.shape[0], node_pool.shape[0],
+            root_keys.shape[0], root_groups.shape[0],
+        )  # fmt: skip
+        for field in range(len(sizes)):
+            if sizes[field] < needed[field]:
+                return k  # nothing of this memo written: the caller grows the arrays to ``needed``
+        append_memo(
             num_memos, num_groups, num_rows, key, tokens, groups, node_offsets, nodes, codes, kept, words,
             table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
             group_entry, group_byte, group_code, group_node_offsets, node_pool,
-        ):  # fmt: skip
-            needed[0] = 2 * (num_memos + 1) + 1
-            needed[1] = needed[0]
-            needed[2] = num_memos + 1
-            needed[3] = num_memos + 2
-            needed[4] = memo_token_offsets[num_memos] + (0 if as_row else tokens.shape[0])
-            needed[5] = num_rows + (1 if as_row else 0)
-            needed[6] = num_memos + 2
-            needed[7] = group_stop
-            needed[8] = group_stop
-            needed[9] = group_stop
-            needed[10] = group_stop + 1
-            needed[11] = group_node_offsets[num_groups] + kept_nodes
-            needed[12] = 2 * (num_roots + new_roots) + 1
-            needed[13] = needed[12]
-            return k
+        )  # fmt: skip
         for g in range(num_new):
             if kept[g]:
                 table_put(root_keys, root_groups, hashes[g], num_groups + g)
         counters[0] = num_memos + 1
-        counters[1] = group_stop
-        counters[2] = num_rows + (1 if as_row else 0)
+        counters[1] = num_groups + num_new
+        counters[2] = num_rows + (1 if tokens.shape[0] > words else 0)
         counters[3] = num_roots + new_roots
     return keys.shape[0]

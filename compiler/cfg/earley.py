@@ -390,11 +390,7 @@ class EarleyEngine:
                     pending.append((parent_rule, parent_dot + 1, parent_origin))
                 continue
             symbol = rhs[dot]
-            found = waiting.get(symbol)
-            if found is None:
-                waiting[symbol] = [item]
-            else:
-                found.append(item)
+            waiting.setdefault(symbol, []).append(item)
             if symbol >= 0:
                 if symbol not in predicted:  # its whole prediction closure at once
                     closure, inner = prediction(symbol)

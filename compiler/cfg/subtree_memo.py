@@ -377,7 +377,8 @@ class SubtreeMemo:
     def _needed(
         self, tokens: np.ndarray, groups: np.ndarray, node_offsets: np.ndarray, kept: np.ndarray
     ) -> dict[str, int]:
-        """The sizes every array needs for one more memo (what `build_memos` checks)."""
+        """The sizes every array needs for one more memo: the specification of
+        `_memo_kernels._needed_sizes`, which `build_memos` checks before writing a memo."""
         arrays, memo, num_groups = self._arrays, self.num_memos, int(self._counters[1])
         as_row = tokens.shape[0] > self.words
         token_stop = int(arrays["memo_token_offsets"][memo]) + (0 if as_row else tokens.shape[0])
