@@ -164,7 +164,7 @@ def walk_subtrees_reference(
 # whose state accepts, at a node with children, also starts the set that follows (the
 # llguidance design, with the parser lowered to table lookups).  A started set is one pair
 # ``(-1, set)`` that the next byte expands into only the set's entries live on that byte
-# (``byte_offsets`` / ``byte_entries``), since most of them die at once.  A token is allowed
+# (its signature's ``sig_byte_offsets`` / ``sig_byte_entries``), since most of them die at once.  A token is allowed
 # iff some pair survives its last byte.
 #
 # The initial pairs (the parse state's entries) are *row-covered*: the tokens they read
@@ -205,8 +205,9 @@ _FILL_SIGNATURE = nb.int64(
     nb.int32[::1],  # entry_count [sets]
     nb.int32[::1],  # entry_state [entries]
     nb.int32[::1],  # entry_next [entries]
-    nb.int32[::1],  # byte_offsets [sets * 257]
-    nb.int32[::1],  # byte_entries
+    nb.int32[::1],  # set_sig [sets]: each set's lexer signature
+    nb.int32[::1],  # sig_byte_offsets [signatures * 257]
+    nb.int32[::1],  # sig_byte_entries: positions within a set of that signature
     nb.int64,  # num_sets
     nb.uint32[::1],  # out
     nb.int32[::1],  # missing (output)
@@ -278,8 +279,9 @@ def fill_mask(
     entry_count,
     entry_state,
     entry_next,
-    byte_offsets,
-    byte_entries,
+    set_sig,
+    sig_byte_offsets,
+    sig_byte_entries,
     num_sets,
     out,
     missing,
@@ -356,15 +358,16 @@ def fill_mask(
             else:  # a started set: only its entries live on this byte
                 if source <= -2 and extends_match(transitions, accepting, -2 - source, byte):
                     continue  # started by a longest-match end: not before a byte extending it
-                base = entries[sp, j] * 257 + byte
-                lo, hi = byte_offsets[base], byte_offsets[base + 1]
+                started = entries[sp, j]
+                base = set_sig[started] * 257 + byte
+                lo, hi = sig_byte_offsets[base], sig_byte_offsets[base + 1]
             for k in range(lo, hi):
                 if source >= 0:
                     entry = entries[sp, j]
                     state = transitions[source, byte]
                     is_covered = covered[sp, j]
                 else:
-                    entry = byte_entries[k]
+                    entry = entry_first[started] + sig_byte_entries[k]
                     state = transitions[entry_state[entry], byte]
                     is_covered = False
                 if state < 0:
@@ -602,7 +605,7 @@ _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.int32, 1),  # entry_first [sets]
     _readonly(nb.int32, 1),  # entry_count [sets]
     _readonly(nb.int32, 1),  # entry_next [entries]
-    _readonly(nb.int32, 1),  # byte_offsets [sets * 257]
+    _readonly(nb.int32, 1),  # sig_byte_offsets [signatures * 257]: a set's entries live on a byte
     nb.int64,  # num_sets
     _readonly(nb.int32, 1),  # set_sig [sets]
     _readonly(nb.int64, 1),  # memo table keys (signature << JOB_SHIFT | code; -1 empty)
@@ -637,7 +640,7 @@ def fill_mask_jobs(
     entry_first,
     entry_count,
     entry_next,
-    byte_offsets,
+    sig_byte_offsets,
     num_sets,
     set_sig,
     table_keys,
@@ -690,9 +693,10 @@ def fill_mask_jobs(
                 continue
             if entry_count[following] == 0:
                 continue
+            base = set_sig[following] * 257
             for b in range(256):
-                at = following * 257 + b
-                if byte_offsets[at + 1] == byte_offsets[at]:
+                at = base + b
+                if sig_byte_offsets[at + 1] == sig_byte_offsets[at]:
                     continue
                 if slot_byte_offsets[slot * 257 + b + 1] == slot_byte_offsets[slot * 257 + b]:
                     continue
@@ -737,8 +741,8 @@ def fill_mask_jobs(
                 found += 1
                 is_deferred = True
                 continue
-            at = following * 257 + group_byte[g]
-            if byte_offsets[at + 1] == byte_offsets[at]:
+            at = set_sig[following] * 257 + group_byte[g]
+            if sig_byte_offsets[at + 1] == sig_byte_offsets[at]:
                 continue
             pushed = (np.int64(following) << JOB_SHIFT) | (2 * group_code[g])
             if _visit(visit_keys, visit_stamps, stamp, pushed):

@@ -48,20 +48,65 @@ ALL_BYTES = (1 << 256) - 1
 
 
 class EarleySet:
-    """One Earley set.  ``waiting[symbol]`` lists the items whose next symbol is ``symbol``."""
+    """One Earley set, in two parts (see `EarleyEngine._close`):
 
-    __slots__ = ("items", "waiting", "entries", "entry_states", "accepting", "first_bytes", "__weakref__")
+    - its *kernel*, the items started at an earlier set: ``waiting[symbol]`` lists those whose
+      next symbol is ``symbol``;
+    - its `Prediction`, the items started here (shared by every set that predicts the same
+      nonterminals): ``prediction.waiting[symbol]`` lists their ``(rule, dot)``, the origin
+      being this set.
+    """
+
+    __slots__ = (
+        "kernel",
+        "waiting",
+        "prediction",
+        "entries",
+        "entry_states",
+        "accepting",
+        "first_bytes",
+        "__weakref__",
+    )
 
     def __init__(self) -> None:
-        self.items: set[Item] | frozenset[Item] = frozenset()
+        self.kernel: frozenset[Item] = frozenset()
         self.waiting: dict[int, list[Item]] = {}
+        self.prediction: Prediction = NO_PREDICTION
         self.entries: tuple[tuple[int, EarleySet], ...] = ()
         self.entry_states: tuple[int, ...] = ()  # the entries' DFA start states (a lexer signature)
         self.accepting = False
         self.first_bytes = -1  # the bytes its entries can start with (int bit set); -1: not computed
 
     def __repr__(self) -> str:
-        return f"<EarleySet {len(self.items)} items, {len(self.entries)} entries>"
+        size = len(self.kernel) + self.prediction.size
+        return f"<EarleySet {size} items, {len(self.entries)} entries>"
+
+
+class Prediction:
+    """The items a set starts itself when it expects the nonterminals ``seeds``: the union of
+    their prediction closures (`EarleyEngine._prediction`), with the set as every item's origin.
+
+    Why shared: they depend only on the grammar and ``seeds``, while most items of a set are
+    such predictions, so `EarleyEngine._close` builds only the kernel item by item and takes
+    this part ready-made (one object per distinct ``seeds``, memoised per grammar).
+    """
+
+    __slots__ = ("waiting", "size", "accepting", "starts")
+
+    def __init__(
+        self,
+        waiting: dict[int, tuple[tuple[int, int], ...]],
+        size: int,
+        accepting: bool,
+        starts: frozenset[int],
+    ) -> None:
+        self.waiting = waiting  # next symbol -> (rule, dot) of the items expecting it
+        self.size = size  # number of items
+        self.accepting = accepting  # the start rule completes among them (a nullable start)
+        self.starts = starts  # DFA start states of the terminals they expect (with a transition)
+
+
+NO_PREDICTION = Prediction({}, 0, False, frozenset())
 
 
 class HeldEnds:
@@ -129,6 +174,7 @@ class EarleyEngine:
         "_memo",
         "_by_content",
         "_predictions",
+        "_seeded",
         "_transitions",
         "_accepting",
         "_owner",
@@ -144,6 +190,7 @@ class EarleyEngine:
         self._memo: dict[frozenset[tuple[int, EarleySet]], EarleySet] = {}
         self._by_content: dict[frozenset[Item], EarleySet] = {}
         self._predictions: dict[int, tuple[tuple[tuple[int, int, int | None], ...], frozenset[int]]] = {}
+        self._seeded: dict[frozenset[int], Prediction] = {}
         self._transitions = memoryview(tables.transitions).cast("B").cast("i") if tables.num_states else []
         self._accepting: list[bool] = tables.accepting.tolist()
         self._owner: list[int] = tables.state_terminal.tolist()
@@ -155,8 +202,7 @@ class EarleyEngine:
 
     def initial_state(self) -> ParseState:
         with self._lock:
-            first = EarleySet()
-            first = self._close(first, [(self.tables.start_rule, 0, first)])
+            first = self._close(EarleySet(), [], frozenset((self.tables.rule_lhs[self.tables.start_rule],)))
         return ParseState(first.entries, first)
 
     def step_byte(self, state: ParseState, byte: int) -> ParseState | None:
@@ -291,10 +337,11 @@ class EarleyEngine:
         created = EarleySet()
         agenda: list[Item] = []
         for terminal, origin in key:
-            agenda.extend(
-                (rule, dot + 1, parent)
-                for rule, dot, parent in origin.waiting.get(terminal_symbol(terminal), ())
-            )
+            symbol = terminal_symbol(terminal)
+            for rule, dot, parent in origin.waiting.get(symbol, ()):
+                agenda.append((rule, dot + 1, parent))
+            for rule, dot in origin.prediction.waiting.get(symbol, ()):
+                agenda.append((rule, dot + 1, origin))
         created = self._close(created, agenda)
         if len(memo) >= self.limits.max_cached_sets:
             memo.clear()
@@ -346,92 +393,118 @@ class EarleyEngine:
         self._predictions[symbol] = found
         return found
 
-    def _close(self, target: EarleySet, agenda: list[Item]) -> EarleySet:
-        """Fill ``target`` with the Earley closure (predict / complete) of the ``agenda`` items.
+    def _seeded_prediction(self, seeds: frozenset[int]) -> Prediction:
+        """The `Prediction` of a set expecting the nonterminals ``seeds`` (memoised per grammar)."""
+        found = self._seeded.get(seeds)
+        if found is not None:
+            return found
+        items: dict[tuple[int, int], int | None] = {}
+        for symbol in seeds:
+            if symbol in items:
+                continue
+            closure, _ = self._prediction(symbol)
+            for rule, dot, following in closure:
+                items[(rule, dot)] = following
+        waiting: dict[int, list[tuple[int, int]]] = {}
+        accepting = False
+        start_rule = self.tables.start_rule
+        for item, following in items.items():
+            if following is None:
+                accepting = accepting or item[0] == start_rule
+            else:
+                waiting.setdefault(following, []).append(item)
+        start_of, has_out = self._start_of, self._has_out
+        starts = frozenset(
+            start_of[-symbol - 1] for symbol in waiting if symbol < 0 and has_out[start_of[-symbol - 1]]
+        )
+        found = Prediction(
+            {symbol: tuple(group) for symbol, group in waiting.items()}, len(items), accepting, starts
+        )
+        if len(self._seeded) >= self.limits.max_cached_sets:
+            self._seeded.clear()
+        self._seeded[seeds] = found
+        return found
 
-        Returns ``target``, or an existing set with the same items (origins compared by
-        identity, ``target`` itself standing for "here"; compared through the items not started
-        here, which determine the others).  Sharing such sets is what keeps
-        ambiguous splits finite: ``%ignore WS`` with ``WS: /[ ]+/`` can split a run of
-        spaces many ways, but every split leads to the same set, so lexer entries stay
-        deduplicated instead of multiplying with each origin.
+    def _close(self, target: EarleySet, agenda: list[Item], seeds: frozenset[int] = frozenset()) -> EarleySet:
+        """Fill ``target`` with the Earley closure (predict / complete) of the ``agenda`` items
+        (all started at earlier sets) plus the prediction of the nonterminals ``seeds``.
+
+        Only the *kernel*, the items started at earlier sets, is built item by item: the
+        agenda, what completes through origin sets, and advances over nullable symbols.  The
+        items started here are the prediction closure of the nonterminals the kernel expects
+        (``seeds`` included), taken whole from `_seeded_prediction`.  That is complete: an item
+        predicted here can only complete through nullable symbols, and whoever expects a
+        nullable symbol also advances over it at once (Aycock-Horspool), so no completion
+        step inside the set is needed.
+
+        Returns ``target``, or an existing set with the same kernel (origins compared by
+        identity), which determines the rest.  Sharing such sets is what keeps ambiguous
+        splits finite: ``%ignore WS`` with ``WS: /[ ]+/`` can split a run of spaces many ways,
+        but every split leads to the same set, so lexer entries stay deduplicated instead of
+        multiplying with each origin.
         """
         tables = self.tables
         rule_lhs, rule_rhs = tables.rule_lhs, tables.rule_rhs
         nullable, nullable_terminals = tables.nullable, tables.nullable_terminals
         start_rule = tables.start_rule
         limit = self.limits.max_earley_items
-        items: set[Item] = set()
-        kernel: list[Item] = []  # the items not started here (they determine the others)
+        kernel: set[Item] = set()
         waiting: dict[int, list[Item]] = {}
-        predicted: set[int] = set()
-        prediction = self._prediction
+        expected = set(seeds)
         accepting = False
-        pending = list(agenda)
+        pending = agenda
         while pending:
             item = pending.pop()
-            if item in items:
+            if item in kernel:
                 continue
-            items.add(item)
-            rule, dot, origin = item
-            if origin is not target:
-                kernel.append(item)
-            if len(items) > limit:
+            kernel.add(item)
+            if len(kernel) > limit:
                 raise CompileLimitExceeded(
-                    "max_earley_items", len(items), limit, hint="grammar too ambiguous"
+                    "max_earley_items", len(kernel), limit, hint="grammar too ambiguous"
                 )
+            rule, dot, origin = item
             rhs = rule_rhs[rule]
             if dot == len(rhs):
                 if rule == start_rule:
                     accepting = True
-                parents = waiting if origin is target else origin.waiting
-                # Copy: completing a nullable derivation here may append to this very list.
-                for parent_rule, parent_dot, parent_origin in list(parents.get(rule_lhs[rule], ())):
-                    pending.append((parent_rule, parent_dot + 1, parent_origin))
+                lhs = rule_lhs[rule]
+                for parent, at, grand in origin.waiting.get(lhs, ()):
+                    pending.append((parent, at + 1, grand))
+                for parent, at in origin.prediction.waiting.get(lhs, ()):
+                    pending.append((parent, at + 1, origin))
                 continue
             symbol = rhs[dot]
             waiting.setdefault(symbol, []).append(item)
             if symbol >= 0:
-                if symbol not in predicted:  # its whole prediction closure at once
-                    closure, inner = prediction(symbol)
-                    predicted.update(inner)
-                    for predicted_rule, predicted_dot, next_symbol in closure:
-                        new = (predicted_rule, predicted_dot, target)
-                        if new in items:
-                            continue
-                        items.add(new)
-                        if next_symbol is not None:
-                            waiting.setdefault(next_symbol, []).append(new)
-                        elif predicted_rule == start_rule:
-                            accepting = True
-                    if len(items) > limit:
-                        raise CompileLimitExceeded(
-                            "max_earley_items", len(items), limit, hint="grammar too ambiguous"
-                        )
+                expected.add(symbol)
                 if symbol in nullable:
                     pending.append((rule, dot + 1, origin))
             elif -symbol - 1 in nullable_terminals:
                 pending.append((rule, dot + 1, origin))
-        # The items not started here (the kernel) determine the rest: the closure is a function
-        # of them, so equal kernels mean equal sets (and comparing them is cheaper).
         content = frozenset(kernel)
         existing = self._by_content.get(content)
         if existing is not None:
             return existing
+        prediction = self._seeded_prediction(frozenset(expected))
+        if len(kernel) + prediction.size > limit:
+            raise CompileLimitExceeded(
+                "max_earley_items", len(kernel) + prediction.size, limit, hint="grammar too ambiguous"
+            )
         if len(self._by_content) >= self.limits.max_cached_sets:
             self._by_content.clear()
         self._by_content[content] = target
-        target.items = items  # never changed again
+        target.kernel = content  # never changed again
         target.waiting = waiting
-        target.accepting = accepting  # a finished start rule was added (here or in a closure)
+        target.prediction = prediction
+        target.accepting = accepting or prediction.accepting
+        starts = prediction.starts
         start_of, has_out = self._start_of, self._has_out
-        entries, states = [], []
         for symbol in waiting:
-            if symbol < 0:
-                start = start_of[-symbol - 1]
-                if has_out[start]:
-                    entries.append((start, target))
-                    states.append(start)
-        target.entries = tuple(entries)
-        target.entry_states = tuple(states)
+            if symbol < 0 and has_out[start_of[-symbol - 1]]:
+                starts = starts | {start_of[-symbol - 1]}
+        # Sorted: sets expecting the same terminals get the same entry order, so they share a
+        # lexer signature (`set_index.SetIndex`) however their items were found.
+        states = tuple(sorted(starts))
+        target.entries = tuple([(start, target) for start in states])
+        target.entry_states = states
         return target

@@ -12,18 +12,22 @@ Layout (grown by doubling; ``num_sets`` sets and ``num_entries`` entries are val
   ``entry_first[s] .. + entry_count[s]`` (one per terminal the set expects, in
   ``EarleySet.entries`` order);
 - ``entry_state`` int32 ``[entries]``: the terminal's DFA start state;
-- ``entry_terminal`` int32 ``[entries]``: the terminal id; ``entry_set``: the owning set;
 - ``entry_next`` int32 ``[entries]``: the id of the set after that terminal ends, -1 until
   computed;
-- ``byte_offsets`` int32 ``[sets * 257]`` / ``byte_entries`` int32: for set ``s`` and byte
-  ``b``, the entries of ``s`` whose start state is live on ``b`` are ``byte_entries[
-  byte_offsets[257 s + b] : byte_offsets[257 s + b + 1]]``, so the walk can start a set as one
-  frontier pair that expands only into what the next byte keeps;
 - ``set_sig`` int32 ``[sets]``: the set's *lexer signature*, an id for the tuple of its
   entries' DFA start states.  What a set can read below a trie node without any terminal
   ending depends only on that tuple, so `subtree_memo.SubtreeMemo` keys its results by it and
   sets with different origins (a deeper nesting of the same shape) share them.  Signature ids
-  outlive epochs (their number is bounded by the grammar, not by the text).
+  outlive epochs (their number is bounded by the grammar, not by the text);
+- ``sig_byte_offsets`` int32 ``[signatures * 257]`` / ``sig_byte_entries`` int32: for
+  signature ``g`` and byte ``b``, the positions (within a set of that signature) of the
+  entries whose start state is live on ``b`` are ``sig_byte_entries[sig_byte_offsets[257 g +
+  b] : sig_byte_offsets[257 g + b + 1]]``, so the walk can start a set as one frontier pair
+  that expands only into what the next byte keeps.  Kept per signature, not per set, so
+  registering a set copies no byte lists.
+
+The terminal and owning set of each entry, which only Python reads (`resolve`,
+`entry_for`), are plain lists.
 
 Thread-safe: registration and growth hold a lock; readers take a snapshot (`arrays`), in
 which a set id not yet visible reads as "not computed" (the kernel checks ``num_sets``).
@@ -47,22 +51,20 @@ class LoweredSets(NamedTuple):
     entry_count: np.ndarray
     entry_state: np.ndarray
     entry_next: np.ndarray
-    byte_offsets: np.ndarray
-    byte_entries: np.ndarray
     num_sets: int
     epoch: int
     set_sig: np.ndarray
+    sig_byte_offsets: np.ndarray
+    sig_byte_entries: np.ndarray
 
 
 class _LoweredSignature(NamedTuple):
     """What every set of one lexer signature shares (computed once per signature, read-only):
-    its entries' DFA start states and terminals, and its byte -> entries lists (positions in
-    the set, `_kernels.live_entries_by_byte`)."""
+    its entries' DFA start states and their terminals (its byte -> entries lists are in the
+    index's ``sig_byte_*`` arrays)."""
 
     states: np.ndarray
-    terminals: np.ndarray
-    byte_offsets: np.ndarray
-    byte_entries: np.ndarray
+    terminal_list: list[int]
 
 
 class SetIndex:
@@ -77,6 +79,9 @@ class SetIndex:
         self._transitions = engine.tables.transitions
         self._signatures: dict[tuple[int, ...], int] = {}
         self._lowered_signatures: list[_LoweredSignature] = []
+        self._sig_byte_offsets = np.zeros(16 * 257, dtype=np.int32)
+        self._sig_byte_entries = np.zeros(64, dtype=np.int32)
+        self._num_sig_byte_entries = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -88,13 +93,9 @@ class SetIndex:
         self._entry_count = np.zeros(64, dtype=np.int32)
         self._set_sig = np.zeros(64, dtype=np.int32)
         self._entry_state = np.zeros(256, dtype=np.int32)
-        self._entry_terminal = np.zeros(256, dtype=np.int32)
-        self._entry_set = np.zeros(256, dtype=np.int32)
-        self._entry_next = np.full(256, -1, dtype=np.int32)
-        self._num_entries = 0
-        self._byte_offsets = np.zeros(64 * 257, dtype=np.int32)
-        self._byte_entries = np.zeros(256, dtype=np.int32)
-        self._num_byte_entries = 0
+        self._entry_next = np.full(256, -1, dtype=np.int32)  # grown with -1: never reset
+        self._entry_terminal: list[int] = []
+        self._entry_set: list[int] = []
         self._snapshot = self._make_snapshot()
 
     def _make_snapshot(self) -> LoweredSets:
@@ -103,11 +104,11 @@ class SetIndex:
             self._entry_count,
             self._entry_state,
             self._entry_next,
-            self._byte_offsets,
-            self._byte_entries,
             len(self._sets),
             self._epoch,
             self._set_sig,
+            self._sig_byte_offsets,
+            self._sig_byte_entries,
         )
 
     def arrays(self) -> LoweredSets:
@@ -137,58 +138,52 @@ class SetIndex:
         if found is not None:
             return found
         set_id = len(self._sets)
-        entries = earley_set.entries
-        first, count = self._num_entries, len(entries)
+        signature = self._signature(earley_set.entry_states)
+        lowered = self._lowered_signatures[signature]
+        first = len(self._entry_set)
+        stop = first + lowered.states.shape[0]
         if set_id >= self._entry_first.shape[0]:
             self._entry_first = _grown(self._entry_first, set_id + 1, 0)
             self._entry_count = _grown(self._entry_count, set_id + 1, 0)
             self._set_sig = _grown(self._set_sig, set_id + 1, 0)
-        if first + count > self._entry_state.shape[0]:
-            self._entry_state = _grown(self._entry_state, first + count, 0)
-            self._entry_terminal = _grown(self._entry_terminal, first + count, 0)
-            self._entry_set = _grown(self._entry_set, first + count, 0)
-            self._entry_next = _grown(self._entry_next, first + count, -1)
-        signature = self._signature(earley_set.entry_states)
-        lowered = self._lowered_signatures[signature]
-        stop = first + count
+        if stop > self._entry_state.shape[0]:
+            self._entry_state = _grown(self._entry_state, stop, 0)
+            self._entry_next = _grown(self._entry_next, stop, -1)
         self._entry_state[first:stop] = lowered.states
-        self._entry_terminal[first:stop] = lowered.terminals
-        self._entry_set[first:stop] = set_id
-        self._entry_next[first:stop] = -1
-        self._register_bytes(set_id, first, lowered)
+        self._entry_terminal.extend(lowered.terminal_list)
+        self._entry_set.extend([set_id] * (stop - first))
         self._entry_first[set_id] = first
-        self._entry_count[set_id] = count
+        self._entry_count[set_id] = stop - first
         self._set_sig[set_id] = signature
-        self._num_entries = first + count
         self._sets.append(earley_set)
         self._ids[earley_set] = set_id
         if publish:
             self._snapshot = self._make_snapshot()
         return set_id
 
-    def _register_bytes(self, set_id: int, first: int, lowered: _LoweredSignature) -> None:
-        """Fill set ``set_id``'s byte -> live entries lists (``byte_offsets`` / ``byte_entries``)."""
-        base = self._num_byte_entries
-        per_byte, entry = lowered.byte_offsets, lowered.byte_entries
-        if (set_id + 1) * 257 > self._byte_offsets.shape[0]:
-            self._byte_offsets = _grown(self._byte_offsets, (set_id + 1) * 257, 0)
-        if base + entry.shape[0] > self._byte_entries.shape[0]:
-            self._byte_entries = _grown(self._byte_entries, base + entry.shape[0], 0)
-        self._byte_offsets[set_id * 257 : (set_id + 1) * 257] = base + per_byte
-        self._byte_entries[base : base + entry.shape[0]] = first + entry
-        self._num_byte_entries = base + entry.shape[0]
-
     def _signature(self, start_states: tuple[int, ...]) -> int:
         found = self._signatures.get(start_states)
         if found is None:
             found = self._signatures[start_states] = len(self._lowered_signatures)
             states = np.array(start_states, dtype=np.int32)
-            byte_offsets, byte_entries = _kernels.live_entries_by_byte(self._transitions, states)
-            lowered = _LoweredSignature(states, self._owner[states], byte_offsets, byte_entries)
-            for array in lowered:
-                array.setflags(write=False)
-            self._lowered_signatures.append(lowered)
+            states.setflags(write=False)
+            self._lowered_signatures.append(_LoweredSignature(states, self._owner[states].tolist()))
+            self._lower_bytes(found, states)
         return found
+
+    def _lower_bytes(self, signature: int, states: np.ndarray) -> None:
+        """Append signature ``signature``'s byte -> live entries lists (``sig_byte_offsets`` /
+        ``sig_byte_entries``; new arrays when they grow, so published snapshots stay intact)."""
+        per_byte, positions = _kernels.live_entries_by_byte(self._transitions, states)
+        base = self._num_sig_byte_entries
+        stop = base + positions.shape[0]
+        if (signature + 1) * 257 > self._sig_byte_offsets.shape[0]:
+            self._sig_byte_offsets = _grown(self._sig_byte_offsets, (signature + 1) * 257, 0)
+        if stop > self._sig_byte_entries.shape[0]:
+            self._sig_byte_entries = _grown(self._sig_byte_entries, stop, 0)
+        self._sig_byte_offsets[signature * 257 : (signature + 1) * 257] = base + per_byte
+        self._sig_byte_entries[base:stop] = positions
+        self._num_sig_byte_entries = stop
 
     def signature_states(self, signature: int) -> np.ndarray:
         """The entries' DFA start states (int32, read-only, entry order) of lexer signature ``signature``."""
@@ -204,13 +199,11 @@ class SetIndex:
             return found
         with self._lock:
             set_id = self._register(origin)
-            first, count = int(self._entry_first[set_id]), int(self._entry_count[set_id])
-            terminals = self._entry_terminal
+            first = int(self._entry_first[set_id])
+            terminals = self._lowered_signatures[int(self._set_sig[set_id])].terminal_list
             answer = (-1, self._epoch)
-            for entry in range(first, first + count):
-                if terminals[entry] == terminal:
-                    answer = (entry, self._epoch)
-                    break
+            if terminal in terminals:
+                answer = (first + terminals.index(terminal), self._epoch)
             self._entry_of[(origin, terminal)] = answer  # this epoch's dict: `_reset` replaces it
             return answer
 
@@ -221,8 +214,8 @@ class SetIndex:
             for entry in set(entries.tolist()):
                 if self._epoch != epoch:
                     return  # ids of an older epoch: the caller starts over
-                origin = self._sets[int(self._entry_set[entry])]
-                terminal = int(self._entry_terminal[entry])
+                origin = self._sets[self._entry_set[entry]]
+                terminal = self._entry_terminal[entry]
                 following = engine.complete(frozenset(((terminal, origin),)))
                 # Published once below: a reader of the older snapshot sees an id past its
                 # ``num_sets`` and treats the answer as not computed yet.

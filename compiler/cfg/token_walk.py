@@ -296,8 +296,8 @@ def fill_token_mask_frontier(
             tables.transitions, tables.accepting, tables.longest_states, trie.node_end, trie.token_offsets, trie.token_ids,
             trie.max_depth, slots.rows, completion_offsets, completion_nodes,
             table.child_offsets, table.child_bytes, table.child_nodes, initial_states, initial_entries,
-            initial_slots, entry_first, entry_count, entry_state, entry_next, lowered_sets.byte_offsets,
-            lowered_sets.byte_entries, lowered_sets.num_sets, out, scratch.missing, scratch.states,
+            initial_slots, entry_first, entry_count, entry_state, entry_next, lowered_sets.set_sig,
+            lowered_sets.sig_byte_offsets, lowered_sets.sig_byte_entries, lowered_sets.num_sets, out, scratch.missing, scratch.states,
             scratch.entries, scratch.covered, entry_stamp, set_stamp, scratch.clock, scratch.counts, scratch.path_node,
             scratch.path_cursor, scratch.resume,
         )  # fmt: skip
@@ -336,8 +336,8 @@ def initial_completions(
     parts: list[np.ndarray] = []
     for i, (entry, slot) in enumerate(zip(entries.tolist(), slots.tolist(), strict=True)):
         if entry >= 0:
-            following = int(lowered.entry_next[entry])
-            per_byte = lowered.byte_offsets[following * 257 : following * 257 + 257]
+            base = int(lowered.set_sig[lowered.entry_next[entry]]) * 257
+            per_byte = lowered.sig_byte_offsets[base : base + 257]
             first_bytes = np.flatnonzero(per_byte[1:] > per_byte[:-1]).astype(np.uint8)
             parts.append(table.completions_before(slot, first_bytes))
             offsets[i + 1] = offsets[i] + parts[-1].shape[0]
@@ -447,7 +447,7 @@ def fill_token_mask(
             result = int(
                 _kernels.fill_mask_jobs(
                     slots.rows, slots.byte_offsets, initial_entries, initial_slots, sets.entry_first,
-                    sets.entry_count, sets.entry_next, sets.byte_offsets, sets.num_sets, sets.set_sig,
+                    sets.entry_count, sets.entry_next, sets.sig_byte_offsets, sets.num_sets, sets.set_sig,
                     memos.table_keys, memos.table_values, memos.memo_row, memos.memo_token_offsets,
                     memos.token_pool, memos.memo_rows, memos.memo_group_offsets, memos.group_entry,
                     memos.group_byte, memos.group_code, out, scratch.jobs, num_jobs, scratch.deferred, scratch.missing,
