@@ -473,8 +473,8 @@ NEEDED_FIELDS = (
 
 _BUILD_MEMOS_SIGNATURE = nb.int64(
     _readonly(nb.int64, 1),  # keys
-    _readonly(nb.int64, 1),  # key_state_offsets [keys + 1]
-    _readonly(nb.int32, 1),  # key_states
+    _readonly(nb.int64, 1),  # sig_state_offsets [signatures + 1] (`set_index.LoweredSets`)
+    _readonly(nb.int32, 1),  # sig_states
     _readonly(nb.int64, 1),  # slot_byte_offsets (`token_walk.SlotArrays`)
     _readonly(nb.int32, 1),  # slot_byte_nodes
     _readonly(nb.int32, 2),  # transitions
@@ -508,7 +508,7 @@ _BUILD_MEMOS_SIGNATURE = nb.int64(
 # fmt: off
 @nb.njit(_BUILD_MEMOS_SIGNATURE, cache=True, nogil=True)
 def build_memos(
-    keys, key_state_offsets, key_states, slot_byte_offsets, slot_byte_nodes,
+    keys, sig_state_offsets, sig_states, slot_byte_offsets, slot_byte_nodes,
     transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
     child_offsets, child_bytes, child_nodes, row, words, counters, needed,
     table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
@@ -516,7 +516,7 @@ def build_memos(
 ):  # pragma: no cover - compiled
     # fmt: on
     """Build the memos of ``keys`` (``signature << JOB_SHIFT | code``, the signature's entry
-    start states at ``key_states[key_state_offsets[k] : ...]``) not built yet, in order: per
+    start states at ``sig_states[sig_state_offsets[signature] : ...]``) not built yet, in order: per
     key one `memo_walk`, its groups' canonical codes (the root table), one `append_memo`.
 
     ``counters`` int64 ``[4]`` (in/out): memos, groups, rows, root lists stored.  Returns how
@@ -544,7 +544,8 @@ def build_memos(
         tokens, groups, node_offsets, nodes = memo_walk(
             transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids,
             max_depth, child_offsets, child_bytes, child_nodes,
-            key_states[key_state_offsets[k] : key_state_offsets[k + 1]], roots, byte, row,
+            sig_states[sig_state_offsets[key >> JOB_SHIFT] : sig_state_offsets[(key >> JOB_SHIFT) + 1]], roots,
+            byte, row,
         )  # fmt: skip
         num_memos, num_groups, num_rows, num_roots = counters[0], counters[1], counters[2], counters[3]
         # Canonical codes: an earlier group (stored, or of this memo) with the same root list.

@@ -24,7 +24,10 @@ Layout (grown by doubling; ``num_sets`` sets and ``num_entries`` entries are val
   entries whose start state is live on ``b`` are ``sig_byte_entries[sig_byte_offsets[257 g +
   b] : sig_byte_offsets[257 g + b + 1]]``, so the walk can start a set as one frontier pair
   that expands only into what the next byte keeps.  Kept per signature, not per set, so
-  registering a set copies no byte lists.
+  registering a set copies no byte lists;
+- ``sig_state_offsets`` int64 ``[signatures + 1]`` / ``sig_states`` int32: signature ``g``'s
+  entries' DFA start states are ``sig_states[sig_state_offsets[g] : sig_state_offsets[g + 1]]``
+  (what `subtree_memo.SubtreeMemo` walks from, read in its kernel).
 
 The terminal and owning set of each entry, which only Python reads (`resolve`,
 `entry_for`), are plain lists.
@@ -56,6 +59,8 @@ class LoweredSets(NamedTuple):
     set_sig: np.ndarray
     sig_byte_offsets: np.ndarray
     sig_byte_entries: np.ndarray
+    sig_state_offsets: np.ndarray
+    sig_states: np.ndarray
 
 
 class _LoweredSignature(NamedTuple):
@@ -82,6 +87,8 @@ class SetIndex:
         self._sig_byte_offsets = np.zeros(16 * 257, dtype=np.int32)
         self._sig_byte_entries = np.zeros(64, dtype=np.int32)
         self._num_sig_byte_entries = 0
+        self._sig_state_offsets = np.zeros(17, dtype=np.int64)
+        self._sig_states = np.zeros(64, dtype=np.int32)
         self._reset()
 
     def _reset(self) -> None:
@@ -109,6 +116,8 @@ class SetIndex:
             self._set_sig,
             self._sig_byte_offsets,
             self._sig_byte_entries,
+            self._sig_state_offsets,
+            self._sig_states,
         )
 
     def arrays(self) -> LoweredSets:
@@ -169,7 +178,19 @@ class SetIndex:
             states.setflags(write=False)
             self._lowered_signatures.append(_LoweredSignature(states, self._owner[states].tolist()))
             self._lower_bytes(found, states)
+            self._lower_states(found, states)
         return found
+
+    def _lower_states(self, signature: int, states: np.ndarray) -> None:
+        """Append signature ``signature``'s start states to ``sig_states`` (new arrays when they grow)."""
+        first = int(self._sig_state_offsets[signature])
+        stop = first + states.shape[0]
+        if signature + 2 > self._sig_state_offsets.shape[0]:
+            self._sig_state_offsets = _grown(self._sig_state_offsets, signature + 2, 0)
+        if stop > self._sig_states.shape[0]:
+            self._sig_states = _grown(self._sig_states, stop, 0)
+        self._sig_states[first:stop] = states
+        self._sig_state_offsets[signature + 1] = stop
 
     def _lower_bytes(self, signature: int, states: np.ndarray) -> None:
         """Append signature ``signature``'s byte -> live entries lists (``sig_byte_offsets`` /

@@ -218,31 +218,19 @@ class SubtreeMemo:
         whenever the kernel stops for room."""
         shift = _kernels.JOB_SHIFT
         memo_keys = np.array([(signature << shift) | code for signature, code in keys], dtype=np.int64)
-        states = [self.index.signature_states(signature) for signature, _ in keys]
-        offsets, total = [0], 0
-        for part in states:
-            total += part.shape[0]
-            offsets.append(total)
-        state_offsets = np.array(offsets, dtype=np.int64)
-        key_states = states[0] if len(states) == 1 else np.concatenate(states)
+        sets = self.index.arrays()  # holds every signature of ``keys`` (made before any job)
         needed = self._needed_scratch
-        done = int(
-            _memo_kernels.build_memos(
-                memo_keys, state_offsets, key_states, slots.byte_offsets, slots.byte_nodes, *self._walk_args,
-                self._row, self.words, self._counters, needed, *self._array_args,
-            )
-        )  # fmt: skip
-        start = done
-        while start < len(keys):
-            self._new_generation(dict(zip(_memo_kernels.NEEDED_FIELDS, needed.tolist(), strict=True)))
-            done = int(
+        start = 0
+        while True:
+            start += int(
                 _memo_kernels.build_memos(
-                    memo_keys[start:], state_offsets[start:] - state_offsets[start],
-                    key_states[state_offsets[start] :], slots.byte_offsets, slots.byte_nodes, *self._walk_args,
-                    self._row, self.words, self._counters, needed, *self._array_args,
+                    memo_keys[start:], sets.sig_state_offsets, sets.sig_states, slots.byte_offsets, slots.byte_nodes,
+                    *self._walk_args, self._row, self.words, self._counters, needed, *self._array_args,
                 )
             )  # fmt: skip
-            start += done
+            if start == len(keys):
+                return
+            self._new_generation(dict(zip(_memo_kernels.NEEDED_FIELDS, needed.tolist(), strict=True)))
 
     def earn(self, walk_seconds: float) -> None:
         """Credit ``walk_seconds`` of frontier walks that memos would have saved (ski rental).

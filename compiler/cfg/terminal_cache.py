@@ -216,6 +216,7 @@ class TerminalRows:
         self._by_class: dict[int, StateRow] = {}
         self._plain_slice = plain_slice
         self._plain_depths: np.ndarray | None = None  # `_plain_kernels.plain_depths`, on first build
+        self._all_narrow: bool | None = None  # `_keyed`, on first use
 
     @property
     def num_states(self) -> int:
@@ -244,7 +245,11 @@ class TerminalRows:
                     self._states[local_state] = found
             if found is None:
                 shared = self.residual_rows
-                key = None if shared is None else residual_key(self.transitions, self.accepting, local_state)
+                key = (
+                    None
+                    if shared is None or not self._keyed()
+                    else residual_key(self.transitions, self.accepting, local_state)
+                )
                 found = None if key is None else shared.get(key)
                 if found is None:
                     found = build_state_row(
@@ -257,6 +262,17 @@ class TerminalRows:
                 if self._classes is not None:
                     self._by_class[int(self._classes[local_state])] = found
         return found
+
+    def _keyed(self) -> bool:
+        """Whether any state may have a `residual_key`: not when every state of a small DFA
+        (a property name, a keyword) has at most `NARROW_RESIDUAL_BYTES` live bytes, where the
+        key would be computed only to be refused.  Under the lock."""
+        if self._all_narrow is None:
+            small = self.num_states <= MAX_RESIDUAL_STATES
+            self._all_narrow = (
+                small and int((self.transitions >= 0).sum(axis=1).max()) <= NARROW_RESIDUAL_BYTES
+            )
+        return not self._all_narrow
 
     def _plain(self, local_state: int) -> tuple[PlainSlice | None, int]:
         """The vocabulary's plain slice and how many plain characters ``local_state`` surely
