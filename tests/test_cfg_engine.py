@@ -974,6 +974,33 @@ def test_narrow_residuals_are_walked_not_keyed():
     assert residual_key(body.transitions.astype(np.int32), body.accepting, inside) is not None
 
 
+def test_no_residual_key_is_computed_where_none_can_exist():
+    """`TerminalRows._keyed` skips `residual_key` only for small DFAs where every state is narrow:
+    there every state's key is None; wherever a key exists, the DFA is keyed."""
+    from automask.api import resolve_vocabulary
+    from automask.compiler.cfg.terminal_cache import TerminalCache, residual_key
+    from automask.compiler.regex import regex_to_dfa
+
+    cache = TerminalCache(resolve_vocabulary("mistral-sp"))
+    skipped = 0
+    for pattern in (
+        '"categoryName"',
+        '"(red|green|blue)"',
+        "[0-9]{2,4}",
+        '"[^"]*"',
+        "true|false|null",
+        "[a-z]+",
+    ):
+        rows = cache.terminal_rows(regex_to_dfa(pattern))
+        keys = [residual_key(rows.transitions, rows.accepting, s) for s in range(rows.num_states)]
+        if not rows._keyed():
+            skipped += 1
+            assert all(key is None for key in keys), pattern
+        else:
+            assert rows.num_states > 127 or int((rows.transitions >= 0).sum(axis=1).max()) > 8
+    assert skipped >= 2  # the property name and the enum
+
+
 def test_terminals_with_a_common_tail_share_its_rows():
     """`ResidualRows`: the state after ``x`` in ``x[a-z]*"`` and after ``y`` in ``y[a-z]*"`` read the
     same language, so the second terminal reuses the first one's row (and it is the right row)."""
