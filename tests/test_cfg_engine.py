@@ -434,6 +434,25 @@ def test_matchers_share_caches_and_agree_across_threads():
     assert results == expected * 3
 
 
+def test_sets_share_predictions_and_list_entries_by_start_state():
+    """`earley.Prediction`: the items a set starts itself are one shared object per set of
+    expected nonterminals, and every set lists its lexer entries by DFA start state, so sets
+    expecting the same terminals have the same lexer signature."""
+    compiled = compile_grammar(
+        load_bundled("arithmetic.lark"), synthetic_vocab("1+-*/() xy", 2), syntax="lark"
+    )
+    engine = compiled.engine
+    assert engine.step_bytes(engine.initial_state(), b"(x + 1) * (y - (1 + x)) / 11") is not None
+    sets = list(engine._memo.values())
+    assert len(sets) > 20
+    predictions = {id(earley_set.prediction) for earley_set in sets}
+    assert len(predictions) < len(sets) // 2
+    for earley_set in sets:
+        assert list(earley_set.entry_states) == sorted(earley_set.entry_states)
+        assert [start for start, _ in earley_set.entries] == list(earley_set.entry_states)
+        assert all(origin is earley_set for _, origin in earley_set.entries)
+
+
 def test_fill_mask_kernel_matches_reference():
     grammar = grammar_from_lark(HANDWRITTEN["ignore"])
     vocab = synthetic_vocab("aelt= ", 3)

@@ -399,10 +399,12 @@ class EarleyEngine:
         if found is not None:
             return found
         items: dict[tuple[int, int], int | None] = {}
+        predicted: set[int] = set()
         for symbol in seeds:
-            if symbol in items:
+            if symbol in predicted:  # inside another seed's closure: adds nothing
                 continue
-            closure, _ = self._prediction(symbol)
+            closure, inner = self._prediction(symbol)
+            predicted |= inner
             for rule, dot, following in closure:
                 items[(rule, dot)] = following
         waiting: dict[int, list[tuple[int, int]]] = {}
