@@ -1,8 +1,12 @@
 """The ``automask`` command line (also ``python -m automask``).
 
-    automask generate --regex R "prompt" [--model PATH] [--max-new-tokens N] [--temperature T]
-    automask compile  --regex R --tokenizer NAME [--json]
-    automask check    --regex R --tokenizer NAME --text S
+    automask generate CONSTRAINT "prompt" [--model PATH] [--max-new-tokens N] [--temperature T]
+    automask compile  CONSTRAINT --tokenizer NAME [--json]
+    automask check    CONSTRAINT --tokenizer NAME --text S
+
+CONSTRAINT is one of ``--regex R``, ``--json-schema S`` (JSON text or a ``.json`` file) or
+``--grammar G`` (a ``.lark`` / ``.gbnf`` file or a bundled grammar name such as ``sql.lark``;
+``--syntax`` and ``--start`` override what the file name implies).
 
 Exit status: 0 success / accepted, 1 refused (``check``) or incomplete output (``generate``),
 2 an automask error (bad regex, unknown tokenizer, unavailable artifact ...), printed as one
@@ -44,9 +48,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    gen = commands.add_parser("generate", help="generate text constrained by a regex (streams it)")
+    gen = commands.add_parser(
+        "generate", help="generate text constrained by a regex, JSON Schema or grammar (streams it)"
+    )
     gen.add_argument("prompt")
-    gen.add_argument("--regex", required=True, help="the whole output must fully match this")
+    _add_constraint_arguments(gen)
     gen.add_argument(
         "--model", default=None, help="local HF model folder or .gguf file (default: SmolLM2-135M)"
     )
@@ -57,8 +63,8 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-chat", action="store_true", help="do not wrap the prompt in the chat template")
     gen.set_defaults(handler=_cmd_generate)
 
-    comp = commands.add_parser("compile", help="compile a regex for a vocabulary and print statistics")
-    comp.add_argument("--regex", required=True)
+    comp = commands.add_parser("compile", help="compile a constraint for a vocabulary and print statistics")
+    _add_constraint_arguments(comp)
     comp.add_argument(
         "--tokenizer", required=True, help="llama3, mistral-sp, tekken, gpt2, qwen2, smollm2 or a path"
     )
@@ -66,11 +72,91 @@ def _build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(handler=_cmd_compile)
 
     check = commands.add_parser("check", help="check whether a text's canonical tokenization is accepted")
-    check.add_argument("--regex", required=True)
+    _add_constraint_arguments(check)
     check.add_argument("--tokenizer", required=True)
     check.add_argument("--text", required=True)
     check.set_defaults(handler=_cmd_check)
     return parser
+
+
+def _add_constraint_arguments(parser: argparse.ArgumentParser) -> None:
+    """The constraint options every command takes: exactly one of regex, JSON Schema, grammar."""
+    kind = parser.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--regex", help="the whole output must fully match this regex")
+    kind.add_argument(
+        "--json-schema", help="the output must be JSON valid under this schema (JSON text or a .json file)"
+    )
+    kind.add_argument(
+        "--grammar",
+        help="the output must be a sentence of this grammar (a .lark/.gbnf file or a bundled name, e.g. sql.lark)",
+    )
+    parser.add_argument(
+        "--syntax",
+        choices=("lark", "gbnf"),
+        default=None,
+        help="grammar syntax (default: from the file name)",
+    )
+    parser.add_argument("--start", default=None, help="grammar start rule (default: start / root)")
+
+
+def _compile_constraint(args: argparse.Namespace, vocab: Any) -> Any:
+    """The `CompiledGrammar` of the command's constraint (`_add_constraint_arguments`) for ``vocab``."""
+    if args.regex is not None:
+        from automask.api import compile_regex
+
+        return compile_regex(args.regex, vocab)
+    if args.json_schema is not None:
+        from automask.json_schema_api import compile_json_schema
+
+        return compile_json_schema(_read_json_schema(args.json_schema), vocab)
+    from automask.grammar_api import compile_grammar
+
+    text, syntax = _read_grammar(args.grammar)
+    return compile_grammar(text, vocab, syntax=args.syntax or syntax, start=args.start)
+
+
+def _read_json_schema(source: str) -> Any:
+    """A schema from JSON text or from the file it names (`GrammarSyntaxError` for neither)."""
+    from pathlib import Path
+
+    from automask.errors import GrammarSyntaxError
+
+    text = source
+    if not source.lstrip().startswith(("{", "[", "true", "false")):
+        path = Path(source)
+        if not path.is_file():
+            raise GrammarSyntaxError(f"--json-schema {source!r} is neither JSON text nor a file")
+        text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GrammarSyntaxError(f"--json-schema is not valid JSON: {exc.msg}", text, exc.pos) from None
+
+
+def _read_grammar(source: str) -> tuple[str, str]:
+    """``(text, syntax)`` of a grammar file or a bundled grammar name (syntax from the suffix)."""
+    from pathlib import Path
+
+    from automask.errors import GrammarSyntaxError
+    from automask.grammars import bundled_names, load_bundled
+
+    path = Path(source)
+    syntax = "gbnf" if path.suffix == ".gbnf" else "lark"
+    if path.is_file():
+        return path.read_text(encoding="utf-8"), syntax
+    if source in bundled_names():
+        return load_bundled(source), syntax
+    raise GrammarSyntaxError(
+        f"--grammar {source!r} is neither a file nor a bundled grammar ({', '.join(bundled_names())})"
+    )
+
+
+def _constraint_label(args: argparse.Namespace) -> str:
+    if args.regex is not None:
+        return f"regex {args.regex}"
+    if args.json_schema is not None:
+        return f"JSON Schema {args.json_schema}"
+    return f"grammar {args.grammar}"
 
 
 # -- generate ----------------------------------------------------------------------------
@@ -103,7 +189,6 @@ class _ByteStreamer:
 def _cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
-    from automask.api import compile_regex
     from automask.compiler.vocabulary.vocabulary import Vocabulary
     from automask.runtime.integrations.default_model import load_model
     from automask.runtime.integrations.transformers import generate_with_stats
@@ -113,7 +198,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     model, tokenizer = load_model(args.model)
     loaded = time.perf_counter()
-    grammar = compile_regex(args.regex, Vocabulary.from_hf(tokenizer))
+    grammar = _compile_constraint(args, Vocabulary.from_hf(tokenizer))
     compiled = time.perf_counter()
     sampling: dict[str, Any] = {"do_sample": False}
     if args.temperature > 0:
@@ -139,7 +224,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     )
     if not result.complete:
         print(
-            f"automask: output incomplete: --max-new-tokens {args.max_new_tokens} ran out before a full match",
+            f"automask: output incomplete: --max-new-tokens {args.max_new_tokens} ran out before the output "
+            "was complete",
             file=sys.stderr,
         )
         return EXIT_REFUSED
@@ -148,7 +234,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 # -- compile -----------------------------------------------------------------------------
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from automask.api import compile_regex
     from automask.compiler.vocabulary.builtin import load_vocabulary
 
     started = time.perf_counter()
@@ -158,17 +243,20 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     tracemalloc.start()
     try:
         started = time.perf_counter()
-        grammar = compile_regex(args.regex, vocab)
+        grammar = _compile_constraint(args, vocab)
         wall_seconds = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     stats = grammar.stats
     report = {
+        "constraint": _constraint_label(args),
         "regex": args.regex,
         "tokenizer": args.tokenizer,
         "vocab_size": vocab.size,
         "dfa_states": stats.get("num_states"),
+        "grammar_rules": stats.get("num_rules"),
+        "grammar_terminals": stats.get("num_terminals"),
         "token_index_rows": stats.get("num_rows"),
         "token_index_bytes": stats.get("index_bytes"),
         "compile_ms": 1e3 * stats.get("compile_seconds", wall_seconds),
@@ -178,12 +266,21 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"regex            {args.regex}")
+        print(f"constraint       {report['constraint']}")
         print(
             f"vocabulary       {args.tokenizer} ({vocab.size:,} tokens, loaded in {report['vocab_load_ms']:.0f} ms)"
         )
         print(f"DFA states       {report['dfa_states']:,}")
-        print(f"token index      {report['token_index_rows']:,} rows, {report['token_index_bytes']:,} bytes")
+        if report["grammar_rules"] is not None:
+            print(
+                f"grammar          {report['grammar_rules']:,} rules, {report['grammar_terminals']:,} terminals"
+            )
+        if report["token_index_rows"] is None:
+            print("token index      built lazily, per lexer state, while decoding")
+        else:
+            print(
+                f"token index      {report['token_index_rows']:,} rows, {report['token_index_bytes']:,} bytes"
+            )
         print(f"compile time     {report['compile_ms']:.1f} ms (under tracemalloc)")
         print(f"peak memory      {peak / 2**20:.2f} MiB (tracemalloc, during compile)")
     return EXIT_OK
@@ -191,13 +288,12 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 # -- check -------------------------------------------------------------------------------
 def _cmd_check(args: argparse.Namespace) -> int:
-    from automask.api import compile_regex
     from automask.compiler.vocabulary.builtin import load_tokenizer, load_vocabulary
     from automask.runtime.bitmask import allocate_numpy_bitmask, bitmask_to_token_ids
 
     vocab = load_vocabulary(args.tokenizer)
     tokenizer = load_tokenizer(args.tokenizer)
-    grammar = compile_regex(args.regex, vocab)
+    grammar = _compile_constraint(args, vocab)
     matcher = grammar.matcher()
     token_ids = [int(t) for t in tokenizer.encode(args.text, add_special_tokens=False)]
     bitmask = allocate_numpy_bitmask(1, vocab.size)
