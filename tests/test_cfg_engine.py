@@ -1164,14 +1164,23 @@ def test_completions_by_child_byte_kernel_matches_its_reference(vocab_llama3):
 
 
 def test_live_entries_by_byte_kernel_matches_its_reference():
+    """`_kernels.write_live_entries_by_byte` writes the reference's lists in place, after
+    ``base``, touching nothing outside its offsets and what it reports written."""
     from automask.compiler.cfg.set_index import live_entries_by_byte_reference
 
     rng = np.random.default_rng(11)
     transitions = rng.integers(-1, 30, size=(30, 256)).astype(np.int32)
     transitions[rng.random((30, 256)) < 0.7] = -1
     for count in (0, 1, 5, 12):
-        states = rng.integers(0, 30, size=count).astype(np.int32)
-        got = _kernels.live_entries_by_byte(transitions, states)
-        want = live_entries_by_byte_reference(transitions, states)
-        for got_array, want_array in zip(got, want, strict=True):
-            assert got_array.dtype == want_array.dtype and np.array_equal(got_array, want_array)
+        for base in (0, 7):
+            states = rng.integers(0, 30, size=count).astype(np.int32)
+            offsets = np.full(257 + 2, -5, dtype=np.int32)
+            entries = np.full(base + 256 * count + 3, -5, dtype=np.int32)
+            stop = _kernels.write_live_entries_by_byte(transitions, states, offsets[1:258], entries, base)
+            want_offsets, want_entries = live_entries_by_byte_reference(transitions, states)
+            assert offsets[0] == offsets[258] == -5  # neighbours untouched
+            assert (
+                np.array_equal(offsets[1:258], base + want_offsets) and stop == base + want_entries.shape[0]
+            )
+            assert np.array_equal(entries[base:stop], want_entries)
+            assert (entries[:base] == -5).all() and (entries[stop:] == -5).all()

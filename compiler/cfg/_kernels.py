@@ -759,32 +759,34 @@ def fill_mask_jobs(
 
 
 @nb.njit(
-    nb.types.Tuple((nb.int32[::1], nb.int32[::1]))(_readonly(nb.int32, 2), _readonly(nb.int32, 1)),
+    nb.int64(_readonly(nb.int32, 2), _readonly(nb.int32, 1), nb.int32[::1], nb.int32[::1], nb.int64),
     cache=True,
     nogil=True,
 )
-def live_entries_by_byte(transitions, states):  # pragma: no cover - compiled
-    """``(offsets int32 [257], entries int32)``: for each byte ``b``, the positions ``e`` in
-    ``states`` whose DFA state has a transition on ``b`` are ``entries[offsets[b] :
-    offsets[b + 1]]`` (ascending).  One Earley set's byte lists (`set_index.SetIndex`).
-    Reference: `set_index.live_entries_by_byte_reference`."""
+def write_live_entries_by_byte(transitions, states, offsets, entries, base):  # pragma: no cover - compiled
+    """Write, in place, for each byte ``b`` the positions ``e`` in ``states`` whose DFA state
+    has a transition on ``b``: ``entries[offsets[b] : offsets[b + 1]]`` (ascending), starting at
+    ``entries[base]``; ``offsets`` has 257 slots, ``entries`` room for ``base + 256 *
+    len(states)``.  Returns the end of what was written.  One lexer signature's byte lists
+    (`set_index.SetIndex`), written where they live so that a new signature costs one call.
+    Reference: `set_index.live_entries_by_byte_reference` (offsets from 0)."""
     count = states.shape[0]
-    offsets = np.zeros(257, dtype=np.int32)
+    offsets[:] = 0
     for entry in range(count):
         state = states[entry]
         for byte in range(256):
             if transitions[state, byte] >= 0:
                 offsets[byte + 1] += 1
+    offsets[0] = base
     for byte in range(256):
         offsets[byte + 1] += offsets[byte]
-    entries = np.empty(offsets[256], dtype=np.int32)
-    fill = offsets[:256].copy()
     for byte in range(256):
+        at = offsets[byte]
         for entry in range(count):
             if transitions[states[entry], byte] >= 0:
-                entries[fill[byte]] = entry
-                fill[byte] += 1
-    return offsets, entries
+                entries[at] = entry
+                at += 1
+    return offsets[256]
 
 
 @nb.njit(

@@ -195,16 +195,20 @@ class SetIndex:
     def _lower_bytes(self, signature: int, states: np.ndarray) -> None:
         """Append signature ``signature``'s byte -> live entries lists (``sig_byte_offsets`` /
         ``sig_byte_entries``; new arrays when they grow, so published snapshots stay intact)."""
-        per_byte, positions = _kernels.live_entries_by_byte(self._transitions, states)
         base = self._num_sig_byte_entries
-        stop = base + positions.shape[0]
         if (signature + 1) * 257 > self._sig_byte_offsets.shape[0]:
             self._sig_byte_offsets = _grown(self._sig_byte_offsets, (signature + 1) * 257, 0)
-        if stop > self._sig_byte_entries.shape[0]:
-            self._sig_byte_entries = _grown(self._sig_byte_entries, stop, 0)
-        self._sig_byte_offsets[signature * 257 : (signature + 1) * 257] = base + per_byte
-        self._sig_byte_entries[base:stop] = positions
-        self._num_sig_byte_entries = stop
+        if base + 256 * states.shape[0] > self._sig_byte_entries.shape[0]:  # room for every byte live
+            self._sig_byte_entries = _grown(self._sig_byte_entries, base + 256 * states.shape[0], 0)
+        self._num_sig_byte_entries = int(
+            _kernels.write_live_entries_by_byte(
+                self._transitions,
+                states,
+                self._sig_byte_offsets[signature * 257 : (signature + 1) * 257],
+                self._sig_byte_entries,
+                base,
+            )
+        )
 
     def signature_states(self, signature: int) -> np.ndarray:
         """The entries' DFA start states (int32, read-only, entry order) of lexer signature ``signature``."""
@@ -255,7 +259,8 @@ def _grown(array: np.ndarray, needed: int, fill: int) -> np.ndarray:
 def live_entries_by_byte_reference(
     transitions: np.ndarray, states: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`_kernels.live_entries_by_byte` in numpy: ``(offsets [257], entries)`` by byte, then entry."""
+    """`_kernels.write_live_entries_by_byte` in numpy, from offset 0: ``(offsets [257], entries)``
+    by byte, then entry."""
     live = transitions[states] >= 0  # [count, 256]
     by_byte, entry = np.nonzero(live.T)  # sorted by byte, then entry
     offsets = np.zeros(257, dtype=np.int32)
