@@ -37,6 +37,7 @@ an item expecting a nullable symbol also advances over it immediately.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.longest_match import first_byte_bits
@@ -415,10 +416,7 @@ class EarleyEngine:
                 accepting = accepting or item[0] == start_rule
             else:
                 waiting.setdefault(following, []).append(item)
-        start_of, has_out = self._start_of, self._has_out
-        starts = frozenset(
-            start_of[-symbol - 1] for symbol in waiting if symbol < 0 and has_out[start_of[-symbol - 1]]
-        )
+        starts = frozenset(self._lexer_starts(waiting))
         found = Prediction(
             {symbol: tuple(group) for symbol, group in waiting.items()}, len(items), accepting, starts
         )
@@ -426,6 +424,12 @@ class EarleyEngine:
             self._seeded.clear()
         self._seeded[seeds] = found
         return found
+
+    def _lexer_starts(self, symbols: Iterable[int]) -> list[int]:
+        """The DFA start states of the terminals among ``symbols`` that can read a byte: the
+        lexer entries a set expecting them starts."""
+        start_of, has_out = self._start_of, self._has_out
+        return [start_of[-symbol - 1] for symbol in symbols if symbol < 0 and has_out[start_of[-symbol - 1]]]
 
     def _close(self, target: EarleySet, agenda: list[Item], seeds: frozenset[int] = frozenset()) -> EarleySet:
         """Fill ``target`` with the Earley closure (predict / complete) of the ``agenda`` items
@@ -499,11 +503,7 @@ class EarleyEngine:
         target.waiting = waiting
         target.prediction = prediction
         target.accepting = accepting or prediction.accepting
-        starts = prediction.starts
-        start_of, has_out = self._start_of, self._has_out
-        for symbol in waiting:
-            if symbol < 0 and has_out[start_of[-symbol - 1]]:
-                starts = starts | {start_of[-symbol - 1]}
+        starts = prediction.starts.union(self._lexer_starts(waiting))
         # Sorted: sets expecting the same terminals get the same entry order, so they share a
         # lexer signature (`set_index.SetIndex`) however their items were found.
         states = tuple(sorted(starts))

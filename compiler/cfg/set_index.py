@@ -63,15 +63,6 @@ class LoweredSets(NamedTuple):
     sig_states: np.ndarray
 
 
-class _LoweredSignature(NamedTuple):
-    """What every set of one lexer signature shares (computed once per signature, read-only):
-    its entries' DFA start states and their terminals (its byte -> entries lists are in the
-    index's ``sig_byte_*`` arrays)."""
-
-    states: np.ndarray
-    terminal_list: list[int]
-
-
 class SetIndex:
     """Integer ids and lowered entries for the Earley sets of one grammar's `EarleyEngine`."""
 
@@ -83,7 +74,7 @@ class SetIndex:
         self._owner = np.ascontiguousarray(engine.tables.state_terminal, dtype=np.int32)
         self._transitions = engine.tables.transitions
         self._signatures: dict[tuple[int, ...], int] = {}
-        self._lowered_signatures: list[_LoweredSignature] = []
+        self._signature_terminals: list[list[int]] = []  # per signature: its entries' terminals
         self._sig_byte_offsets = np.zeros(16 * 257, dtype=np.int32)
         self._sig_byte_entries = np.zeros(64, dtype=np.int32)
         self._num_sig_byte_entries = 0
@@ -148,9 +139,9 @@ class SetIndex:
             return found
         set_id = len(self._sets)
         signature = self._signature(earley_set.entry_states)
-        lowered = self._lowered_signatures[signature]
+        terminals = self._signature_terminals[signature]
         first = len(self._entry_set)
-        stop = first + lowered.states.shape[0]
+        stop = first + len(terminals)
         if set_id >= self._entry_first.shape[0]:
             self._entry_first = _grown(self._entry_first, set_id + 1, 0)
             self._entry_count = _grown(self._entry_count, set_id + 1, 0)
@@ -158,8 +149,8 @@ class SetIndex:
         if stop > self._entry_state.shape[0]:
             self._entry_state = _grown(self._entry_state, stop, 0)
             self._entry_next = _grown(self._entry_next, stop, -1)
-        self._entry_state[first:stop] = lowered.states
-        self._entry_terminal.extend(lowered.terminal_list)
+        self._entry_state[first:stop] = self.signature_states(signature)
+        self._entry_terminal.extend(terminals)
         self._entry_set.extend([set_id] * (stop - first))
         self._entry_first[set_id] = first
         self._entry_count[set_id] = stop - first
@@ -173,10 +164,9 @@ class SetIndex:
     def _signature(self, start_states: tuple[int, ...]) -> int:
         found = self._signatures.get(start_states)
         if found is None:
-            found = self._signatures[start_states] = len(self._lowered_signatures)
+            found = self._signatures[start_states] = len(self._signature_terminals)
             states = np.array(start_states, dtype=np.int32)
-            states.setflags(write=False)
-            self._lowered_signatures.append(_LoweredSignature(states, self._owner[states].tolist()))
+            self._signature_terminals.append(self._owner[states].tolist())
             self._lower_bytes(found, states)
             self._lower_states(found, states)
         return found
@@ -211,8 +201,9 @@ class SetIndex:
         )
 
     def signature_states(self, signature: int) -> np.ndarray:
-        """The entries' DFA start states (int32, read-only, entry order) of lexer signature ``signature``."""
-        return self._lowered_signatures[signature].states
+        """The entries' DFA start states (int32, entry order) of lexer signature ``signature``: a
+        view of ``sig_states``, for reading only."""
+        return self._sig_states[self._sig_state_offsets[signature] : self._sig_state_offsets[signature + 1]]
 
     def entry_for(self, origin: EarleySet, terminal: int) -> tuple[int, int]:
         """``(entry, epoch)``: the entry of ``origin`` (registered on demand) lexing ``terminal`` (-1: none).
@@ -225,7 +216,7 @@ class SetIndex:
         with self._lock:
             set_id = self._register(origin)
             first = int(self._entry_first[set_id])
-            terminals = self._lowered_signatures[int(self._set_sig[set_id])].terminal_list
+            terminals = self._signature_terminals[int(self._set_sig[set_id])]
             answer = (-1, self._epoch)
             if terminal in terminals:
                 answer = (first + terminals.index(terminal), self._epoch)
