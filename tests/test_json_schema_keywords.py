@@ -645,13 +645,15 @@ def test_recursion_is_unrolled_to_max_nesting():
         ),
         ({"if": {"contains": {"type": "string"}}, "then": {"multipleOf": 2}}, "#/if"),
         ({"type": "string", "format": "idn-email"}, "#/format"),
-        ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf"),
+        ({"oneOf": [{"type": "string", "format": "email"}, {"minLength": 2}]}, "#/oneOf"),
+        ({"type": "integer", "multipleOf": 0.123456789}, "#/multipleOf"),
         ({"enum": [1, "a"], "not": {"type": "string", "format": "email"}}, "#/not"),
         ({"type": "string", "pattern": "(^a|b)?c"}, "#/pattern"),
         ({"type": "string", "$automask:notPatterns": ["a"]}, "$automask:notPatterns"),
         ({"type": "object", "$automask:someKeyNotIn": [["a"]]}, "$automask:someKeyNotIn"),
         ({"type": "string", "$automask:notStrings": ["a"]}, "$automask:notStrings"),
         ({"type": "string", "$automask:alsoPatterns": ["a"]}, "$automask:alsoPatterns"),
+        ({"type": "number", "$automask:notMultiples": [3]}, "$automask:notMultiples"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
         ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
     ],
@@ -822,3 +824,103 @@ def test_decimal_multiple_of_is_exact(schema):
         value = Fraction(text)
         in_range = (value > low if "exclusiveMinimum" in schema else value >= low) and value <= high
         assert dfa.matches(text.encode()) == (in_range and (value / step).denominator == 1), text
+
+
+_NUMERALS = [str(n) for n in range(-130, 131)] + [
+    "-0", "0.0", "0.00", "1.5", "4.50", "3.0", "-3.000", "0.3", "0.6", "0.60", "1.2", "7.5", "22.5",
+    "0.15", "0.45", "10.05", "-2.25", "1000000", "1000005", "999999", "-4.2", "0.10", "12.000",
+]  # fmt: skip
+
+
+def _numerals(seed: int, count: int = 300) -> list[str]:
+    rng = random.Random(seed)
+    texts = list(_NUMERALS)
+    for _ in range(count):
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 4)))
+        texts.append(f"{rng.choice(['', '-'])}{rng.randint(0, 400)}.{fraction}")
+    return texts
+
+
+@pytest.mark.parametrize("step", ["7", "30", "3/2", "3/10", "1", "1/3", "12", "5/4", "2", "1/7", "2/5"])
+def test_residue_automaton_accepts_exactly_the_multiples(step):
+    """`Multiples` (a residue automaton) and `non_multiples` against exact fractions, on plain
+    numerals; exponent spellings and malformed numerals are in neither."""
+    from fractions import Fraction
+
+    from automask.compiler.json_schema.multiples import (
+        PLAIN_NUMERALS,
+        Multiples,
+        is_multiple_reference,
+        non_multiples,
+    )
+
+    divisor = Fraction(step)
+    positive, negative = ast_to_dfa(Multiples(divisor)), ast_to_dfa(non_multiples([divisor]))
+    plain = ast_to_dfa(PLAIN_NUMERALS)
+    for text in [*_numerals(len(step)), "1e3", "21e0", "01", "1.", ".5", "--1", "-", "1.5e1"]:
+        is_plain = plain.matches(text.encode())
+        expected = is_plain and is_multiple_reference(text, divisor)
+        assert positive.matches(text.encode()) == expected, text
+        assert negative.matches(text.encode()) == (is_plain and not expected), text
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "integer", "multipleOf": 7},
+        {"type": "number", "multipleOf": 1.5},
+        {"type": "number", "multipleOf": 0.3, "minimum": -50, "exclusiveMaximum": 100},
+        {"type": "integer", "multipleOf": 7, "minimum": 0, "maximum": 1_000_000},
+        {"type": "number", "not": {"type": "integer"}},
+        {"not": {"multipleOf": 3}},
+        {"type": "number", "not": {"multipleOf": 0.5}, "maximum": 20},
+        {"oneOf": [{"type": "integer"}, {"type": "number"}]},
+        {"oneOf": [{"multipleOf": 3}, {"multipleOf": 5}], "type": "integer"},
+        {"allOf": [{"multipleOf": 0.5}, {"multipleOf": 0.3}]},
+        {"type": "integer", "oneOf": [{"multipleOf": 2}, {"multipleOf": 3}], "not": {"multipleOf": 7}},
+        {
+            "type": "number",
+            "allOf": [
+                {"minimum": 1},
+                {"anyOf": [{"multipleOf": 5}, {"multipleOf": 10}]},
+                {"anyOf": [{"not": {"multipleOf": 5}}, {"multipleOf": 7}]},
+            ],
+        },
+    ],
+)
+def test_multiples_and_their_complements_agree_with_jsonschema(schema):
+    """Steps without a small enumeration (residue automata), ``not integer`` and ``not
+    multipleOf`` (their complements) and ``oneOf`` that needs them: plain numerals are judged
+    exactly (decimal arithmetic: float validators misjudge 0.3 * 3); exponent spellings of
+    numbers (not produced, documented) and other types are judged by `jsonschema`."""
+    from decimal import Decimal
+
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    integral = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer",
+        lambda _, value: (
+            (isinstance(value, int) and not isinstance(value, bool))
+            or (isinstance(value, Decimal) and value == value.to_integral_value())
+        ),
+    )
+    exact = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=integral)(
+        json.loads(json.dumps(schema), parse_float=Decimal)
+    )
+    for text in _numerals(7, 150):
+        expected = exact.is_valid(json.loads(text, parse_float=Decimal))
+        assert dfa.matches(text.encode()) == expected, text
+    for instance in ["a", None, True, [], {}]:
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
+    for text in ["1e1", "2.1e1", "3E0"]:  # exponent spellings: never accepted here
+        assert not dfa.matches(text.encode()), text
+
+
+def test_common_multiple_of_decimal_steps():
+    from automask.compiler.json_schema.combinators import _common_multiple
+
+    assert _common_multiple(2, 3) == 6
+    assert _common_multiple(0.5, 0.3) == 1.5
+    assert _common_multiple(1.5, 2) == 6
+    assert _common_multiple(0.1, 0.25) == 0.5
+    assert _common_multiple(True, 2) is None

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +30,7 @@ import numpy as np
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.disjoint import branches_disjoint
 from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_equal
-from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, INTERNAL_KEYWORDS
+from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, INTERNAL_KEYWORDS, NOT_MULTIPLES
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 
 if TYPE_CHECKING:
@@ -107,8 +109,8 @@ def merge_schemas(
             return False
         elif key == "uniqueItems":
             merged[key] = bool(merged[key]) or bool(value)
-        elif key == "multipleOf" and all(isinstance(v, int) for v in (merged[key], value)):
-            merged[key] = math.lcm(merged[key], value)
+        elif key == "multipleOf" and (common := _common_multiple(merged[key], value)) is not None:
+            merged[key] = common
         elif key in _SCHEMA_VALUED:
             merged[key] = {"allOf": [merged[key], value]}
         elif key == "allOf":
@@ -199,6 +201,27 @@ def _merge_properties(left: dict, right: dict, merged: dict) -> None:
         merged["additionalProperties"] = extras[0] if len(extras) == 1 else {"allOf": extras}
     else:
         merged.pop("additionalProperties", None)
+
+
+def _common_multiple(left: Any, right: Any) -> int | float | None:
+    """The least common multiple of two ``multipleOf`` steps (both hold iff it does), or None
+    when a step is malformed or the multiple has no exact float spelling (left unmerged)."""
+    steps = []
+    for value in (left, right):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        steps.append(Fraction(value) if isinstance(value, int) else Fraction(Decimal(repr(value))))
+    if all(isinstance(value, int) for value in (left, right)):
+        return math.lcm(left, right)
+    # lcm(a/b, c/d) = lcm(a, c) / gcd(b, d) for reduced fractions
+    a, b = steps
+    common = Fraction(math.lcm(a.numerator, b.numerator), math.gcd(a.denominator, b.denominator))
+    if common.denominator == 1:
+        return int(common)
+    spelled = float(common)
+    return spelled if Fraction(Decimal(repr(spelled))) == common else None
 
 
 def reduce_applicators(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
@@ -360,10 +383,10 @@ def _reduce_not(ctx: SchemaCompiler, schema: dict, pointer: str) -> Any:
     if isinstance(operand, dict) and set(operand) - _ANNOTATION_KEYS == {"type"}:
         excluded = _merge_types(operand["type"], list(TYPE_NAMES))
         allowed = _merge_types(rest.get("type", list(TYPE_NAMES)), list(TYPE_NAMES))
-        if "number" in allowed and "integer" in excluded and "number" not in excluded:
-            ctx.unsupported("not", pointer, "not integer inside number (non-integral numbers) is not reduced")
-            return rest
         kept = [kind for kind in allowed if kind not in excluded]
+        if "number" in allowed and "integer" in excluded and "number" not in excluded:
+            # the numbers left are the non-integral ones: not multiples of 1 (plain numerals)
+            return {**rest, "type": kept, NOT_MULTIPLES: [*rest.get(NOT_MULTIPLES, []), 1]}
         return {**rest, "type": kept} if kept else False
     if (
         isinstance(operand, dict)

@@ -28,6 +28,7 @@ from automask.compiler.json_schema.enum_const import json_equal, json_type
 from automask.compiler.json_schema.formats import is_unknown_format
 from automask.compiler.json_schema.internal_keywords import (
     ALSO_PATTERNS,
+    NOT_MULTIPLES,
     NOT_PATTERNS,
     NOT_STRINGS,
     SOME_KEY_NOT_IN,
@@ -201,15 +202,12 @@ class InstanceChecker:
                 raise CannotDecide(keyword, "not a number")
             if not holds(bound):
                 return False
-        if "multipleOf" in schema:
-            divisor = schema["multipleOf"]
-            if isinstance(divisor, bool) or not isinstance(divisor, (int, float)) or divisor <= 0:
-                raise CannotDecide("multipleOf", "not a positive number")
-            try:
-                return Decimal(repr(value)) % Decimal(repr(divisor)) == 0
-            except InvalidOperation:
-                raise CannotDecide("multipleOf", "quotient out of decimal range") from None
-        return True
+        if "multipleOf" in schema and not _is_multiple(value, schema["multipleOf"], "multipleOf"):
+            return False
+        excluded = schema.get(NOT_MULTIPLES, [])
+        if not isinstance(excluded, list):
+            raise CannotDecide(NOT_MULTIPLES, "not a list")
+        return not any(_is_multiple(value, step, NOT_MULTIPLES) for step in excluded)
 
     def _string_ok(self, schema: dict, value: str) -> bool:
         low, high = schema.get("minLength"), schema.get("maxLength")
@@ -313,3 +311,12 @@ class InstanceChecker:
                 elif not self._valid(dependency, value, depth):
                     return False
         return True
+
+
+def _is_multiple(value: Any, divisor: Any, keyword: str) -> bool:
+    if isinstance(divisor, bool) or not isinstance(divisor, (int, float)) or divisor <= 0:
+        raise CannotDecide(keyword, "not a positive number")
+    try:
+        return Decimal(repr(value)) % Decimal(repr(divisor)) == 0
+    except InvalidOperation:
+        raise CannotDecide(keyword, "quotient out of decimal range") from None

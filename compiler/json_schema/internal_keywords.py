@@ -1,5 +1,6 @@
 """Keywords automask writes into the schemas it derives (several ``pattern``s at once, the
-complements of ``pattern``, of string ``enum`` values and of ``additionalProperties: false``),
+complements of ``pattern``, of string ``enum`` values, of ``multipleOf`` and of
+``additionalProperties: false``),
 for the constraints no single JSON Schema keyword states.
 
 No vocabulary defines them and the ``$automask:`` prefix is not a JSON Schema keyword, so a
@@ -19,11 +20,15 @@ NOT_PATTERNS = "$automask:notPatterns"
 NOT_STRINGS = "$automask:notStrings"
 """A list of strings a string must not equal (the complement of a string ``enum``/``const``)."""
 
+NOT_MULTIPLES = "$automask:notMultiples"
+"""A list of steps a number must *not* be a multiple of (the complement of ``multipleOf``; with
+step 1, of ``integer`` inside ``number``)."""
+
 SOME_KEY_NOT_IN = "$automask:someKeyNotIn"
 """A list of name lists: for each, the object has at least one member whose key is not in it
 (the complement of ``additionalProperties: false`` next to those ``properties``)."""
 
-INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_STRINGS, SOME_KEY_NOT_IN)
+INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_STRINGS, NOT_MULTIPLES, SOME_KEY_NOT_IN)
 
 
 def refuse_internal_keywords(text: str) -> None:

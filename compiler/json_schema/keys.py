@@ -51,6 +51,7 @@ from automask.compiler.regex.ast import (
     CharSet,
     Concat,
     RegexNode,
+    TaggedNode,
     alternation,
     char_set,
     complement_ranges,
@@ -65,7 +66,7 @@ _BMP_LAST = 0xFFFF
 _LATIN1_LAST = 0xFF
 
 
-class TaggedStrings(Concat):
+class TaggedStrings(TaggedNode):
     """A language of JSON string literals given by decoded ``names``, with a direct DFA.
 
     A `Concat` to every walker of the AST: ``items`` is the exact regex, built on first
@@ -94,20 +95,15 @@ class TaggedStrings(Concat):
         """The plain regex of the language (a `Concat`)."""
         raise NotImplementedError
 
+    @property
+    def tag(self) -> tuple[str, ...]:
+        return self.names
+
     def build_dfa(self, limits: CompileLimits) -> ByteDFA:
         raise NotImplementedError
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.names == self.names  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self.names))
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(names={self.names!r})"
-
-    def __reduce__(self):
-        return type(self), (self.names,)
 
 
 class KeyNotIn(TaggedStrings):

@@ -9,7 +9,8 @@ overlap (each branch minus the others).
 
 Complements written here, each exact:
 
-- ``type``: the other types (``integer`` alone has no complement inside ``number``: refused);
+- ``type``: the other types; ``integer`` alone, also the numbers that are not multiples of 1
+  (the internal keyword `internal_keywords.NOT_MULTIPLES`);
 - ``required``: an object without one of the names (``properties: {k: false}``; every
   non-object satisfies ``required``);
 - ``properties``: an object with one of the properties present and its value in the
@@ -17,6 +18,7 @@ Complements written here, each exact:
 - ``additionalProperties: false`` (without ``patternProperties``): an object with a key not in
   ``properties`` (the internal keyword `internal_keywords.SOME_KEY_NOT_IN`);
 - one size, length, count or numeric bound: the bound's type with the complementary bound;
+- ``multipleOf``: the numbers that are not multiples of the step (`NOT_MULTIPLES`);
 - ``enum``/``const`` of strings, booleans and nulls: the other types, the other strings (the
   internal keyword `internal_keywords.NOT_STRINGS`), the other boolean;
 - ``pattern``: a string none of whose substrings match (the internal keyword
@@ -24,6 +26,9 @@ Complements written here, each exact:
 - ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
   intersection of the branches' complements; ``$ref``: its target's (at most
   `MAX_FOLLOWED_REFS` deep, so a recursive reference is refused).
+
+The numeric complements are over plain numerals (`multiples`): exponent spellings of their
+values are not produced, an under-approximation of spellings that keeps every value.
 
 Any other constraining keyword (``format``, ``items``, an ``enum`` with numbers,
 ``additionalProperties`` with a schema...) makes `complement` return None, and the caller
@@ -37,6 +42,7 @@ from typing import Any
 from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_type
 from automask.compiler.json_schema.internal_keywords import (
     ALSO_PATTERNS,
+    NOT_MULTIPLES,
     NOT_PATTERNS,
     NOT_STRINGS,
     SOME_KEY_NOT_IN,
@@ -84,6 +90,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = [{"type": "string", NOT_PATTERNS: [value]}]
         elif keyword == ALSO_PATTERNS:
             found = [{"type": "string", NOT_PATTERNS: [pattern]} for pattern in value]
+        elif keyword == "multipleOf":
+            found = _non_multiples(value)
         elif keyword in ("enum", "const"):
             found = _other_values([value] if keyword == "const" else value)
         else:
@@ -100,10 +108,19 @@ def _other_types(value: Any) -> list[Any] | None:
     if not isinstance(names, list) or not all(name in TYPE_NAMES for name in names):
         return None
     excluded = set(names) | ({"integer"} if "number" in names else set())
-    if "integer" in excluded and "number" not in excluded:
-        return None  # the non-integral numbers have no type of their own
-    kept = [name for name in TYPE_NAMES if name not in excluded and name != "integer"]
-    return [{"type": kept}] if kept else []
+    kept = [name for name in TYPE_NAMES if name not in excluded | {"integer", "number"}]
+    found: list[Any] = [{"type": kept}] if kept else []
+    if "number" not in excluded:  # every number, or (integers excluded) the non-integral ones
+        found.append({"type": "number", NOT_MULTIPLES: [1]} if "integer" in excluded else {"type": "number"})
+    return found
+
+
+def _non_multiples(step: Any) -> list[Any] | None:
+    """``multipleOf`` fails on a number that is not a multiple of ``step`` (every non-number
+    satisfies it); None for a malformed step (the regular path reports it)."""
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0:
+        return None
+    return [{"type": "number", NOT_MULTIPLES: [step]}]
 
 
 def _missing_names(value: Any) -> list[Any] | None:

@@ -11,7 +11,10 @@ over-approximation.  (The set of in-range exponent numerals is not regular in ge
 
 ``multipleOf``: bounded ranges with at most `MAX_ENUMERATED_MULTIPLES` multiples are
 enumerated; an unbounded integer multiple of ``2**a * 5**b`` is a condition on its last
-digits; anything else raises `UnsupportedFeature`.
+digits; any other step is a residue automaton (`multiples`), intersected with the bounds,
+unless it would exceed `multiples.MAX_RESIDUE_STATES` (then `UnsupportedFeature`).  The
+internal keyword `NOT_MULTIPLES` (the complement of ``multipleOf``, and of ``integer`` inside
+``number``) removes the multiples of its steps; both produce plain numerals only (no exponent).
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ from automask.compiler.json_schema.digits import (
     fraction_range,
     integer_range,
 )
+from automask.compiler.json_schema.internal_keywords import NOT_MULTIPLES
 from automask.compiler.json_schema.json_ast import INTEGER_DIGITS, MINUS, any_integer, any_number
+from automask.compiler.json_schema.multiples import (
+    MAX_RESIDUE_STATES,
+    multiples,
+    non_multiples,
+    residue_states,
+)
 from automask.compiler.regex.ast import (
     EMPTY,
     NOTHING,
@@ -225,13 +235,25 @@ def number_node(schema: dict, integer: bool, zero_fraction: bool = True) -> Rege
     ``zero_fraction``: whether an unbounded ``integer`` may be written ``3.0`` (draft 6 on; a
     draft-4 document's integers are numerals without a fraction).
     """
+    node = _numerals(schema, integer, zero_fraction)
+    excluded = schema.get(NOT_MULTIPLES)
+    if not excluded:
+        return node
+    if not isinstance(excluded, list):
+        raise NumberError(f"{NOT_MULTIPLES} must be a list of steps", NOT_MULTIPLES)
+    steps = [_positive_step(value, NOT_MULTIPLES) for value in excluded]
+    for step in steps:
+        _check_residue_states(step, NOT_MULTIPLES)
+    return intersection(node, non_multiples(steps))
+
+
+def _numerals(schema: dict, integer: bool, zero_fraction: bool) -> RegexNode:
+    """`number_node` without `NOT_MULTIPLES`."""
     low, high = _bounds(schema)
     divisor_raw = schema.get("multipleOf")
     if divisor_raw is not None:
-        divisor = _to_fraction(divisor_raw, "multipleOf")
-        if divisor <= 0:
-            raise NumberError("multipleOf must be > 0", "multipleOf")
-        return _multiples(divisor, low, high, integer)
+        divisor = _positive_step(divisor_raw, "multipleOf")
+        return _multiples(divisor, low, high, integer, zero_fraction)
     if integer:
         if low is None and high is None:
             return any_integer(zero_fraction)
@@ -295,7 +317,35 @@ def _decimal_multiples(places: int, low: Bound | None, high: Bound | None) -> Re
     return intersection(value_range(low, high), numerals)
 
 
-def _multiples(divisor: Fraction, low: Bound | None, high: Bound | None, integer: bool) -> RegexNode:
+def _positive_step(value: object, keyword: str) -> Fraction:
+    step = _to_fraction(value, keyword)
+    if step <= 0:
+        raise NumberError(f"{keyword} must be > 0", keyword)
+    return step
+
+
+def _check_residue_states(step: Fraction, keyword: str, divisor: Fraction | None = None) -> None:
+    states = residue_states(step)
+    if states > MAX_RESIDUE_STATES:
+        what = f"multipleOf {_spelled(step)}"
+        if divisor is not None and divisor != step:
+            what = f"multipleOf {_spelled(divisor)} on integers (multiples of {_spelled(step)})"
+        raise NumberError(
+            f"{what} needs a residue automaton of {states:,} states (more than {MAX_RESIDUE_STATES:,})",
+            keyword,
+            unsupported=True,
+        )
+
+
+def _spelled(value: Fraction) -> str:
+    """``value`` as a decimal where one is exact (``0.123456789``), else as a fraction."""
+    decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    return str(decimal) if Fraction(decimal) == value else str(value)
+
+
+def _multiples(
+    divisor: Fraction, low: Bound | None, high: Bound | None, integer: bool, zero_fraction: bool = True
+) -> RegexNode:
     step = divisor
     if integer:  # multiples of the divisor that are also integers: multiples of lcm(p/q, 1) = p
         step = Fraction(divisor.numerator)
@@ -309,16 +359,10 @@ def _multiples(divisor: Fraction, low: Bound | None, high: Bound | None, integer
         last = math.floor(high.value / step)
         if not high.inclusive and last * step == high.value:
             last -= 1
-        if last - first + 1 > MAX_ENUMERATED_MULTIPLES:
-            raise NumberError(
-                f"multipleOf {divisor} over this range has {last - first + 1} values "
-                f"(more than {MAX_ENUMERATED_MULTIPLES} to enumerate)",
-                "multipleOf",
-                unsupported=True,
-            )
         if first > last:
             return NOTHING
-        return alternation(_numeral_for(k * step, integer) for k in range(first, last + 1))
+        if last - first + 1 <= MAX_ENUMERATED_MULTIPLES:
+            return alternation(_numeral_for(k * step, integer) for k in range(first, last + 1))
     if (
         step.denominator == 1
         and (low is None or (low.value <= 0 and integer))
@@ -331,8 +375,10 @@ def _multiples(divisor: Fraction, low: Bound | None, high: Bound | None, integer
     if step == 1 and not integer:
         first, last = _integer_bounds(low, high)
         return integer_node(first, last)
-    raise NumberError(
-        f"multipleOf {divisor} without a small bounded range needs a modular automaton",
-        "multipleOf",
-        unsupported=True,
-    )
+    _check_residue_states(step, "multipleOf", divisor)
+    node = multiples(step)
+    if integer:
+        node = intersection(any_integer(zero_fraction), node)
+    if low is not None or high is not None:
+        node = intersection(value_range(low, high), node)
+    return node

@@ -42,7 +42,6 @@ from automask.compiler.json_schema.json_ast import (
     object_of,
     whitespace,
 )
-from automask.compiler.json_schema.keys import TaggedStrings
 from automask.compiler.json_schema.options import DEFAULT_OPTIONS, JsonSchemaOptions
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import (
@@ -436,8 +435,8 @@ class GrammarLowering:
             shape = ("a", *[self.interned(option) for option in node.options])
         elif kind is Repeat:
             shape = ("r", self.interned(node.item), node.min, node.max)
-        elif isinstance(node, TaggedStrings):
-            shape = (kind.__name__, node.names)
+        elif isinstance(node, Concat):  # a tagged node (`TaggedStrings`, `Multiples`)
+            shape = (kind.__name__, node.tag)
         elif kind is Product:
             shape = ("p", node.mode, self.interned(node.left), self.interned(node.right))
         else:

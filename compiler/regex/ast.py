@@ -37,6 +37,35 @@ class Concat:
     items: tuple[RegexNode, ...]
 
 
+class TaggedNode(Concat):
+    """A front-end's leaf whose DFA is built directly (``build_dfa(limits)``, see
+    `automask.compiler.regex.ast_to_dfa`): JSON key names, residue automata of numbers.
+
+    A `Concat` subclass so that walkers which only combine nodes keep it whole (`concat`);
+    its ``tag`` (with its class) determines its language, so equality, hashing, pickling and
+    the grammar lowering's hash-consing read only that.  Subclasses set ``__slots__``, take
+    the tag as their one constructor argument, and define ``tag`` and ``build_dfa``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def tag(self):
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.tag == self.tag  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.tag))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.tag!r})"
+
+    def __reduce__(self):
+        return type(self), (self.tag,)
+
+
 @dataclass(frozen=True, slots=True)
 class Alternation:
     options: tuple[RegexNode, ...]
