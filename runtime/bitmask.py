@@ -129,7 +129,10 @@ def _apply_on_cpu(logits: np.ndarray, bitmask, indices) -> None:
 def _allowed_columns(bitmask, width: int, device):
     """Bool tensor ``[rows, width]`` of allowed columns, unpacked on the accelerator.
 
-    Only the small int32 mask crosses the bus; the shift-and-mask runs on the device.
+    Only the small int32 mask crosses the bus; the shift-and-mask runs on the device.  The
+    copy is a blocking one: callers refill the same host bitmask every step, and an
+    asynchronous copy from pinned memory could still be reading it then.  (From ordinary
+    pageable memory CUDA stages the copy before returning anyway, so nothing is lost.)
     """
     import torch
 
@@ -137,7 +140,7 @@ def _allowed_columns(bitmask, width: int, device):
         bitmask = torch.from_numpy(bitmask)
     if bitmask.dim() == 1:
         bitmask = bitmask.unsqueeze(0)
-    bitmask = bitmask.to(device, non_blocking=True)
+    bitmask = bitmask.to(device)
     shifts = torch.arange(32, device=device, dtype=torch.int32)
     allowed = ((bitmask.unsqueeze(-1) >> shifts) & 1).bool().flatten(1)
     if allowed.shape[1] >= width:

@@ -62,6 +62,12 @@ class HFNextTokenModel:
     ``prompt_cache=False`` recomputes everything and is the reference the tests compare
     against.  ``forward_calls`` and ``forward_tokens`` count model calls and the token
     positions they ran (rows times new tokens).
+
+    The model may live on any torch device (CPU or CUDA): input ids are built on the model's
+    device (`model_device`), the caches stay there, and only the final log-probabilities are
+    copied back to host memory as float64 numpy rows.  The cache keyword is read from the
+    model's ``forward`` signature (`cache_keyword`), so transformers releases that still
+    call it ``past_key_values`` work as well as those that renamed it ``cache``.
     """
 
     def __init__(
@@ -72,6 +78,8 @@ class HFNextTokenModel:
         self.vocab_size = vocab_size
         self.chat = chat
         self.prompt_cache = prompt_cache
+        self.device = model_device(model)
+        self.cache_keyword = cache_keyword(model)
         self.forward_calls = 0
         self.forward_tokens = 0
         self._prompt_state: tuple[tuple[int, ...], Any, np.ndarray] | None = None
@@ -121,7 +129,7 @@ class HFNextTokenModel:
             keep = 0
             path_cache = copy.deepcopy(cache)
         self._path_state = None  # the cache is being modified in place
-        ids = torch.tensor([list(cont[keep:])], dtype=torch.long)
+        ids = torch.tensor([list(cont[keep:])], dtype=torch.long, device=self.device)
         logprobs = self._forward(ids, path_cache)[0][0]
         self._path_state = (prompt, cont, path_cache, logprobs)
         return logprobs
@@ -138,8 +146,10 @@ class HFNextTokenModel:
             return None
         self._batch_state = None
         cache = state[2]
-        cache.batch_select_indices(torch.tensor(parents, dtype=torch.long))
-        ids = torch.tensor([[c[-1]] for c in conts], dtype=torch.long)
+        # The row index goes where the cache's tensors are: torch accepts a CPU index for
+        # CUDA tensors, but copies it over again for every layer's keys and values.
+        cache.batch_select_indices(torch.tensor(parents, dtype=torch.long, device=self.device))
+        ids = torch.tensor([[c[-1]] for c in conts], dtype=torch.long, device=self.device)
         out = self._forward(ids, cache)[0]
         self._batch_state = (prompt, conts, cache)
         return out
@@ -153,7 +163,9 @@ class HFNextTokenModel:
             by_length.setdefault(len(cont), []).append(row)
         for length, rows in by_length.items():
             if not self.prompt_cache:
-                ids = torch.tensor([list(prompt) + list(conts[r]) for r in rows])
+                ids = torch.tensor(
+                    [list(prompt) + list(conts[r]) for r in rows], dtype=torch.long, device=self.device
+                )
                 out[rows] = self._forward(ids, None)[0]
                 continue
             cache, prompt_logprobs = self._prompt(prompt)
@@ -162,7 +174,7 @@ class HFNextTokenModel:
                 continue
             batch_cache = copy.deepcopy(cache)
             batch_cache.batch_repeat_interleave(len(rows))
-            ids = torch.tensor([list(conts[r]) for r in rows], dtype=torch.long)
+            ids = torch.tensor([list(conts[r]) for r in rows], dtype=torch.long, device=self.device)
             out[rows] = self._forward(ids, batch_cache)[0]
             if len(by_length) == 1:  # the next call may extend this batch by one token
                 self._batch_state = (prompt, [conts[r] for r in rows], batch_cache)
@@ -172,24 +184,72 @@ class HFNextTokenModel:
         import torch
 
         if self._prompt_state is None or self._prompt_state[0] != prompt:
-            logprobs, cache = self._forward(torch.tensor([list(prompt)]), None, use_cache=True)
+            ids = torch.tensor([list(prompt)], dtype=torch.long, device=self.device)
+            logprobs, cache = self._forward(ids, None, use_cache=True)
             self._prompt_state = (prompt, cache, logprobs[0])
         return self._prompt_state[1], self._prompt_state[2]
 
     def _forward(self, ids: Any, cache: Any, *, use_cache: bool = False) -> tuple[np.ndarray, Any]:
+        """Log-softmax of the last position's logits (float64, host memory) and, with
+        ``use_cache``, the cache the model returned.
+
+        The softmax runs in float64 on the model's device; ``.cpu()`` is then the one copy
+        to host memory (a no-op for a CPU model, so CPU results are unchanged).
+        """
         import torch
 
         kwargs: dict[str, Any] = {"input_ids": ids, "logits_to_keep": 1}
         if cache is not None or use_cache:
             kwargs["use_cache"] = True
         if cache is not None:
-            kwargs["cache"] = cache
+            kwargs[self.cache_keyword] = cache
         result = self.model(**kwargs)
         self.forward_calls += 1
         self.forward_tokens += int(ids.numel())
         logits = result.logits[:, -1, : self.vocab_size]
-        new_cache = getattr(result, "cache", None) if use_cache else None
-        return torch.log_softmax(logits.double(), dim=-1).numpy(), new_cache
+        new_cache = getattr(result, self.cache_keyword, None) if use_cache else None
+        return torch.log_softmax(logits.double(), dim=-1).cpu().numpy(), new_cache
+
+
+def model_device(model: Any) -> Any:
+    """The `torch.device` that ``model``'s input ids must be on.
+
+    Hugging Face models report it as ``model.device`` (the first parameter's device: the
+    input embedding's, usually, also under ``device_map``); other modules fall back to their
+    first parameter, and parameter-free objects to the CPU.  Tensors built for a model are
+    created there directly, so a CUDA model gets no host-to-device copy of a CPU tensor per
+    call and never a device-mismatch error.
+    """
+    import torch
+
+    device = getattr(model, "device", None)
+    if isinstance(device, torch.device):
+        return device
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters):
+        for parameter in parameters():
+            return parameter.device
+    return torch.device("cpu")
+
+
+def cache_keyword(model: Any) -> str:
+    """The name under which ``model.forward`` takes (and its output returns) the key/value cache.
+
+    transformers renamed ``past_key_values`` to ``cache`` in the 5.x series (5.24 accepts
+    both, with a deprecation warning for the old name; 5.17 knows only ``past_key_values``
+    and would silently ignore ``cache=``, running new tokens without their context).  The
+    forward signature says which one this installation uses; ``cache`` when it names
+    neither (e.g. a forward taking only ``**kwargs``).
+    """
+    import inspect
+
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return "cache"
+    if "cache" not in parameters and "past_key_values" in parameters:
+        return "past_key_values"
+    return "cache"
 
 
 def _common_prefix_length(a: tuple[int, ...], b: tuple[int, ...]) -> int:

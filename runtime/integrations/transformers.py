@@ -10,6 +10,11 @@ Per decoding step it consumes each row's newly generated token into that row's m
 one preallocated int32 bitmask ``[batch, ceil(V/32)]`` and applies it to the logits in place.
 Transformers runs custom logits processors before its sampling warpers (temperature, top-k,
 top-p), so those only ever see allowed tokens.
+
+Models on a CUDA device work unchanged: the bitmask is filled on the CPU (the matchers are
+host code), and only its int32 words cross to the device, where they are unpacked and applied
+to the logits (`automask.runtime.bitmask.apply_token_bitmask_inplace`); `generate` puts the
+prompt's tensors on the model's device.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import transformers
 
 from automask.errors import ConstraintViolation, GenerationIncomplete
 from automask.runtime.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, token_ids_to_bitmask
+from automask.runtime.sampling_common import model_device
 
 if TYPE_CHECKING:
     from automask.runtime.compiled_grammar import CompiledGrammar
@@ -45,7 +51,10 @@ class LogitsProcessor(transformers.LogitsProcessor):
     call; `reset` (or a new processor) before the next.
 
     Timing counters (for benchmarks and the CLI): ``mask_seconds`` (fill + apply),
-    ``consume_seconds``, ``num_steps`` (calls that masked logits).
+    ``consume_seconds``, ``num_steps`` (calls that masked logits).  On a CUDA device the
+    apply step copies the bitmask to the device, and that copy may wait for the device's
+    queued work (the forward that produced ``scores``), so ``mask_seconds`` can include
+    part of the forward time there.
     """
 
     def __init__(
@@ -139,6 +148,9 @@ class LogitsProcessor(transformers.LogitsProcessor):
                 "(beam search and batch reordering are not supported; use reset() between calls)"
             )
         generated = input_ids.shape[1] - self._prompt_length
+        # One copy of the newest column to host memory: reading ``input_ids[row, -1]`` row by
+        # row would synchronise with a CUDA device once per row.
+        last_tokens = input_ids[:, -1].tolist()
         for row, matcher in enumerate(self.matchers):
             if matcher.is_terminated():
                 continue  # finished rows are filled with pad/EOS by transformers
@@ -148,7 +160,7 @@ class LogitsProcessor(transformers.LogitsProcessor):
                     f"row {row}: expected one new token per call, got {generated - done} "
                     "(reset() the processor before reusing it)"
                 )
-            token_id = int(input_ids[row, -1])
+            token_id = int(last_tokens[row])
             if not matcher.consume_token(token_id):
                 raise ConstraintViolation(
                     f"row {row}, generated token {done}: the constraint refuses token {token_id}; "
@@ -250,7 +262,7 @@ def generate_with_stats(
         grammar = compile_regex(regex, Vocabulary.from_hf(tokenizer))
     vocab = grammar.vocab
 
-    inputs = encode_prompt(tokenizer, prompt, chat=chat)
+    inputs = encode_prompt(tokenizer, prompt, chat=chat, device=model_device(model))
     eos_ids = sorted(vocab.eos_ids)
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
     processor = LogitsProcessor(grammar, pad_token_id=pad_token_id)
@@ -278,11 +290,15 @@ def generate_with_stats(
     return GenerationResult(text, text_tokens, len(new_tokens), seconds, processor, complete, grammar.source)
 
 
-def encode_prompt(tokenizer: Any, prompt: str, *, chat: bool = True) -> dict[str, torch.Tensor]:
+def encode_prompt(
+    tokenizer: Any, prompt: str, *, chat: bool = True, device: torch.device | str | None = None
+) -> dict[str, torch.Tensor]:
     """``{"input_ids", "attention_mask"}`` for one prompt, through the chat template when asked.
 
     The template already contains the special tokens, so the text is encoded with
-    ``add_special_tokens=False`` then.
+    ``add_special_tokens=False`` then.  ``device``: where the tensors go (the model's device:
+    ``model.generate`` does not move its inputs, and a CUDA model refuses CPU ids); the
+    tokenizer's CPU tensors by default.
     """
     if chat and getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(
@@ -291,7 +307,10 @@ def encode_prompt(tokenizer: Any, prompt: str, *, chat: bool = True) -> dict[str
         encoded = tokenizer(text, add_special_tokens=False, return_tensors="pt")
     else:
         encoded = tokenizer(prompt, return_tensors="pt")
-    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+    tensors = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+    if device is not None:
+        tensors = {name: tensor.to(device) for name, tensor in tensors.items()}
+    return tensors
 
 
 __all__ = [
