@@ -643,7 +643,7 @@ def test_recursion_is_unrolled_to_max_nesting():
             {"properties": {"a": {"allOf": [{"properties": {"x": {}}}], "unevaluatedProperties": False}}},
             "#/properties/a/unevaluatedProperties",
         ),
-        ({"if": {"contains": {"type": "string"}}, "then": {"multipleOf": 2}}, "#/if"),
+        ({"if": {"patternProperties": {"^a": {"type": "string"}}}, "then": {"multipleOf": 2}}, "#/if"),
         ({"type": "string", "format": "idn-email"}, "#/format"),
         ({"oneOf": [{"type": "string", "format": "email"}, {"minLength": 2}]}, "#/oneOf"),
         ({"type": "integer", "multipleOf": 0.123456789}, "#/multipleOf"),
@@ -655,7 +655,12 @@ def test_recursion_is_unrolled_to_max_nesting():
         ({"type": "string", "$automask:alsoPatterns": ["a"]}, "$automask:alsoPatterns"),
         ({"type": "number", "$automask:notMultiples": [3]}, "$automask:notMultiples"),
         ({"$ref": "http://example.com/other.json"}, "#/$ref"),
-        ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "#/maxContains"),
+        (
+            {"type": "array", "contains": {"type": "string", "format": "email"}, "maxContains": 2},
+            "#/maxContains",
+        ),
+        ({"type": "array", "prefixItems": [{}], "contains": {"type": "integer"}}, "#/contains"),
+        ({"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]}, "#/allOf"),
     ],
 )
 def test_unsupported_keywords_name_the_keyword_and_pointer(schema, pointer):
@@ -924,3 +929,51 @@ def test_common_multiple_of_decimal_steps():
     assert _common_multiple(1.5, 2) == 6
     assert _common_multiple(0.1, 0.25) == 0.5
     assert _common_multiple(True, 2) is None
+
+
+_ARRAYS = [[], [1], [2], [1, 2], [1, 1], [1, 1, 1], ["a"], [1, "a"], ["a", "a"], [2, 2, 2], [1, "a", 1],
+           [1.0], [1.5, 1], [[1]], [None, 1, 2, 1]]  # fmt: skip
+_SCALARS = ["x", None, {}, 0, 1, 1.0, 2, -3, 2.5, "a", True]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "array", "items": {"type": "integer"}, "contains": {"const": 1}},
+        {"type": "array", "items": {"type": "integer"}, "contains": {"const": 1}, "minContains": 2},
+        {"type": "array", "contains": {"const": 1}, "maxContains": 1},
+        {
+            "type": "array",
+            "items": {"type": "integer"},
+            "contains": {"const": 1},
+            "minContains": 0,
+            "maxContains": 1,
+        },
+        {"type": "array", "contains": {"type": "integer"}, "minContains": 2, "maxContains": 2},
+        {"contains": {"type": "integer"}, "minContains": 3, "maxContains": 2},
+        {"not": {"items": {"type": "integer"}}},
+        {"not": {"contains": {"type": "string"}}},
+        {"oneOf": [{"items": {"type": "integer"}}, {"items": {"const": 1}}]},
+        {
+            "oneOf": [
+                {"type": "array", "items": {"type": "number"}},
+                {"type": "array", "items": {"type": "string"}},
+            ]
+        },
+        {"allOf": [{"minContains": 0}, {"contains": {"const": 1}}]},
+        {"allOf": [{"maxContains": 0}, {"contains": {"const": 1}}]},
+        {"not": {"const": 1}},
+        {"not": {"enum": [1, 2.5, "a", None]}},
+        {"if": {"contains": {"type": "string"}}, "then": {"multipleOf": 2}},
+    ],
+)
+def test_contains_counts_and_array_complements_agree_with_jsonschema(schema):
+    """``contains`` next to ``items`` (the matching elements are items that match), with
+    ``maxContains`` (the other elements are items that do not: a complement); the complements
+    of ``items`` (some element fails), of ``contains`` (no element matches) and of numeric
+    ``enum``/``const`` (open intervals), as ``not`` and ``oneOf`` use them; ``min/maxContains``
+    of an ``allOf`` part without ``contains`` do nothing."""
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in [*_ARRAYS, *_SCALARS]:
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance

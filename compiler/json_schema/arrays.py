@@ -2,9 +2,12 @@
 additionalItems), minItems/maxItems, contains/minContains, uniqueItems.
 
 Elements are written in order; position ``i`` uses ``prefixItems[i]`` and later ones
-``items`` (any value up to ``max_nesting`` when absent).  ``contains`` is compiled when
-items are unconstrained: "at least ``minContains`` elements match" needs no complement.
-``maxContains`` and ``contains`` combined with item schemas or item counts are refused.
+``items`` (any value up to ``max_nesting`` when absent).  ``contains`` counts the elements
+that are items *and* match it (``allOf`` of the two): "at least ``minContains``" is a run of
+items with that many matching ones among them; ``maxContains`` also needs the items that do
+*not* match (``allOf`` of ``items`` and ``not contains``, refused when that complement is not
+expressible), so that every element is one or the other and the matching ones are counted
+exactly.  ``contains`` with ``prefixItems`` or with ``minItems``/``maxItems`` is refused.
 ``uniqueItems`` is exact when every item comes from a small finite set of values
 (enum/const/boolean/null): the arrays are enumerated; otherwise it is refused (unless at
 most one item is allowed).
@@ -103,20 +106,41 @@ def _contains_body(
     high: int | None,
     comma: RegexNode,
 ) -> RegexNode:
-    minimum = schema.get("minContains", 1)
-    if "maxContains" in schema:
-        ctx.unsupported("maxContains", pointer, "needs the complement of the contains schema")
-    if prefix or items not in (True, {}) or low or high is not None:
-        ctx.unsupported("contains", pointer, "only with unconstrained items and no minItems/maxItems")
-        return _elements([], ctx.compile(items, f"{pointer}/items", depth), comma, 0, low, high)
-    anything = ctx.compile(True, f"{pointer}/items", depth - 1)
-    if minimum == 0:
-        return _elements([], anything, comma, 0, 0, None)
-    wanted = ctx.compile(schema["contains"], f"{pointer}/contains", depth)
-    lead = repeat(concat([anything, comma]), 0, None)
-    others = repeat(concat([comma, anything]), 0, None)
-    more = repeat(concat([others, comma, wanted]), minimum - 1, minimum - 1)
-    return concat([lead, wanted, more, others])
+    least = ctx.count_keyword(schema, "minContains", pointer)
+    least = 1 if least is None else least
+    most = ctx.count_keyword(schema, "maxContains", pointer)
+    element = ctx.compile(items, f"{pointer}/items", depth - 1 if items is True else depth)
+    if prefix or low or high is not None:
+        ctx.unsupported("contains", pointer, "next to prefixItems or minItems/maxItems")
+        return _elements([], element, comma, 0, low, high)
+    if most is not None and most < least:
+        return NOTHING
+    if least == 0 and most is None:  # every array of items has at least 0 matching ones
+        return _elements([], element, comma, 0, 0, None)
+    matching = ctx.compile({"allOf": [items, schema["contains"]]}, f"{pointer}/contains", depth)
+    other = element  # with no upper bound, any item may stand between the counted ones
+    if most is not None:
+        other = ctx.compile({"allOf": [items, {"not": schema["contains"]}]}, f"{pointer}/maxContains", depth)
+    return _counted_elements(matching, other, comma, least, most)
+
+
+def _counted_elements(
+    matching: RegexNode, other: RegexNode, comma: RegexNode, least: int, most: int | None
+) -> RegexNode:
+    """Comma-separated elements, each ``matching`` or ``other``, with ``least`` to ``most``
+    (None: no limit) of them ``matching``: the first element, then the rest, each rest
+    element after a comma.  Exact for any ``other``; counts exactly when ``other`` and
+    ``matching`` are disjoint (``maxContains``)."""
+
+    def rest(low: int, high: int | None) -> RegexNode:
+        others = repeat(concat([comma, other]), 0, None)
+        return concat([others, repeat(concat([comma, matching, others]), low, high)])
+
+    options: list[RegexNode] = [EMPTY] if least == 0 else []
+    options.append(concat([other, rest(least, most)]))
+    if most is None or most >= 1:
+        options.append(concat([matching, rest(max(least - 1, 0), None if most is None else most - 1)]))
+    return alternation(options)
 
 
 def _finite_values(items: Any) -> list[Any] | None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 _TIGHTEN_MAX = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains")
 _TIGHTEN_MIN = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
-_SCHEMA_VALUED = ("items", "contains", "propertyNames", "additionalItems")
+_SCHEMA_VALUED = ("items", "propertyNames", "additionalItems")
 _ANNOTATION_KEYS = frozenset(
     ("title", "description", "default", "examples", "$comment", "$schema", "$id", "$defs", "definitions")
 )
@@ -70,6 +70,16 @@ def _inline_ref(ctx: SchemaCompiler, schema: Any, pointer: str, budget: list[int
     return schema
 
 
+def _contains_counts_owned(schema: Any) -> Any:
+    """``schema`` without ``minContains``/``maxContains`` when it has no ``contains`` (they do
+    nothing there), so that a merge never applies them to the other side's ``contains``."""
+    if not isinstance(schema, dict) or "contains" in schema:
+        return schema
+    if "minContains" not in schema and "maxContains" not in schema:
+        return schema
+    return {k: v for k, v in schema.items() if k not in ("minContains", "maxContains")}
+
+
 def merge_schemas(
     ctx: SchemaCompiler, left: Any, right: Any, pointer: str, budget: list[int] | None = None
 ) -> Any:
@@ -89,6 +99,10 @@ def merge_schemas(
         return right
     if right is True:
         return left
+    left, right = _contains_counts_owned(left), _contains_counts_owned(right)
+    if "contains" in left and "contains" in right and not json_equal(left["contains"], right["contains"]):
+        # "some item is A" and "some item is B" is not "some item is A and B"
+        raise CannotMerge("contains", "cannot intersect two different 'contains' values")
     merged = dict(left)
     for key, value in right.items():
         if key not in merged:

@@ -19,8 +19,12 @@ Complements written here, each exact:
   ``properties`` (the internal keyword `internal_keywords.SOME_KEY_NOT_IN`);
 - one size, length, count or numeric bound: the bound's type with the complementary bound;
 - ``multipleOf``: the numbers that are not multiples of the step (`NOT_MULTIPLES`);
-- ``enum``/``const`` of strings, booleans and nulls: the other types, the other strings (the
-  internal keyword `internal_keywords.NOT_STRINGS`), the other boolean;
+- ``items`` (one schema ``S``, not the array form): an array with an element outside ``S``
+  (``contains: {not: S}``); ``contains: C`` (without ``minContains``/``maxContains``): an
+  array none of whose elements is ``C`` (``items: {not: C}``);
+- ``enum``/``const`` of strings, numbers, booleans and nulls: the other types, the other
+  strings (the internal keyword `internal_keywords.NOT_STRINGS`), the numbers in the open
+  intervals around the listed ones, the other boolean;
 - ``pattern``: a string none of whose substrings match (the internal keyword
   `internal_keywords.NOT_PATTERNS`, compiled as a difference of automata);
 - ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
@@ -37,6 +41,7 @@ refuses the schema as before.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_type
@@ -92,6 +97,10 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = [{"type": "string", NOT_PATTERNS: [pattern]} for pattern in value]
         elif keyword == "multipleOf":
             found = _non_multiples(value)
+        elif keyword == "items" and isinstance(value, (dict, bool)):
+            found = _some_item_failing(value)
+        elif keyword == "contains" and not ({"minContains", "maxContains"} & set(schema)):
+            found = [{"type": "array", "items": {"not": value}}]
         elif keyword in ("enum", "const"):
             found = _other_values([value] if keyword == "const" else value)
         else:
@@ -115,6 +124,13 @@ def _other_types(value: Any) -> list[Any] | None:
     return found
 
 
+def _some_item_failing(items: Any) -> list[Any]:
+    """``items: S`` fails on an array with an element outside ``S`` (``contains: not S``)."""
+    if items is True or items == {}:
+        return []
+    return [{"type": "array", "contains": {"not": items} if items is not False else True}]
+
+
 def _non_multiples(step: Any) -> list[Any] | None:
     """``multipleOf`` fails on a number that is not a multiple of ``step`` (every non-number
     satisfies it); None for a malformed step (the regular path reports it)."""
@@ -133,20 +149,37 @@ def _missing_names(value: Any) -> list[Any] | None:
 
 
 def _other_values(values: Any) -> list[Any] | None:
-    """The values outside a finite set of strings, booleans and nulls (numbers and containers
+    """The values outside a finite set of strings, numbers, booleans and nulls (containers
     have no expressible complement here): every other type, other strings (`NOT_STRINGS`),
-    the other boolean."""
+    the numbers strictly between and beyond the listed ones (open intervals), the other
+    boolean."""
     if not isinstance(values, list):
         return None
-    kinds = {json_type(value) for value in values}
-    if not kinds <= {"string", "boolean", "null"}:
+    kinds = {"number" if json_type(value) == "integer" else json_type(value) for value in values}
+    if not kinds <= {"string", "number", "boolean", "null"}:
+        return None
+    if any(isinstance(value, float) and not math.isfinite(value) for value in values):
         return None
     found: list[Any] = [{"type": [kind for kind in VALUE_KINDS if kind not in kinds]}]
+    if "number" in kinds:
+        found.extend(
+            _open_intervals(sorted({value for value in values if json_type(value) in ("integer", "number")}))
+        )
     if "string" in kinds:
         found.append({"type": "string", NOT_STRINGS: [value for value in values if isinstance(value, str)]})
     if "boolean" in kinds:
         others = [flag for flag in (True, False) if not any(value is flag for value in values)]
         found.extend([{"const": others[0]}] if others else [])
+    return found
+
+
+def _open_intervals(points: list[Any]) -> list[Any]:
+    """The numbers other than ``points`` (sorted, distinct values): the open intervals
+    between and beyond them."""
+    found: list[Any] = [{"type": "number", "exclusiveMaximum": points[0]}]
+    for low, high in zip(points, points[1:], strict=False):
+        found.append({"type": "number", "exclusiveMinimum": low, "exclusiveMaximum": high})
+    found.append({"type": "number", "exclusiveMinimum": points[-1]})
     return found
 
 
