@@ -79,3 +79,29 @@ def test_empty_product_and_limits_are_typed_errors() -> None:
             CompileLimits(max_dfa_states=20),
         )
     assert raised.value.limit == "max_dfa_states"
+
+
+def test_equal_products_are_built_once_per_top_level_call(monkeypatch) -> None:
+    """`built.built_dfa`: inside one `ast_to_dfa` call, equal `Product` nodes (``anyOf``
+    branches repeat them) share one automaton; empty ones raise again; nothing outlives it."""
+    from automask.compiler.regex import ast_to_dfa, parse_regex
+    from automask.compiler.regex.ast import Product, alternation, concat, difference, intersection, literal
+
+    calls: list[Product] = []
+    original = Product.build_dfa
+
+    def counting(self, limits):
+        calls.append(self)
+        return original(self, limits)
+
+    monkeypatch.setattr(Product, "build_dfa", counting)
+    inner = lambda: intersection(parse_regex("[a-c]+"), parse_regex("a.*"))  # noqa: E731 - a fresh equal node each time
+    empty = lambda: intersection(literal("x"), literal("y"))  # noqa: E731
+    node = alternation([concat([literal(str(i)), inner(), empty()]) for i in range(5)] + [inner()])
+    dfa = ast_to_dfa(node)
+    assert len(calls) == 2  # one product with strings, one empty: each built once
+    assert dfa.matches(b"ab") and not dfa.matches(b"0ab") and not dfa.matches(b"ba")
+    ast_to_dfa(node)
+    assert len(calls) == 4  # a new top-level call builds them again
+    with pytest.raises(EmptyLanguage):
+        ast_to_dfa(difference(literal("x"), literal("x")))

@@ -17,6 +17,7 @@ from automask.compiler.automata.dfa import minimize_byte_dfa, nfa_to_dfa
 from automask.compiler.automata.finite import finite_language_dfa
 from automask.compiler.limits import DEFAULT_LIMITS, CompileLimits
 from automask.compiler.regex.ast import RegexNode
+from automask.compiler.regex.built import built_dfa, shared_built_dfas
 from automask.compiler.regex.compose import compose_dfa, worth_composing
 from automask.compiler.regex.finite_strings import small_finite_language
 from automask.compiler.regex.parser import parse_regex
@@ -34,15 +35,20 @@ def ast_to_dfa(node: RegexNode, limits: CompileLimits = DEFAULT_LIMITS) -> ByteD
 
     A tagged node (a `Concat` subclass with a ``build_dfa(limits)`` method, like
     `json_schema.keys.KeyNotIn`) builds its own DFA, which must be this same minimal DFA.
+    Equal directly built nodes are built once per call (`built.shared_built_dfas`).
     Small finite languages (literals, alternations of literals) skip the NFA: their minimal
     DFA is built from the strings directly; large counted repeats of prefix codes (JSON
     string bodies with ``maxLength``) are chained at the DFA level (`compose`).  Every path
     yields the same minimal DFA with the same canonical numbering (breadth-first from the
     start, successors by increasing byte).
     """
-    build_dfa = getattr(node, "build_dfa", None)
-    if build_dfa is not None:  # a front-end's tagged node or a `Product`: a direct construction
-        return build_dfa(limits)
+    with shared_built_dfas():
+        return _ast_to_dfa(node, limits)
+
+
+def _ast_to_dfa(node: RegexNode, limits: CompileLimits) -> ByteDFA:
+    if hasattr(node, "build_dfa"):  # a front-end's tagged node or a `Product`: a direct construction
+        return built_dfa(node, limits)
     words = small_finite_language(node)
     if words is not None:
         return finite_language_dfa(words)

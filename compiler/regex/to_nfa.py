@@ -32,6 +32,7 @@ from automask.compiler.regex.ast import (
     Repeat,
     normalize_ranges,
 )
+from automask.compiler.regex.built import built_dfa
 from automask.errors import EmptyLanguage
 
 
@@ -67,14 +68,14 @@ class _Emitter:
         self.replicate = replicate
         self.layouts: dict[Ranges, _CharSetLayout] = {}
         self.merged_char_sets: dict[int, Ranges] = {}  # id(Alternation) -> its char sets, merged
-        self.alive: list[RegexNode] = []  # keeps the nodes behind those ids alive
+        self.dfa_edges: dict[int, tuple[np.ndarray, list[int]]] = {}  # id(ByteDFA) -> `_dfa_edges`
+        self.alive: list[object] = []  # keeps the nodes and automata behind those ids alive
 
     def emit(self, node: RegexNode, source: int, target: int) -> None:
         nfa = self.nfa
-        build_dfa = getattr(node, "build_dfa", None)
-        if build_dfa is not None:  # a tagged node or a `Product` (see `ast_to_dfa`): embed its DFA
+        if hasattr(node, "build_dfa"):  # a tagged node or a `Product` (see `ast_to_dfa`): embed its DFA
             try:
-                dfa = build_dfa(nfa.limits)
+                dfa = built_dfa(node, nfa.limits)
             except EmptyLanguage:
                 return  # no string: no path from source to target (the CFG path drops such a terminal)
             self.emit_dfa(dfa, source, target)
@@ -111,18 +112,32 @@ class _Emitter:
         to ``target`` by epsilon moves."""
         nfa = self.nfa
         first = nfa.add_states(dfa.num_states)
-        table = dfa.transitions
-        run_starts = np.ones(table.shape, dtype=bool)
-        run_starts[:, 1:] = table[:, 1:] != table[:, :-1]
-        states, lows = np.nonzero(run_starts & (table >= 0))
-        ends = np.ones(table.shape, dtype=bool)
-        ends[:, :-1] = table[:, :-1] != table[:, 1:]
-        _, highs = np.nonzero(ends & (table >= 0))
-        edges = np.stack([first + states, lows, highs, first + table[states, lows].astype(np.int64)], axis=1)
-        nfa.add_byte_edges(edges.astype(np.int64))
+        edges, accepting = self._dfa_edges(dfa)
+        nfa.add_byte_edges(edges + np.array([first, 0, 0, first], dtype=np.int64))
         nfa.add_epsilon(source, first + dfa.start)
-        for state in np.flatnonzero(dfa.accepting).tolist():
+        for state in accepting:
             nfa.add_epsilon(first + state, target)
+
+    def _dfa_edges(self, dfa: ByteDFA) -> tuple[np.ndarray, list[int]]:
+        """``dfa``'s byte-range edges ``(state, low, high, target)`` numbered from 0, and its
+        accepting states: computed once per DFA object (an equal node's automaton is shared,
+        `built.built_dfa`, and ``anyOf`` branches often embed the same one many times)."""
+        found = self.dfa_edges.get(id(dfa))
+        if found is None:
+            table = dfa.transitions
+            run_starts = np.ones(table.shape, dtype=bool)
+            run_starts[:, 1:] = table[:, 1:] != table[:, :-1]
+            states, lows = np.nonzero(run_starts & (table >= 0))
+            ends = np.ones(table.shape, dtype=bool)
+            ends[:, :-1] = table[:, :-1] != table[:, 1:]
+            _, highs = np.nonzero(ends & (table >= 0))
+            edges = np.stack([states, lows, highs, table[states, lows].astype(np.int64)], axis=1).astype(
+                np.int64
+            )
+            found = (edges, np.flatnonzero(dfa.accepting).tolist())
+            self.dfa_edges[id(dfa)] = found
+            self.alive.append(dfa)
+        return found
 
     def emit_repeat(self, node: Repeat, source: int, target: int) -> None:
         nfa = self.nfa
