@@ -977,3 +977,24 @@ def test_contains_counts_and_array_complements_agree_with_jsonschema(schema):
     validator = jsonschema.Draft202012Validator(schema)
     for instance in [*_ARRAYS, *_SCALARS]:
         assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
+
+
+def test_unanchored_alternatives_share_their_ends():
+    """``a|b|...`` matched anywhere is ``.*(a|b|...).*``: as ``.*a.*|.*b.*|...`` its subset
+    construction tracked which words had matched (2**18 subsets here, past ``max_dfa_states``)."""
+    words = ["Normal", "Fighting", "Flying", "Poison", "Ground", "Rock", "Bug", "Ghost", "Steel",
+             "Fire", "Water", "Grass", "Electric", "Psychic", "Ice", "Dragon", "Dark", "Fairy"]  # fmt: skip
+    schema = {
+        "type": "object",
+        "patternProperties": {"|".join(words): {"type": "number", "minimum": 0, "maximum": 2}},
+        "additionalProperties": False,
+    }
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in [{}, {"Fire": 1}, {"xFirey": 2}, {"Fire": 3}, {"Wind": 1}, {"IceDragon": 0.5, "Bug": 0}]:
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
+    anywhere = dfa_for({"type": "string", "pattern": "^a|b$|c|d|^e$"})
+    for text in ["a", "xa", "b", "bx", "xcx", "d", "e", "xe", "ex", "x"]:
+        assert anywhere.matches(json.dumps(text).encode()) == jsonschema.Draft202012Validator(
+            {"type": "string", "pattern": "^a|b$|c|d|^e$"}
+        ).is_valid(text), text

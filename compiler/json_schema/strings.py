@@ -174,6 +174,7 @@ def pattern_node(pattern: str) -> RegexNode:
     reading it as unanchored would accept strings the pattern does not match.
     """
     options = []
+    grouped: dict[tuple[bool, bool], list[RegexNode]] = {}  # (anchored at start, at end) -> bodies
     anything = repeat(ANY_CHAR, 0, None)
     branches = [part for top in _split_top_level(pattern) for part in _distributed(top)]
     for branch in branches:
@@ -189,9 +190,18 @@ def pattern_node(pattern: str) -> RegexNode:
                     position,
                     "only a leading ^ and a trailing $ of a top-level branch are read",
                 )
+        grouped.setdefault((start is not None, end is not None), []).append(body)
+    # Branches with the same anchoring share their ``.*`` ends: ``.*(a|b).*``, not
+    # ``.*a.*|.*b.*``, whose subset construction tracks which words have matched (2**n states
+    # for n words) before minimisation merges them all.
+    for (anchored_start, anchored_end), bodies in grouped.items():
         options.append(
             concat(
-                [*([] if start is not None else [anything]), body, *([] if end is not None else [anything])]
+                [
+                    *([] if anchored_start else [anything]),
+                    alternation(bodies),
+                    *([] if anchored_end else [anything]),
+                ]
             )
         )
     return alternation(options)
