@@ -998,3 +998,31 @@ def test_unanchored_alternatives_share_their_ends():
         assert anywhere.matches(json.dumps(text).encode()) == jsonschema.Draft202012Validator(
             {"type": "string", "pattern": "^a|b$|c|d|^e$"}
         ).is_valid(text), text
+
+
+_VALUES = [{}, {"a": 1}, {"a": 1, "b": 2}, {"a": 2}, {"b": 2}, {"a": 1, "c": 3}, {"a": "x"}, {"a": [1]}, [], [1],
+           [1, 2], [2, 1], [1, 2, 3], [1, {"a": 1}], [1, {"a": 2}], 1, 1.0, "x", None, {"a": 1, "b": 2, "c": 3},
+           {"c": 1}, {"a": 1, "b": 1, "c": 1}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schema", "validator"),
+    [
+        ({"not": {"const": {"a": 1}}}, "Draft202012Validator"),
+        ({"not": {"const": {}}}, "Draft202012Validator"),
+        ({"not": {"const": [1, 2]}}, "Draft202012Validator"),
+        ({"not": {"enum": [{"a": 1, "b": 2}, [1, {"a": 1}], "x", 1]}}, "Draft202012Validator"),
+        ({"not": {"dependentRequired": {"a": ["b"]}}}, "Draft202012Validator"),
+        ({"not": {"dependentSchemas": {"a": {"required": ["c"]}}}}, "Draft202012Validator"),
+        ({"not": {"dependencies": {"a": ["b", "c"]}}}, "Draft7Validator"),
+        ({"oneOf": [{"const": {"a": 1}}, {"type": "object", "required": ["a"]}]}, "Draft202012Validator"),
+    ],
+)
+def test_complements_of_container_values_and_dependencies_agree_with_jsonschema(schema, validator):
+    """``not``/``oneOf`` over an object or array ``const`` (a key missing, another value, an
+    extra key; another length or one element other) and over dependencies (a trigger without
+    its names or failing its schema)."""
+    dfa = dfa_for(schema)
+    oracle = getattr(jsonschema, validator)(schema)
+    for instance in _VALUES:
+        assert dfa.matches(json.dumps(instance).encode()) == oracle.is_valid(instance), instance

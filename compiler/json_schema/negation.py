@@ -22,9 +22,13 @@ Complements written here, each exact:
 - ``items`` (one schema ``S``, not the array form): an array with an element outside ``S``
   (``contains: {not: S}``); ``contains: C`` (without ``minContains``/``maxContains``): an
   array none of whose elements is ``C`` (``items: {not: C}``);
-- ``enum``/``const`` of strings, numbers, booleans and nulls: the other types, the other
-  strings (the internal keyword `internal_keywords.NOT_STRINGS`), the numbers in the open
-  intervals around the listed ones, the other boolean;
+- ``enum``/``const`` (at most one object and one array among the values): the other types,
+  the other strings (the internal keyword `internal_keywords.NOT_STRINGS`), the numbers in the
+  open intervals around the listed ones, the other boolean, the objects that miss a key, have
+  another value for one or an extra key, the arrays of another length or with one element
+  other;
+- ``dependentRequired``/``dependentSchemas``/``dependencies``: an object with a trigger name
+  that lacks one of its names or fails its schema (``not``);
 - ``pattern``: a string none of whose substrings match (the internal keyword
   `internal_keywords.NOT_PATTERNS`, compiled as a difference of automata);
 - ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
@@ -103,6 +107,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = [{"type": "array", "items": {"not": value}}]
         elif keyword in ("enum", "const"):
             found = _other_values([value] if keyword == "const" else value)
+        elif keyword in ("dependentRequired", "dependentSchemas", "dependencies"):
+            found = _failing_dependencies(value)
         else:
             bound = negated_bound({keyword: value})
             found = None if bound is None else ([] if bound is False else [bound])
@@ -149,18 +155,23 @@ def _missing_names(value: Any) -> list[Any] | None:
 
 
 def _other_values(values: Any) -> list[Any] | None:
-    """The values outside a finite set of strings, numbers, booleans and nulls (containers
-    have no expressible complement here): every other type, other strings (`NOT_STRINGS`),
-    the numbers strictly between and beyond the listed ones (open intervals), the other
-    boolean."""
+    """The values outside a finite set (at most one object and one array in it): every other
+    type, other strings (`NOT_STRINGS`), the numbers strictly between and beyond the listed
+    ones (open intervals), the other boolean, other objects and arrays."""
     if not isinstance(values, list):
         return None
     kinds = {"number" if json_type(value) == "integer" else json_type(value) for value in values}
-    if not kinds <= {"string", "number", "boolean", "null"}:
-        return None
     if any(isinstance(value, float) and not math.isfinite(value) for value in values):
         return None
+    objects = [value for value in values if isinstance(value, dict)]
+    arrays = [value for value in values if isinstance(value, list)]
+    if len(objects) > 1 or len(arrays) > 1:
+        return None  # the intersection of several "differs from" unions: not written here
     found: list[Any] = [{"type": [kind for kind in VALUE_KINDS if kind not in kinds]}]
+    for value in objects:
+        found.extend(_other_object(value))
+    for value in arrays:
+        found.extend(_other_array(value))
     if "number" in kinds:
         found.extend(
             _open_intervals(sorted({value for value in values if json_type(value) in ("integer", "number")}))
@@ -170,6 +181,55 @@ def _other_values(values: Any) -> list[Any] | None:
     if "boolean" in kinds:
         others = [flag for flag in (True, False) if not any(value is flag for value in values)]
         found.extend([{"const": others[0]}] if others else [])
+    return found
+
+
+def _other_object(value: dict) -> list[Any]:
+    """The objects other than ``value``: one of its keys missing, one present with another
+    value, or a key it does not have (`SOME_KEY_NOT_IN`)."""
+    if not value:
+        return [{"type": "object", "minProperties": 1}]
+    found: list[Any] = [{"type": "object", "properties": {key: False}} for key in value]
+    found.extend(
+        {"type": "object", "required": [key], "properties": {key: {"not": {"const": member}}}}
+        for key, member in value.items()
+    )
+    found.append({"type": "object", SOME_KEY_NOT_IN: [sorted(value)]})
+    return found
+
+
+def _other_array(value: list) -> list[Any]:
+    """The arrays other than ``value``: another length, or its length with one element other."""
+    size = len(value)
+    found: list[Any] = [{"type": "array", "maxItems": size - 1}] if size else []
+    found.append({"type": "array", "minItems": size + 1})
+    for index, item in enumerate(value):
+        prefix = [True] * index + [{"not": {"const": item}}]
+        found.append({"type": "array", "minItems": size, "maxItems": size, "prefixItems": prefix})
+    return found
+
+
+def _failing_dependencies(value: Any) -> list[Any] | None:
+    """``dependentRequired`` / ``dependentSchemas`` / draft 4-7 ``dependencies`` fail on an
+    object that has a trigger name and lacks one of its names, or fails its schema."""
+    if not isinstance(value, dict):
+        return None
+    found: list[Any] = []
+    for trigger, needed in value.items():
+        if isinstance(needed, list):
+            if not all(isinstance(name, str) for name in needed):
+                return None
+            found.extend(
+                {"type": "object", "required": [trigger], "properties": {name: False}}
+                for name in dict.fromkeys(needed)
+                if name != trigger
+            )
+        elif needed is False:
+            found.append({"type": "object", "required": [trigger]})
+        elif isinstance(needed, dict) and needed:
+            found.append({"type": "object", "required": [trigger], "not": needed})
+        elif needed is not True and needed != {}:
+            return None
     return found
 
 
