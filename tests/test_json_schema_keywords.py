@@ -1026,3 +1026,32 @@ def test_complements_of_container_values_and_dependencies_agree_with_jsonschema(
     oracle = getattr(jsonschema, validator)(schema)
     for instance in _VALUES:
         assert dfa.matches(json.dumps(instance).encode()) == oracle.is_valid(instance), instance
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"propertyNames": {"const": "foo"}},
+        {"propertyNames": {"enum": ["foo", "bar"]}},
+        {"properties": {"foo": {}}, "propertyNames": {"maxLength": 2}},
+        {
+            "properties": {"a": {"type": "integer"}},
+            "propertyNames": {"pattern": "^[a-z]+$", "not": {"const": "bar"}},
+        },
+        {"patternProperties": {"^a": {"type": "integer"}}, "propertyNames": {"maxLength": 2}},
+        {
+            "patternProperties": {"^a": {"type": "integer"}},
+            "additionalProperties": False,
+            "propertyNames": {"maxLength": 2},
+        },
+        {"propertyNames": {"type": "integer"}},
+    ],
+)
+def test_property_names_constrain_listed_pattern_and_additional_keys(schema):
+    """``propertyNames`` next to ``properties`` and ``patternProperties``: the keys of pattern
+    and additional members are intersected with the strings its schema accepts (any keyword)."""
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in [{}, {"a": 1}, {"ab": 1}, {"foo": 1}, {"bar": 2}, {"foo": 1, "bar": 2}, {"abc": 1},
+                     {"x": 1, "y": 2}, {"\u00e9": 1}, {'a"': 1}, {"a": "x"}, [], "x", 1]:  # fmt: skip
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance

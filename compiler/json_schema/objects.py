@@ -10,8 +10,9 @@ never reappear with an unchecked value.
 ``patternProperties`` is compiled when the patterns are pairwise disjoint (checked on their
 automata); a listed name a pattern matches takes both schemas, and the pattern's members take
 the other keys it matches; additional members have the keys that are neither listed nor matched
-by a pattern (a `Product` difference of automata); ``propertyNames`` only checks the listed
-names unless it is trivially true.  Everything else raises `UnsupportedFeature`.
+by a pattern (a `Product` difference of automata); ``propertyNames`` checks the listed names
+one by one and intersects the keys of pattern and additional members with the strings its
+schema accepts.  Everything else raises `UnsupportedFeature`.
 
 Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
 choices, so it is supported with at most `MAX_COUNTED_OPTIONAL` optional properties.
@@ -27,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automask.compiler.json_schema.internal_keywords import SOME_KEY_NOT_IN
-from automask.compiler.json_schema.json_ast import json_string, token, whitespace
+from automask.compiler.json_schema.json_ast import ANY_STRING_CONTENT, json_string, token, whitespace
 from automask.compiler.json_schema.keys import encoded_key_not_in, key_literal
 from automask.compiler.json_schema.strings import pattern_node
 from automask.compiler.regex.ast import (
@@ -73,7 +74,9 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     outside = _witness_names(ctx, schema, pointer)
     if outside is not None:  # its names are listed, so no extra member's key is among them
         listed = {name for name, _, _ in declared}
-        declared.extend((name, additional, f"{pointer}/additionalProperties") for name in outside - listed)
+        declared.extend(
+            (name, additional, f"{pointer}/additionalProperties") for name in outside if name not in listed
+        )
     matching: dict[str, list[str]] = {}
     atoms: list[tuple[str, ...]] | None = None
     if patterns:
@@ -95,9 +98,10 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         return NOTHING
     names = [name for name, _, _ in declared]
     extras: list[RegexNode] = []
+    named = (
+        None if names_schema is True or names_schema is False else _names_language(ctx, names_schema, pointer)
+    )
     if patterns:
-        if names_schema is not True:
-            ctx.unsupported("propertyNames", pointer, "propertyNames together with patternProperties")
         matched_names = [name for name in names if matching.get(name)]
         overlapping = atoms is not None
         if atoms is None:  # disjoint patterns: one member kind per pattern
@@ -115,14 +119,15 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
                 pattern_keys = intersection(
                     pattern_keys, encoded_key_not_in(matched_names)
                 )  # listed go first
+            if named is not None:
+                pattern_keys = intersection(pattern_keys, named)
             sub = patterns[atom[0]] if len(atom) == 1 else {"allOf": [patterns[pattern] for pattern in atom]}
             value = ctx.compile(sub, f"{pointer}/patternProperties/{atom[0]}", depth)
             extras.append(concat([pattern_keys, token(":", options), value]))
     if additional is not False and names_schema is not False:
         keys = encoded_key_not_in(names)
-        if names_schema is not True:
-            named = _names_language(ctx, names_schema, names, pointer)
-            keys = named if named is not None else keys
+        if named is not None:
+            keys = intersection(keys, named) if names else named
         if patterns:  # additionalProperties covers the keys no pattern matches
             keys = difference(keys, alternation(json_string(pattern_node(pattern)) for pattern in patterns))
         value = ctx.compile(
@@ -200,15 +205,16 @@ def _members_with_witness(
     return need_first
 
 
-def _witness_names(ctx: SchemaCompiler, schema: dict, pointer: str) -> set[str] | None:
-    """The names of `SOME_KEY_NOT_IN` (some member's key is none of them), or None."""
+def _witness_names(ctx: SchemaCompiler, schema: dict, pointer: str) -> list[str] | None:
+    """The names of `SOME_KEY_NOT_IN` (some member's key is none of them), in their order (the
+    ones no property lists become optional members in that order), or None."""
     lists = schema.get(SOME_KEY_NOT_IN)
     if not lists:
         return None
     if len(lists) > 1:  # several closed objects' complements at once: a product of flags
         ctx.unsupported("additionalProperties", pointer, "the complements of several closed objects at once")
         return None
-    return set(lists[0])
+    return list(dict.fromkeys(lists[0]))
 
 
 def _members_counted(
@@ -251,25 +257,23 @@ _NAME_KEYWORDS = frozenset(("minLength", "maxLength", "pattern", "format"))
 _NAME_ANNOTATIONS = frozenset(("title", "description", "$comment", "examples", "default"))
 
 
-def _names_language(
-    ctx: SchemaCompiler, names_schema: Any, names: list[str], pointer: str
-) -> RegexNode | None:
-    """JSON keys of additional members allowed by ``propertyNames``: exact when no property
-    is listed (no complement to intersect with) and the schema holds only string keywords
-    (keys are always strings, so ``type: string`` is a no-op); otherwise refused."""
+def _names_language(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> RegexNode:
+    """The keys ``propertyNames`` allows, in every JSON spelling: the JSON texts its schema
+    accepts (any keyword, compiled as a regex) that are strings.  Exact: a key is valid iff
+    the string it spells is.  A schema of string keywords alone (``type: string`` is a no-op
+    on keys) is its string contents directly, a plain regex rather than a product."""
     from automask.compiler.json_schema.strings import StringConstraintError, string_content
 
     keywords = set(names_schema) - _NAME_ANNOTATIONS if isinstance(names_schema, dict) else None
     if keywords is not None and names_schema.get("type", "string") == "string":
         keywords.discard("type")
-    if names or keywords is None or not keywords <= _NAME_KEYWORDS:
-        ctx.unsupported("propertyNames", pointer, "propertyNames on additional (unlisted) properties")
-        return None
-    try:
-        return json_string(string_content(names_schema))
-    except StringConstraintError as error:
-        ctx.unsupported("propertyNames", pointer, str(error))
-        return None
+    if keywords is not None and keywords <= _NAME_KEYWORDS:
+        try:
+            return json_string(string_content(names_schema))
+        except StringConstraintError:
+            pass  # the general path reports it with its pointer
+    accepted = ctx.regular().compile(names_schema, f"{pointer}/propertyNames")
+    return intersection(json_string(ANY_STRING_CONTENT), accepted)
 
 
 def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: str) -> bool:
