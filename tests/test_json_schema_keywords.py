@@ -1055,3 +1055,20 @@ def test_property_names_constrain_listed_pattern_and_additional_keys(schema):
     for instance in [{}, {"a": 1}, {"ab": 1}, {"foo": 1}, {"bar": 2}, {"foo": 1, "bar": 2}, {"abc": 1},
                      {"x": 1, "y": 2}, {"\u00e9": 1}, {'a"': 1}, {"a": "x"}, [], "x", 1]:  # fmt: skip
         assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
+
+
+def test_residue_node_has_no_plain_regex_and_walkers_stay_conservative():
+    """`Multiples` is built as an automaton only: reading its ``items`` fails loudly, and the
+    composition check that scans items for a delimiter treats it as holding any character."""
+    from fractions import Fraction
+
+    from automask.compiler.json_schema.multiples import Multiples
+    from automask.compiler.regex.ast import Concat
+    from automask.compiler.regex.compose import _delimited, _mentions
+
+    node = Multiples(Fraction(3))
+    with pytest.raises(TypeError):
+        _ = node.items
+    assert _mentions(node, ord('"'))
+    assert not _delimited(Concat((literal('"'), node, literal('"'))))
+    assert pickle.loads(pickle.dumps(node)) == node and hash(node) == hash(Multiples(Fraction(6, 2)))

@@ -38,9 +38,10 @@ Complements written here, each exact:
 The numeric complements are over plain numerals (`multiples`): exponent spellings of their
 values are not produced, an under-approximation of spellings that keeps every value.
 
-Any other constraining keyword (``format``, ``items``, an ``enum`` with numbers,
-``additionalProperties`` with a schema...) makes `complement` return None, and the caller
-refuses the schema as before.
+Any other constraining keyword (``format``, ``prefixItems``, ``patternProperties``,
+``propertyNames``, ``additionalProperties`` with a schema, ``contains`` with counts, an ``enum``
+with several objects or arrays...) makes `complement` return None, and the caller refuses the
+schema as before.
 """
 
 from __future__ import annotations

@@ -89,7 +89,11 @@ def _mentions(node: RegexNode, code: int) -> bool:
     if isinstance(node, CharSet):
         return any(low <= code <= high for low, high in node.ranges)
     if isinstance(node, Concat):
-        return any(_mentions(item, code) for item in node.items)
+        try:
+            items = node.items
+        except TypeError:  # a tagged node no plain regex spells (`json_schema.multiples`)
+            return True  # may hold any character: not a delimiter-free body
+        return any(_mentions(item, code) for item in items)
     if isinstance(node, Alternation):
         return any(_mentions(option, code) for option in node.options)
     if isinstance(node, Repeat):
