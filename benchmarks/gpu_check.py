@@ -49,7 +49,7 @@ import torch
 import transformers
 
 import automask
-from automask.runtime.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
+from automask.runtime.bitmask import _allowed_columns, allocate_token_bitmask, apply_token_bitmask_inplace
 from automask.runtime.integrations.transformers import LogitsProcessor, generate_with_stats
 from automask.runtime.sampling_common import HFNextTokenModel, cache_keyword
 
@@ -551,14 +551,23 @@ def time_mask_apply(grammar: Any, device: torch.device, batch: int, *, repeats: 
         "mask": grammar.source,
         "allowed": len(matcher.allowed_token_ids()),
     }
-    for name, mask in (("host_bitmask", bitmask), ("device_bitmask", on_device)):
+
+    def torch_path(logits: Any, mask: Any) -> None:  # what the Triton kernel replaces, for comparison
+        logits.masked_fill_(~_allowed_columns(mask, logits.shape[-1], logits.device), float("-inf"))
+
+    variants = [
+        ("host_bitmask", bitmask, apply_token_bitmask_inplace),
+        ("device_bitmask", on_device, apply_token_bitmask_inplace),
+        ("device_bitmask_torch_path", on_device, torch_path),
+    ]
+    for name, mask, apply in variants:
         for _ in range(10):  # warm-up (kernel selection, allocator)
-            apply_token_bitmask_inplace(logits, mask)
+            apply(logits, mask)
         times = []
         for _ in range(repeats):
             synchronize(device)
             started = time.perf_counter()
-            apply_token_bitmask_inplace(logits, mask)
+            apply(logits, mask)
             synchronize(device)
             times.append(time.perf_counter() - started)
         out[name] = summary(times)
@@ -716,7 +725,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---:|---:|---|---:|---:|---:|",
         ]
         for entry in timings["mask_apply_device"]:
-            for where in ("host_bitmask", "device_bitmask"):
+            for where in ("host_bitmask", "device_bitmask", "device_bitmask_torch_path"):
                 s = entry[where]
                 lines.append(
                     f"| `{entry['mask']}` | {entry['allowed']} | {entry['batch']} | {where} "

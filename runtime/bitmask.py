@@ -80,6 +80,8 @@ def apply_token_bitmask_inplace(logits, bitmask, indices=None) -> None:
     if logits.device.type == "cpu" and logits.dtype in _numpy_float_dtypes():
         _apply_on_cpu(logits.detach().numpy(), bitmask, indices)
         return
+    if logits.device.type == "cuda" and _apply_with_kernel(logits, bitmask, indices):
+        return
     allowed = _allowed_columns(bitmask, width, logits.device)
     if indices is None:
         if allowed.shape[0] != logits.shape[0]:
@@ -90,6 +92,26 @@ def apply_token_bitmask_inplace(logits, bitmask, indices=None) -> None:
         rows = logits[idx]
         rows.masked_fill_(~allowed[: len(idx)], float("-inf"))
         logits[idx] = rows
+
+
+def _apply_with_kernel(logits, bitmask, indices) -> bool:
+    """The one-launch Triton path (`cuda_bitmask`) where it applies; False otherwise."""
+    import torch
+
+    from automask.runtime.cuda_bitmask import apply_on_cuda
+
+    if isinstance(bitmask, np.ndarray):
+        bitmask = torch.from_numpy(bitmask)
+    if bitmask.dim() == 1:
+        bitmask = bitmask.unsqueeze(0)
+    if indices is None:
+        if bitmask.shape[0] != logits.shape[0]:
+            raise ValueError(f"bitmask has {bitmask.shape[0]} rows but logits have {logits.shape[0]}")
+        rows = torch.arange(logits.shape[0], device=logits.device, dtype=torch.int64)
+    else:
+        rows = torch.as_tensor(indices, device=logits.device, dtype=torch.int64)
+        bitmask = bitmask[: rows.shape[0]]
+    return apply_on_cuda(logits, bitmask, rows)
 
 
 def _numpy_float_dtypes() -> tuple:

@@ -162,6 +162,33 @@ def test_bitmask_rows_by_index_and_one_dimensional_logits_on_device():
     assert torch.equal(single_device.cpu(), single_cpu)
 
 
+@pytest.mark.skipif(DEVICE.type != "cuda", reason="the Triton kernel runs on CUDA only")
+def test_triton_kernel_matches_the_torch_path():
+    """`cuda_bitmask` (one launch) against the torch unpack-and-fill path it replaces, for
+    every row selection and widths below, at and past the bitmask's bits."""
+    from automask.runtime.bitmask import _allowed_columns
+    from automask.runtime.cuda_bitmask import apply_on_cuda, triton_available
+
+    if not triton_available():
+        pytest.skip("Triton is not installed")
+    for vocab_size, width, batch, indices in [
+        (1000, 1000, 3, None),
+        (1000, 1100, 2, [2, 0]),
+        (49_152, 49_280, 4, None),
+    ]:
+        rows = _bitmask_rows(vocab_size, batch, seed=vocab_size + batch)
+        torch.manual_seed(batch)
+        logits = torch.randn(max(batch, 3), width, device=DEVICE)
+        expected = logits.clone()
+        selected = list(range(batch)) if indices is None else indices
+        allowed = _allowed_columns(torch.from_numpy(rows), width, DEVICE)
+        for mask_row, logits_row in enumerate(selected):
+            expected[logits_row].masked_fill_(~allowed[mask_row], float("-inf"))
+        ids = torch.tensor(selected, device=DEVICE, dtype=torch.int64)
+        assert apply_on_cuda(logits, torch.from_numpy(rows), ids)
+        assert torch.equal(logits, expected)
+
+
 # -- model.generate with the LogitsProcessor ------------------------------------------------
 @pytest.mark.parametrize("which", ["float32", "bfloat16-padded"])
 def test_generate_json_schema_batch_on_device(which, model, padded_bf16_model, tokenizer, grammars):
