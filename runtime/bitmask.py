@@ -73,19 +73,22 @@ def apply_token_bitmask_inplace(logits, bitmask, indices=None) -> None:
     """
     import torch
 
-    squeeze = logits.dim() == 1
-    if squeeze:
+    if logits.dim() == 1:
         logits = logits.unsqueeze(0)
     width = logits.shape[-1]
     if logits.device.type == "cpu" and logits.dtype in _numpy_float_dtypes():
         _apply_on_cpu(logits.detach().numpy(), bitmask, indices)
         return
-    if logits.device.type == "cuda" and _apply_with_kernel(logits, bitmask, indices):
-        return
+    bitmask = _bitmask_rows(bitmask)
+    if indices is None and bitmask.shape[0] != logits.shape[0]:
+        raise ValueError(f"bitmask has {bitmask.shape[0]} rows but logits have {logits.shape[0]}")
+    if logits.device.type == "cuda":
+        from automask.runtime.cuda_bitmask import apply_on_cuda
+
+        if apply_on_cuda(logits, bitmask, indices):
+            return
     allowed = _allowed_columns(bitmask, width, logits.device)
     if indices is None:
-        if allowed.shape[0] != logits.shape[0]:
-            raise ValueError(f"bitmask has {allowed.shape[0]} rows but logits have {logits.shape[0]}")
         logits.masked_fill_(~allowed, float("-inf"))
     else:
         idx = torch.as_tensor(indices, device=logits.device, dtype=torch.long)
@@ -94,24 +97,13 @@ def apply_token_bitmask_inplace(logits, bitmask, indices=None) -> None:
         logits[idx] = rows
 
 
-def _apply_with_kernel(logits, bitmask, indices) -> bool:
-    """The one-launch Triton path (`cuda_bitmask`) where it applies; False otherwise."""
+def _bitmask_rows(bitmask):
+    """``bitmask`` as a 2-D torch tensor ``[rows, words]`` (a numpy array or one row accepted)."""
     import torch
-
-    from automask.runtime.cuda_bitmask import apply_on_cuda
 
     if isinstance(bitmask, np.ndarray):
         bitmask = torch.from_numpy(bitmask)
-    if bitmask.dim() == 1:
-        bitmask = bitmask.unsqueeze(0)
-    if indices is None:
-        if bitmask.shape[0] != logits.shape[0]:
-            raise ValueError(f"bitmask has {bitmask.shape[0]} rows but logits have {logits.shape[0]}")
-        rows = torch.arange(logits.shape[0], device=logits.device, dtype=torch.int64)
-    else:
-        rows = torch.as_tensor(indices, device=logits.device, dtype=torch.int64)
-        bitmask = bitmask[: rows.shape[0]]
-    return apply_on_cuda(logits, bitmask, rows)
+    return bitmask.unsqueeze(0) if bitmask.dim() == 1 else bitmask
 
 
 def _numpy_float_dtypes() -> tuple:
@@ -158,11 +150,7 @@ def _allowed_columns(bitmask, width: int, device):
     """
     import torch
 
-    if isinstance(bitmask, np.ndarray):
-        bitmask = torch.from_numpy(bitmask)
-    if bitmask.dim() == 1:
-        bitmask = bitmask.unsqueeze(0)
-    bitmask = bitmask.to(device)
+    bitmask = _bitmask_rows(bitmask).to(device)
     shifts = torch.arange(32, device=device, dtype=torch.int32)
     allowed = ((bitmask.unsqueeze(-1) >> shifts) & 1).bool().flatten(1)
     if allowed.shape[1] >= width:

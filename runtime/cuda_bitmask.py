@@ -5,7 +5,8 @@ into a ``[rows, 32 * words]`` bool tensor, pads it and fills the logits: several
 launches, about 80 µs a step on an H100 whatever the vocabulary.  This kernel reads each
 row's words and writes ``-inf`` over the refused columns directly, one launch over
 ``(rows, column blocks)``.  Same contract as `bitmask.apply_token_bitmask_inplace`: columns past
-``32 * words`` are refused, and ``rows[i]`` is the logits row bitmask row ``i`` applies to.
+``32 * words`` are refused, and bitmask row ``i`` applies to logits row ``indices[i]`` (to row
+``i`` without ``indices``: then no index tensor is built, so a step is one launch).
 
 Used only where Triton imports and the logits are a CUDA tensor with unit column stride; the
 torch path stays the reference (`tests/test_gpu.py` compares the two).
@@ -38,6 +39,7 @@ def _kernel() -> Any:
         width,
         words,
         BLOCK: tl.constexpr,
+        BY_INDEX: tl.constexpr,
     ):
         mask_row = tl.program_id(0)
         columns = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -47,7 +49,7 @@ def _kernel() -> Any:
             bitmask_ptr + mask_row * bitmask_row_stride + word, mask=inside & (word < words), other=0
         )
         refused = ((bits >> (columns % 32)) & 1) == 0
-        logits_row = tl.load(rows_ptr + mask_row)
+        logits_row = tl.load(rows_ptr + mask_row) if BY_INDEX else mask_row
         tl.store(logits_ptr + logits_row * logits_row_stride + columns, float("-inf"), mask=inside & refused)
 
     return mask_refused_columns
@@ -57,15 +59,20 @@ def triton_available() -> bool:
     return _kernel() is not None
 
 
-def apply_on_cuda(logits: Any, bitmask: Any, rows: Any) -> bool:
+def apply_on_cuda(logits: Any, bitmask: Any, indices: Any = None) -> bool:
     """Mask ``logits`` (``[batch, width]``, CUDA) in place with ``bitmask`` (``[n, words]``
-    int32, any device) for the logits rows ``rows`` (a CUDA int64 tensor of length ``n``).
-    False, with nothing done, where this path does not apply (no Triton, strided columns)."""
+    int32 tensor, any device) for the logits rows ``indices`` (``n`` of them; None: row for
+    row).  False, with nothing done, where this path does not apply (no Triton, strided
+    columns)."""
     kernel = _kernel()
     if kernel is None or logits.stride(-1) != 1:
         return False
     import torch
 
+    rows = None
+    if indices is not None:
+        rows = torch.as_tensor(indices, device=logits.device, dtype=torch.int64)
+        bitmask = bitmask[: rows.shape[0]]
     bitmask = bitmask.to(logits.device, dtype=torch.int32).contiguous()
     width = logits.shape[-1]
     grid = (bitmask.shape[0], (width + BLOCK_COLUMNS - 1) // BLOCK_COLUMNS)
@@ -74,9 +81,10 @@ def apply_on_cuda(logits: Any, bitmask: Any, rows: Any) -> bool:
         logits.stride(0),
         bitmask,
         bitmask.stride(0),
-        rows,
+        bitmask if rows is None else rows,  # not read without indices
         width,
         bitmask.shape[1],
         BLOCK=BLOCK_COLUMNS,
+        BY_INDEX=rows is not None,
     )
     return True

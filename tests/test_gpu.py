@@ -184,8 +184,7 @@ def test_triton_kernel_matches_the_torch_path():
         allowed = _allowed_columns(torch.from_numpy(rows), width, DEVICE)
         for mask_row, logits_row in enumerate(selected):
             expected[logits_row].masked_fill_(~allowed[mask_row], float("-inf"))
-        ids = torch.tensor(selected, device=DEVICE, dtype=torch.int64)
-        assert apply_on_cuda(logits, torch.from_numpy(rows), ids)
+        assert apply_on_cuda(logits, torch.from_numpy(rows), indices)
         assert torch.equal(logits, expected)
 
 

@@ -852,12 +852,8 @@ def test_residue_automaton_accepts_exactly_the_multiples(step):
     numerals; exponent spellings and malformed numerals are in neither."""
     from fractions import Fraction
 
-    from automask.compiler.json_schema.multiples import (
-        PLAIN_NUMERALS,
-        Multiples,
-        is_multiple_reference,
-        non_multiples,
-    )
+    from automask.compiler.json_schema.json_ast import PLAIN_NUMERALS
+    from automask.compiler.json_schema.multiples import Multiples, is_multiple_reference, non_multiples
 
     divisor = Fraction(step)
     positive, negative = ast_to_dfa(Multiples(divisor)), ast_to_dfa(non_multiples([divisor]))
@@ -1059,7 +1055,7 @@ def test_property_names_constrain_listed_pattern_and_additional_keys(schema):
 
 def test_residue_node_has_no_plain_regex_and_walkers_stay_conservative():
     """`Multiples` is built as an automaton only: reading its ``items`` fails loudly, and the
-    composition check that scans items for a delimiter treats it as holding any character."""
+    composition check that scans for a delimiter asks the node for its alphabet instead."""
     from fractions import Fraction
 
     from automask.compiler.json_schema.multiples import Multiples
@@ -1069,6 +1065,7 @@ def test_residue_node_has_no_plain_regex_and_walkers_stay_conservative():
     node = Multiples(Fraction(3))
     with pytest.raises(TypeError):
         _ = node.items
-    assert _mentions(node, ord('"'))
-    assert not _delimited(Concat((literal('"'), node, literal('"'))))
+    assert not _mentions(node, ord('"')) and _mentions(node, ord("7")) and _mentions(node, ord("-"))
+    assert _delimited(Concat((literal('"'), node, literal('"'))))
+    assert not _delimited(Concat((literal("7"), node, literal("7"))))
     assert pickle.loads(pickle.dumps(node)) == node and hash(node) == hash(Multiples(Fraction(6, 2)))

@@ -194,11 +194,13 @@ EXPONENT = concat(
     ]
 )
 MINUS = repeat(literal("-"), 0, 1)
+PLAIN_NUMERALS = concat([MINUS, INTEGER_DIGITS, repeat(FRACTION, 0, 1)])
+"""JSON numerals without exponent: every JSON number's value has such a spelling."""
 
 
 def any_number() -> RegexNode:
     """Every JSON number."""
-    return concat([MINUS, INTEGER_DIGITS, repeat(FRACTION, 0, 1), repeat(EXPONENT, 0, 1)])
+    return concat([PLAIN_NUMERALS, repeat(EXPONENT, 0, 1)])
 
 
 def any_integer(zero_fraction: bool = True) -> RegexNode:

@@ -31,16 +31,13 @@ import numpy as np
 
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.automata.dfa import minimize_byte_dfa
-from automask.compiler.json_schema.json_ast import FRACTION, INTEGER_DIGITS, MINUS
+from automask.compiler.json_schema.json_ast import PLAIN_NUMERALS
 from automask.compiler.limits import CompileLimits
-from automask.compiler.regex.ast import RegexNode, TaggedNode, alternation, concat, difference, repeat
+from automask.compiler.regex.ast import RegexNode, TaggedNode, alternation, difference
 
 MAX_RESIDUE_STATES = 20_000
 """Most states a residue automaton may have before minimisation (``multipleOf`` beyond that
 is refused as unsupported, naming the keyword)."""
-
-PLAIN_NUMERALS = concat([MINUS, INTEGER_DIGITS, repeat(FRACTION, 0, 1)])
-"""JSON numerals without exponent: the universe of `Multiples` and `non_multiples`."""
 
 _DIGITS = np.arange(10, dtype=np.int64)
 _DIGIT_BYTES = np.arange(ord("0"), ord("9") + 1)
@@ -84,6 +81,11 @@ class Multiples(TaggedNode):
     @property
     def tag(self) -> Fraction:
         return self.step
+
+    def mentions(self, code: int) -> bool:
+        """Whether a string of the language can hold the character ``code`` (its alphabet is
+        the plain numerals')."""
+        return chr(code) in "-.0123456789"
 
     def build_dfa(self, limits: CompileLimits) -> ByteDFA:
         transitions, accepting = residue_table(self.step)

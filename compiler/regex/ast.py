@@ -44,7 +44,9 @@ class TaggedNode(Concat):
     A `Concat` subclass so that walkers which only combine nodes keep it whole (`concat`);
     its ``tag`` (with its class) determines its language, so equality, hashing, pickling and
     the grammar lowering's hash-consing read only that.  Subclasses set ``__slots__``, take
-    the tag as their one constructor argument, and define ``tag`` and ``build_dfa``.
+    the tag as their one constructor argument, and define ``tag`` and ``build_dfa``; one that
+    has no plain regex for ``items`` defines ``mentions(code)`` (whether a character can occur)
+    for the walkers that scan characters.
     """
 
     __slots__ = ()

@@ -88,12 +88,11 @@ def _mentions(node: RegexNode, code: int) -> bool:
     """Whether any char set in ``node`` contains ``code``."""
     if isinstance(node, CharSet):
         return any(low <= code <= high for low, high in node.ranges)
+    mentions = getattr(node, "mentions", None)
+    if mentions is not None:  # a tagged node that answers without a plain regex (`Multiples`)
+        return mentions(code)
     if isinstance(node, Concat):
-        try:
-            items = node.items
-        except TypeError:  # a tagged node no plain regex spells (`json_schema.multiples`)
-            return True  # may hold any character: not a delimiter-free body
-        return any(_mentions(item, code) for item in items)
+        return any(_mentions(item, code) for item in node.items)
     if isinstance(node, Alternation):
         return any(_mentions(option, code) for option in node.options)
     if isinstance(node, Repeat):
