@@ -1069,3 +1069,52 @@ def test_residue_node_has_no_plain_regex_and_walkers_stay_conservative():
     assert _delimited(Concat((literal('"'), node, literal('"'))))
     assert not _delimited(Concat((literal("7"), node, literal("7"))))
     assert pickle.loads(pickle.dumps(node)) == node and hash(node) == hash(Multiples(Fraction(6, 2)))
+
+
+_FORMAT_VALUES = ["1.2.3.4", "01.2.3.4", "256.1.1.1", "1.2.3", "::1", "1::2:3", "::ffff:1.2.3.4", "fe80::1%eth0",
+                  "abc", "", "2020-01-01", "2020-02-30", "2000-02-29", "1900-02-29", "2020-1-01",
+                  "123e4567-e89b-12d3-a456-426614174000", "123e4567e89b12d3a456426614174000", 1, None, [1]]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"not": {"format": "ipv4"}},
+        {"type": "string", "not": {"format": "uuid"}},
+        {"not": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}},
+        {"oneOf": [{"format": "host-name"}, {"format": "ipv4"}, {"format": "ipv6"}]},
+        {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 8}]},
+        {"enum": ["2020-01-01", "x", "1.2.3.4", 1], "not": {"format": "date"}},
+        {"anyOf": [{"type": "integer"}, {"not": {"format": "no-such-format"}}]},
+    ],
+)
+def test_complements_of_exact_formats_agree_with_jsonschema(schema):
+    """``not``/``oneOf`` over an exact format (date, ipv4, ipv6, uuid: the automaton is the
+    format's language) take the other strings; an unknown format constrains nothing, so its
+    complement is empty (the oracle checks these four formats with the standard library)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unknown formats' annotation warning
+        dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    for instance in _FORMAT_VALUES:
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
+
+
+@pytest.mark.parametrize("name", ["email", "hostname", "time", "uri"])
+def test_inexact_formats_have_no_complement(name):
+    """A format whose automaton is a strict subset of the RFC's has no exact complement: refused."""
+    with pytest.raises(UnsupportedFeature, match="not"):
+        dfa_for({"not": {"format": name}})
+
+
+def test_duration_complement_is_the_other_strings():
+    """``duration`` (the oracle does not check it without an extra package): its complement
+    holds exactly the strings the format's automaton refuses."""
+    inside = dfa_for({"type": "string", "format": "duration"})
+    outside = dfa_for({"type": "string", "not": {"format": "duration"}})
+    for text in ["P1D", "PT1H", "P1Y2M3DT4H5M6S", "P2W", "PT", "P", "P1H", "1D", "P1W2D", ""]:
+        encoded = json.dumps(text).encode()
+        assert inside.matches(encoded) != outside.matches(encoded), text
+    assert inside.matches(b'"P1Y2M3DT4H5M6S"') and not inside.matches(b'"P1W2D"')

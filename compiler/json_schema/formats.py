@@ -99,6 +99,13 @@ STANDARD_FORMATS = frozenset(
 """The format names defined by JSON Schema (draft 2020-12 and earlier drafts)."""
 
 
+EXACT_FORMATS = frozenset({"date", "duration", "ipv4", "ipv6", "uuid"})
+"""The formats whose automaton above is exactly the format's language (RFC 3339 ``full-date``
+and ``duration``, RFC 2673 dotted quads without leading zeros, RFC 4291 text forms, RFC 4122).
+Only these have a complement (``not``, overlapping ``oneOf`` branches): the complement of a
+strict subset would hold strings the format allows."""
+
+
 def is_unknown_format(name: str) -> bool:
     """Whether ``name`` is not a format JSON Schema defines (then it is only an annotation)."""
     return name not in STANDARD_FORMATS

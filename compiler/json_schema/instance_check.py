@@ -13,7 +13,8 @@ document declares it, ``if``/``then``/``else`` only from draft 7 on, ``strict`` 
 property required, no other).  Patterns are
 matched with the compiler's own automata, so ECMA-262 is read the same way.  A keyword whose
 answer could differ from the specification's raises `CannotDecide`: ``unevaluated*``, dynamic
-refs, ``format`` (the compiler's format automata approximate the RFCs), a pattern class whose
+refs, ``format`` other than the exact ones (`formats.EXACT_FORMATS`; the others' automata are
+strict subsets of the RFCs), a pattern class whose
 Unicode reading may differ on non-ASCII text, recursion deeper than `MAX_DEPTH`.  Callers then
 refuse the schema as before.  Never guesses.
 """
@@ -25,9 +26,10 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from automask.compiler.json_schema.enum_const import json_equal, json_type
-from automask.compiler.json_schema.formats import is_unknown_format
+from automask.compiler.json_schema.formats import EXACT_FORMATS, format_node, is_unknown_format
 from automask.compiler.json_schema.internal_keywords import (
     ALSO_PATTERNS,
+    NOT_FORMATS,
     NOT_MULTIPLES,
     NOT_PATTERNS,
     NOT_STRINGS,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from automask.compiler.automata.byte_dfa import ByteDFA
     from automask.compiler.json_schema.options import JsonSchemaOptions
     from automask.compiler.limits import CompileLimits
+    from automask.compiler.regex.ast import RegexNode
 
 MAX_DEPTH = 64
 """Schema applications nested along one check (``$ref`` cycles that do not consume the value)."""
@@ -51,6 +54,13 @@ UNDECIDED = frozenset(
         "$recursiveAnchor", "divisibleBy", "disallow", "extends",
     )
 )  # fmt: skip
+
+
+def _exact_format_node(name: str) -> RegexNode:
+    node = format_node(name) if name in EXACT_FORMATS else None
+    if node is None:
+        raise CannotDecide("format", f"format {name!r} has no exact automaton")
+    return node
 
 
 _UNICODE_SENSITIVE = ("\\s", "\\S", ".")
@@ -223,14 +233,20 @@ class InstanceChecker:
             return False
         if value in schema.get(NOT_STRINGS, []):
             return False
+        if any(self._matches("format", name, value) for name in schema.get(NOT_FORMATS, [])):
+            return False
         name = schema.get("format")
+        if isinstance(name, str) and name in EXACT_FORMATS:
+            return self._matches("format", name, value)
         if isinstance(name, str) and not is_unknown_format(name):
-            # the compiler's format automata are close to, not equal to, the RFCs (leap
+            # the compiler's other format automata are strict subsets of the RFCs (leap
             # seconds, quoted e-mail local parts, IDNA hostnames): not decided here
             raise CannotDecide("format", f"format {name!r}")
         return True
 
     def _matches(self, kind: str, source: Any, text: str) -> bool:
+        """Whether ``text`` matches pattern ``source`` (anywhere) or, for ``kind`` "format",
+        is in the exact format ``source`` (`formats.EXACT_FORMATS`)."""
         from automask.compiler.regex import ast_to_dfa
 
         if not isinstance(source, str):
@@ -240,7 +256,8 @@ class InstanceChecker:
         key = (kind, source)
         if key not in self._automata:
             try:
-                self._automata[key] = ast_to_dfa(pattern_node(source), self.limits)
+                node = _exact_format_node(source) if kind == "format" else pattern_node(source)
+                self._automata[key] = ast_to_dfa(node, self.limits)
             except AutomaskError as error:  # an unsupported regex feature or a limit
                 raise CannotDecide(kind, str(error)) from None
         try:

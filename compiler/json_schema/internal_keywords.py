@@ -1,5 +1,5 @@
 """Keywords automask writes into the schemas it derives (several ``pattern``s at once, the
-complements of ``pattern``, of string ``enum`` values, of ``multipleOf`` and of
+complements of ``pattern``, of exact ``format``s, of string ``enum`` values, of ``multipleOf`` and of
 ``additionalProperties: false``),
 for the constraints no single JSON Schema keyword states.
 
@@ -17,6 +17,10 @@ ALSO_PATTERNS = "$automask:alsoPatterns"
 NOT_PATTERNS = "$automask:notPatterns"
 """A list of patterns a string must *not* match (the complement of ``pattern``)."""
 
+NOT_FORMATS = "$automask:notFormats"
+"""A list of format names a string must *not* be in (the complement of an exact ``format``,
+`formats.EXACT_FORMATS`)."""
+
 NOT_STRINGS = "$automask:notStrings"
 """A list of strings a string must not equal (the complement of a string ``enum``/``const``)."""
 
@@ -28,7 +32,7 @@ SOME_KEY_NOT_IN = "$automask:someKeyNotIn"
 """A list of name lists: for each, the object has at least one member whose key is not in it
 (the complement of ``additionalProperties: false`` next to those ``properties``)."""
 
-INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_STRINGS, NOT_MULTIPLES, SOME_KEY_NOT_IN)
+INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_FORMATS, NOT_STRINGS, NOT_MULTIPLES, SOME_KEY_NOT_IN)
 
 
 def refuse_internal_keywords(text: str) -> None:

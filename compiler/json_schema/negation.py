@@ -31,6 +31,9 @@ Complements written here, each exact:
   that lacks one of its names or fails its schema (``not``);
 - ``pattern``: a string none of whose substrings match (the internal keyword
   `internal_keywords.NOT_PATTERNS`, compiled as a difference of automata);
+- ``format``: for an exact one (`formats.EXACT_FORMATS`: date, duration, ipv4, ipv6, uuid),
+  the other strings (the internal keyword `internal_keywords.NOT_FORMATS`); a name JSON Schema
+  does not define constrains nothing, so its complement is empty;
 - ``not``: its operand; ``allOf``: the union of the parts' complements; ``anyOf``: the
   intersection of the branches' complements; ``$ref``: its target's (at most
   `MAX_FOLLOWED_REFS` deep, so a recursive reference is refused).
@@ -38,7 +41,7 @@ Complements written here, each exact:
 The numeric complements are over plain numerals (`multiples`): exponent spellings of their
 values are not produced, an under-approximation of spellings that keeps every value.
 
-Any other constraining keyword (``format``, ``prefixItems``, ``patternProperties``,
+Any other constraining keyword (an inexact ``format``, ``prefixItems``, ``patternProperties``,
 ``propertyNames``, ``additionalProperties`` with a schema, ``contains`` with counts, an ``enum``
 with several objects or arrays...) makes `complement` return None, and the caller refuses the
 schema as before.
@@ -50,8 +53,10 @@ import math
 from typing import Any
 
 from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_type
+from automask.compiler.json_schema.formats import EXACT_FORMATS, is_unknown_format
 from automask.compiler.json_schema.internal_keywords import (
     ALSO_PATTERNS,
+    NOT_FORMATS,
     NOT_MULTIPLES,
     NOT_PATTERNS,
     NOT_STRINGS,
@@ -98,6 +103,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = _referenced_complement(value, root, depth)
         elif keyword == "pattern" and isinstance(value, str):
             found = [{"type": "string", NOT_PATTERNS: [value]}]
+        elif keyword == "format":
+            found = _outside_format(value)
         elif keyword == ALSO_PATTERNS:
             found = [{"type": "string", NOT_PATTERNS: [pattern]} for pattern in value]
         elif keyword == "multipleOf":
@@ -136,6 +143,18 @@ def _some_item_failing(items: Any) -> list[Any]:
     if items is True or items == {}:
         return []
     return [{"type": "array", "contains": {"not": items} if items is not False else True}]
+
+
+def _outside_format(name: Any) -> list[Any] | None:
+    """The strings outside format ``name``: none for a name JSON Schema does not define (an
+    annotation, it constrains nothing); for an exact format (`formats.EXACT_FORMATS`) the other
+    strings (`NOT_FORMATS`); else None (the format's automaton is a strict subset, whose
+    complement would hold valid strings)."""
+    if not isinstance(name, str):
+        return None
+    if is_unknown_format(name):
+        return []
+    return [{"type": "string", NOT_FORMATS: [name]}] if name in EXACT_FORMATS else None
 
 
 def _non_multiples(step: Any) -> list[Any] | None:

@@ -15,9 +15,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
-from automask.compiler.json_schema.formats import format_node, is_unknown_format
-from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, NOT_PATTERNS, NOT_STRINGS
+from automask.compiler.json_schema.formats import EXACT_FORMATS, format_node, is_unknown_format
+from automask.compiler.json_schema.internal_keywords import (
+    ALSO_PATTERNS,
+    NOT_FORMATS,
+    NOT_PATTERNS,
+    NOT_STRINGS,
+)
 from automask.compiler.json_schema.json_ast import ANY_CHAR, ANY_STRING_CONTENT
 from automask.compiler.regex import parse_regex
 from automask.compiler.regex.ast import (
@@ -350,6 +356,14 @@ def string_content(schema: dict) -> RegexNode:
             raise StringConstraintError(f"not pattern {excluded!r}: {error}", "not") from None
         allowed = shapes[0][1] if shapes else ANY_STRING_CONTENT
         shapes = [("pattern", difference(allowed, matching))]
+    if schema.get(NOT_FORMATS):  # strings outside the excluded (exact) formats
+        allowed = shapes[0][1] if shapes else ANY_STRING_CONTENT
+        shapes = [
+            (
+                "pattern",
+                difference(allowed, alternation([_exact_format(name) for name in schema[NOT_FORMATS]])),
+            )
+        ]
     if schema.get(NOT_STRINGS):  # strings other than the excluded values
         allowed = shapes[0][1] if shapes else ANY_STRING_CONTENT
         shapes = [
@@ -364,6 +378,15 @@ def string_content(schema: dict) -> RegexNode:
     if restricted is None:  # the pattern's structure does not split: intersect the automata
         return intersection(shape, repeat(ANY_CHAR, low, high))
     return restricted
+
+
+def _exact_format(name: Any) -> RegexNode:
+    """The language of an excluded format: only an exact one (`EXACT_FORMATS`) may be excluded."""
+    if name not in EXACT_FORMATS:
+        raise StringConstraintError(f"not format {name!r}: the format's automaton is not exact", "not")
+    node = format_node(name)
+    assert node is not None  # every exact format has an automaton
+    return node
 
 
 __all__ = ["StringConstraintError", "string_content", "pattern_node", "restrict_length", "EMPTY"]
