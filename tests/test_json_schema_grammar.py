@@ -202,7 +202,7 @@ def test_rewritten_keywords_agree_with_jsonschema(schema, instances):
     [
         ({"allOf": [{"properties": {"a": {}}}], "unevaluatedProperties": False}, "#/unevaluatedProperties"),
         ({"$ref": "#/$defs/a", "$defs": {"a": {}}, "unevaluatedItems": False}, "#/unevaluatedItems"),
-        ({"if": {"patternProperties": {"^a": {"type": "string"}}}, "then": {"type": "integer"}}, "#/if"),
+        ({"if": {"prefixItems": [{"type": "string"}]}, "then": {"type": "integer"}}, "#/if"),
         ({"$dynamicRef": "#x"}, "#/$dynamicRef"),
         ({"properties": {"a": {}}, "propertyNames": {"format": "idn-email"}}, "#/propertyNames"),
     ],
@@ -214,7 +214,7 @@ def test_irreducible_keywords_are_refused_with_their_pointer(schema, pointer):
 
 
 def test_lenient_warns_and_names_the_ignored_keyword():
-    schema = {"if": {"patternProperties": {"^a": {"type": "string"}}}, "then": {"type": "integer"}}
+    schema = {"if": {"prefixItems": [{"type": "string"}]}, "then": {"type": "integer"}}
     with pytest.warns(UserWarning, match="if"):
         grammar, _ = schema_to_grammar(schema, JsonSchemaOptions(lenient=True))
     assert accepts(grammar, '"anything"')
@@ -563,3 +563,46 @@ def test_complements_agree_with_jsonschema_token_by_token(checker, schema, insta
     for instance in instances:
         text = json.dumps(instance, ensure_ascii=False)
         assert checker.accepts(compiled, text) == validator.is_valid(instance), (schema, text)
+
+
+_OBJECTS = [{}, {"0": 1}, {"a": 1}, {"a": "x"}, {"ab": 1}, {"ab": "s", "c": 1}, {"b": 1}, {"b": "s"}, {"c": 1},
+            {"c": "s"}, {"x1": 1}, {"1": 1, "2": 2}, {"3": 0}, {"1": 0, "3": 0}, {"a": 1, "b": 2},
+            {"a": 1, "b": 2, "c": 3}, {"a": 1, "b": "s"}, {"a": "s", "b": 1}, {"a": "s", "b": "t"}, [], 1, "s"]  # fmt: skip
+
+MEMBER_CASES = [
+    {"type": "object", "not": {"propertyNames": {"not": {"const": "0"}}}},  # a key "0" exists
+    {"type": "object", "not": {"propertyNames": False}},  # some key exists
+    {"not": {"patternProperties": {"a": {"type": "integer"}}}},
+    {"not": {"additionalProperties": {"type": "integer"}, "properties": {"a": {}}}},
+    {"not": {"additionalProperties": False, "patternProperties": {"^x": True}}},
+    {"properties": {"a": {"type": "integer"}}, "not": {"propertyNames": {"maxLength": 1}}},
+    {"type": "object", "minProperties": 1, "not": {"propertyNames": {"pattern": "^[ab]"}}},
+    # two requirements at once: one key-only, one valued; and two valued ones
+    {"properties": {"a": {}, "b": {}}, "allOf": [{"not": {"propertyNames": {"maxLength": 1}}}, {"not": {"patternProperties": {"b": {"type": "string"}}}}]},
+    {"properties": {"a": {}, "b": {}}, "not": {"anyOf": [{"patternProperties": {"a": {"type": "string"}}}, {"patternProperties": {"b": {"type": "integer"}}}]}},
+    {"oneOf": [{"patternProperties": {"^a": {"type": "integer"}}}, {"propertyNames": {"maxLength": 1}}]},
+    {"if": {"patternProperties": {"^a": {"type": "string"}}}, "then": {"type": "object"}, "else": {"required": ["a"]}},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("schema", MEMBER_CASES, ids=[json.dumps(case)[:60] for case in MEMBER_CASES])
+def test_member_requirements_agree_with_jsonschema(checker, schema):
+    """Complements of ``propertyNames``, ``patternProperties`` and ``additionalProperties``: some
+        member whose key is in a language and whose value satisfies a schema, one or several at
+        once (`objects._members_with_witnesses`), token by token (the key languages are automaton
+    products, which the Earley reference cannot spell).
+        Instances keep the schema's member order (the front-end's documented shape)."""
+    compiled = checker.compile(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in _OBJECTS:
+        text = json.dumps(instance, ensure_ascii=False)
+        assert checker.accepts(compiled, text) == validator.is_valid(instance), (schema, text)
+
+
+def test_too_many_member_requirements_or_a_count_beside_them_are_refused():
+    four = {"not": {"anyOf": [{"propertyNames": {"not": {"const": name}}} for name in "abcd"]}}
+    with pytest.raises(UnsupportedFeature, match="more than 3"):
+        schema_to_grammar({"type": "object", **four}, JsonSchemaOptions())
+    counted = {"type": "object", "maxProperties": 3, "not": {"propertyNames": {"maxLength": 1}}}
+    with pytest.raises(UnsupportedFeature, match="maxProperties"):
+        schema_to_grammar(counted, JsonSchemaOptions())

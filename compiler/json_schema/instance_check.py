@@ -33,7 +33,7 @@ from automask.compiler.json_schema.internal_keywords import (
     NOT_MULTIPLES,
     NOT_PATTERNS,
     NOT_STRINGS,
-    SOME_KEY_NOT_IN,
+    SOME_MEMBER,
 )
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 from automask.compiler.json_schema.strings import pattern_node
@@ -313,8 +313,13 @@ class InstanceChecker:
                 return False
             if "propertyNames" in schema and not self._valid(schema["propertyNames"], name, depth):
                 return False
-        if any(all(name in names for name in value) for names in schema.get(SOME_KEY_NOT_IN, [])):
-            return False
+        for requirement in schema.get(SOME_MEMBER, []):
+            if not any(
+                self._valid(requirement["keys"], name, depth)
+                and self._valid(requirement["value"], member, depth)
+                for name, member in value.items()
+            ):
+                return False
         return self._dependencies_ok(schema, value, depth)
 
     def _dependencies_ok(self, schema: dict, value: dict, depth: int) -> bool:

@@ -1,6 +1,6 @@
 """Keywords automask writes into the schemas it derives (several ``pattern``s at once, the
 complements of ``pattern``, of exact ``format``s, of string ``enum`` values, of ``multipleOf`` and of
-``additionalProperties: false``),
+object keywords),
 for the constraints no single JSON Schema keyword states.
 
 No vocabulary defines them and the ``$automask:`` prefix is not a JSON Schema keyword, so a
@@ -28,11 +28,13 @@ NOT_MULTIPLES = "$automask:notMultiples"
 """A list of steps a number must *not* be a multiple of (the complement of ``multipleOf``; with
 step 1, of ``integer`` inside ``number``)."""
 
-SOME_KEY_NOT_IN = "$automask:someKeyNotIn"
-"""A list of name lists: for each, the object has at least one member whose key is not in it
-(the complement of ``additionalProperties: false`` next to those ``properties``)."""
+SOME_MEMBER = "$automask:someMember"
+"""A list of requirements ``{"keys": K, "value": V}``: for each, the object has at least one
+member whose key is a string ``K`` accepts and whose value ``V`` accepts (the complements of
+``propertyNames``, ``patternProperties``, ``additionalProperties`` and of an object ``const``)."""
 
-INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_FORMATS, NOT_STRINGS, NOT_MULTIPLES, SOME_KEY_NOT_IN)
+
+INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_FORMATS, NOT_STRINGS, NOT_MULTIPLES, SOME_MEMBER)
 
 
 def refuse_internal_keywords(text: str) -> None:

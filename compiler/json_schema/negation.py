@@ -15,8 +15,10 @@ Complements written here, each exact:
   non-object satisfies ``required``);
 - ``properties``: an object with one of the properties present and its value in the
   property's complement (``{"not": ...}``, reduced again by the ``not`` rules when compiled);
-- ``additionalProperties: false`` (without ``patternProperties``): an object with a key not in
-  ``properties`` (the internal keyword `internal_keywords.SOME_KEY_NOT_IN`);
+- ``additionalProperties``: an object with a member whose key is neither listed nor matched by a
+  pattern and whose value it refuses; ``patternProperties``: a member whose key a pattern matches
+  and whose value the pattern's schema refuses; ``propertyNames``: a key its schema refuses
+  (each the internal keyword `internal_keywords.SOME_MEMBER`);
 - one size, length, count or numeric bound: the bound's type with the complementary bound;
 - ``multipleOf``: the numbers that are not multiples of the step (`NOT_MULTIPLES`);
 - ``items`` (one schema ``S``, not the array form): an array with an element outside ``S``
@@ -41,8 +43,7 @@ Complements written here, each exact:
 The numeric complements are over plain numerals (`multiples`): exponent spellings of their
 values are not produced, an under-approximation of spellings that keeps every value.
 
-Any other constraining keyword (an inexact ``format``, ``prefixItems``, ``patternProperties``,
-``propertyNames``, ``additionalProperties`` with a schema, ``contains`` with counts, an ``enum``
+Any other constraining keyword (an inexact ``format``, ``prefixItems``, ``contains`` with counts, an ``enum``
 with several objects or arrays...) makes `complement` return None, and the caller refuses the
 schema as before.
 """
@@ -60,7 +61,7 @@ from automask.compiler.json_schema.internal_keywords import (
     NOT_MULTIPLES,
     NOT_PATTERNS,
     NOT_STRINGS,
-    SOME_KEY_NOT_IN,
+    SOME_MEMBER,
 )
 
 MAX_FOLLOWED_REFS = 8
@@ -92,7 +93,11 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
         elif keyword == "properties":
             found = _failing_properties(value)
         elif keyword == "additionalProperties":
-            found = _unlisted_key(value, schema)
+            found = _unlisted_members(value, schema)
+        elif keyword == "patternProperties":
+            found = _pattern_members_failing(value)
+        elif keyword == "propertyNames":
+            found = _key_failing(value)
         elif keyword == "not":
             found = [value]
         elif keyword == "allOf" and isinstance(value, list):
@@ -206,7 +211,7 @@ def _other_values(values: Any) -> list[Any] | None:
 
 def _other_object(value: dict) -> list[Any]:
     """The objects other than ``value``: one of its keys missing, one present with another
-    value, or a key it does not have (`SOME_KEY_NOT_IN`)."""
+    value, or a key it does not have (`SOME_MEMBER`)."""
     if not value:
         return [{"type": "object", "minProperties": 1}]
     found: list[Any] = [{"type": "object", "properties": {key: False}} for key in value]
@@ -214,7 +219,7 @@ def _other_object(value: dict) -> list[Any]:
         {"type": "object", "required": [key], "properties": {key: {"not": {"const": member}}}}
         for key, member in value.items()
     )
-    found.append({"type": "object", SOME_KEY_NOT_IN: [list(value)]})  # its key order: the members
+    found.append(_some_member({"type": "string", NOT_STRINGS: list(value)}, True))
     return found
 
 
@@ -263,15 +268,47 @@ def _open_intervals(points: list[Any]) -> list[Any]:
     return found
 
 
-def _unlisted_key(value: Any, schema: dict) -> list[Any] | None:
-    """``additionalProperties: false`` fails on an object with a key outside ``properties``
-    (nothing else is expressible: with ``patternProperties``, or another value schema)."""
+def _some_member(keys: Any, value: Any) -> dict:
+    """The objects with a member whose key is a string ``keys`` accepts and whose value
+    ``value`` accepts (`SOME_MEMBER`)."""
+    return {"type": "object", SOME_MEMBER: [{"keys": keys, "value": value}]}
+
+
+def _failing_value(sub: Any) -> Any:
+    """A schema for the values ``sub`` refuses (``{"not": sub}``, or true for ``false``)."""
+    return True if sub is False else {"not": sub}
+
+
+def _unlisted_members(value: Any, schema: dict) -> list[Any] | None:
+    """``additionalProperties`` fails on an object with a member whose key neither
+    ``properties`` lists nor a ``patternProperties`` pattern matches, and whose value it refuses."""
     if value is True or value == {}:
         return []
     listed = schema.get("properties", {})
-    if value is not False or "patternProperties" in schema or not isinstance(listed, dict):
+    patterns = schema.get("patternProperties", {})
+    if not isinstance(listed, dict) or not isinstance(patterns, dict) or not isinstance(value, (bool, dict)):
         return None
-    return [{"type": "object", SOME_KEY_NOT_IN: [sorted(listed)]}]
+    keys: dict[str, Any] = {"type": "string", NOT_STRINGS: sorted(listed)}
+    if patterns:
+        keys[NOT_PATTERNS] = list(patterns)
+    return [_some_member(keys, _failing_value(value))]
+
+
+def _pattern_members_failing(value: Any) -> list[Any] | None:
+    """``patternProperties`` fails on an object with a member whose key a pattern matches and
+    whose value that pattern's schema refuses."""
+    if not isinstance(value, dict):
+        return None
+    return [
+        _some_member({"pattern": pattern}, _failing_value(sub))
+        for pattern, sub in value.items()
+        if sub is not True and sub != {}
+    ]
+
+
+def _key_failing(value: Any) -> list[Any]:
+    """``propertyNames`` fails on an object with a key its schema refuses."""
+    return [] if value is True or value == {} else [_some_member({"not": value}, True)]
 
 
 def _failing_properties(value: Any) -> list[Any] | None:

@@ -17,17 +17,20 @@ schema accepts.  Everything else raises `UnsupportedFeature`.
 Counting members (``minProperties``/``maxProperties``) multiplies the optional-member
 choices, so it is supported with at most `MAX_COUNTED_OPTIONAL` optional properties.
 
-The internal keyword `SOME_KEY_NOT_IN` (the complement of ``additionalProperties: false``)
-asks for at least one member whose key is outside a list of names: the names are listed as
-optional members (so no extra member's key is among them), and the member chain carries a
-"witness written" flag (`_members_with_witness`).
+The internal keyword `SOME_MEMBER` (the complements of ``propertyNames``,
+``patternProperties``, ``additionalProperties`` and of an object ``const``) asks for members:
+for each requirement, at least one member whose key is in a language and whose value satisfies
+a schema.  Each member, listed or extra, also gets a *witness version* per set of requirements
+its key may meet (value: its own schema and theirs), and the member chain carries the set of
+requirements still to meet (`_members_with_witnesses`), at most `MAX_MEMBER_REQUIREMENTS`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from automask.compiler.json_schema.internal_keywords import SOME_KEY_NOT_IN
+from automask.compiler.json_schema.internal_keywords import NOT_STRINGS, SOME_MEMBER
 from automask.compiler.json_schema.json_ast import ANY_STRING_CONTENT, json_string, token, whitespace
 from automask.compiler.json_schema.keys import encoded_key_not_in, key_literal
 from automask.compiler.json_schema.strings import pattern_node
@@ -71,18 +74,20 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     for name in required_raw:
         if name not in properties:
             declared.append((name, additional, f"{pointer}/additionalProperties"))
-    outside = _witness_names(ctx, schema, pointer)
-    if outside is not None:  # its names are listed, so no extra member's key is among them
-        listed = {name for name, _, _ in declared}
-        declared.extend(
-            (name, additional, f"{pointer}/additionalProperties") for name in outside if name not in listed
-        )
+    requirements = _member_requirements(ctx, schema, pointer)
+    listed_names = {name for name, _, _ in declared}
+    for requirement in requirements:  # "a key not among these names": list the names (optional)
+        for name in requirement.excluded_names or ():  # so that every extra member meets it
+            if name not in listed_names:
+                listed_names.add(name)
+                declared.append((name, additional, f"{pointer}/additionalProperties"))
     matching: dict[str, list[str]] = {}
     atoms: list[tuple[str, ...]] | None = None
     if patterns:
         matching, atoms = _check_patterns(ctx, patterns, declared, pointer)
+    colon = token(":", options)
     members: list[tuple[RegexNode, bool]] = []
-    witnesses: list[bool] = []  # per member: its key is not among ``outside``
+    member_versions: list[dict[int, RegexNode]] = []  # per member: requirement set -> member
     for name, sub, sub_pointer in declared:
         if matching.get(name):  # a listed name a pattern matches: both schemas apply
             pattern_subs = [patterns[pattern] for pattern in matching[name]]
@@ -90,14 +95,17 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
         if names_schema is not True and not _name_allowed(ctx, names_schema, name, pointer):
             sub = False
         value = ctx.compile(sub, sub_pointer, depth - 1 if sub is True else depth)
-        member = concat([key_literal(name), token(":", options), value])
+        member = concat([key_literal(name), colon, value])
         if name in required or value != NOTHING:
             members.append((member, name in required))
-            witnesses.append(outside is not None and name not in outside)
+            member_versions.append(
+                _listed_versions(ctx, requirements, name, member, sub, sub_pointer, depth, colon, pointer)
+            )
     if any(member == NOTHING or value_is_nothing(member) for member, needed in members if needed):
         return NOTHING
     names = [name for name, _, _ in declared]
     extras: list[RegexNode] = []
+    extra_kinds: list[tuple[RegexNode, Any, str, int]] = []  # (keys, value schema, pointer, depth)
     named = (
         None if names_schema is True or names_schema is False else _names_language(ctx, names_schema, pointer)
     )
@@ -123,7 +131,8 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
                 pattern_keys = intersection(pattern_keys, named)
             sub = patterns[atom[0]] if len(atom) == 1 else {"allOf": [patterns[pattern] for pattern in atom]}
             value = ctx.compile(sub, f"{pointer}/patternProperties/{atom[0]}", depth)
-            extras.append(concat([pattern_keys, token(":", options), value]))
+            extras.append(concat([pattern_keys, colon, value]))
+            extra_kinds.append((pattern_keys, sub, f"{pointer}/patternProperties/{atom[0]}", depth))
     if additional is not False and names_schema is not False:
         keys = encoded_key_not_in(names)
         if named is not None:
@@ -134,15 +143,35 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
             additional, f"{pointer}/additionalProperties", depth - 1 if additional is True else depth
         )
         if value != NOTHING:
-            extras.append(concat([keys, token(":", options), value]))
+            extras.append(concat([keys, colon, value]))
+            extra_kinds.append(
+                (
+                    keys,
+                    additional,
+                    f"{pointer}/additionalProperties",
+                    depth - 1 if additional is True else depth,
+                )
+            )
     extra = alternation(extras) if extras else None
     low = ctx.count_keyword(schema, "minProperties", pointer) or 0
     high = ctx.count_keyword(schema, "maxProperties", pointer)
     space = whitespace(options)
-    if outside is not None:
-        if low or high is not None:
+    if requirements:
+        if low > 1 or high is not None:  # (a required member makes ``minProperties: 1`` hold)
             ctx.unsupported("minProperties" if low else "maxProperties", pointer, "next to a complement")
-        body = _members_with_witness(members, witnesses, extra, token(",", options))
+        extra_versions: dict[int, list[RegexNode]] = {}
+        for keys, sub, sub_pointer, sub_depth in extra_kinds:
+            for chosen, version in _extra_versions(
+                ctx, requirements, keys, sub, sub_pointer, sub_depth, colon
+            ).items():
+                extra_versions.setdefault(chosen, []).append(version)
+        body = _members_with_witnesses(
+            member_versions,
+            [needed for _, needed in members],
+            {chosen: alternation(nodes) for chosen, nodes in extra_versions.items()},
+            token(",", options),
+            requirements,
+        )
     elif low == 0 and high is None:
         body = _members_uncounted(members, extra, token(",", options))
     else:
@@ -185,36 +214,191 @@ def _members_uncounted(
     return first
 
 
-def _members_with_witness(
-    members: list[tuple[RegexNode, bool]], witnesses: list[bool], extra: RegexNode | None, comma: RegexNode
+MAX_MEMBER_REQUIREMENTS = 3
+"""Most `SOME_MEMBER` requirements on one object: the member chain tracks which are still to
+meet, up to ``2 ** n`` states per position, each member with up to ``2 ** n`` versions."""
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    """One `SOME_MEMBER` requirement: a member whose key is a string ``key_schema`` accepts
+    (``keys``: those keys in every JSON spelling) and whose value satisfies ``value``.
+
+    A *key-only* requirement (any value) is met by a member exactly when its key is in
+    ``keys``, so each member's versions split by key and stay disjoint; a valued one is met by
+    a version whose value also satisfies ``value``, beside the member's plain version (the two
+    overlap: a union, exact but ambiguous)."""
+
+    key_schema: Any
+    value: Any
+    keys: RegexNode
+    excluded_names: tuple[str, ...] | None = None
+    """For "a key other than these names" (any value): the names, which the object lists as
+    optional members, so that every extra member's key meets the requirement."""
+
+    @property
+    def key_only(self) -> bool:
+        return self.value is True or self.value == {}
+
+    def key_fits(self, ctx: SchemaCompiler, name: str, pointer: str) -> bool:
+        return _name_allowed(ctx, self.key_schema, name, pointer)
+
+
+def _member_requirements(ctx: SchemaCompiler, schema: dict, pointer: str) -> list[_Requirement]:
+    """The requirements of `SOME_MEMBER` (each: some member's key is a string ``keys``
+    accepts and its value satisfies ``value``), at most `MAX_MEMBER_REQUIREMENTS`."""
+    listed = schema.get(SOME_MEMBER)
+    if not listed:
+        return []
+    if len(listed) > MAX_MEMBER_REQUIREMENTS:
+        ctx.unsupported(
+            "not",
+            pointer,
+            f"more than {MAX_MEMBER_REQUIREMENTS} required kinds of member at once (complements)",
+        )
+        return []
+    requirements = []
+    for requirement in listed:
+        key_schema = requirement["keys"]
+        excluded = key_schema.get(NOT_STRINGS) if isinstance(key_schema, dict) else None
+        value = requirement["value"]
+        if (
+            excluded is not None
+            and set(key_schema) == {"type", NOT_STRINGS}
+            and (value is True or value == {})
+        ):
+            names = tuple(dict.fromkeys(excluded))
+            requirements.append(_Requirement(key_schema, value, encoded_key_not_in(list(names)), names))
+        else:
+            requirements.append(_Requirement(key_schema, value, _names_language(ctx, key_schema, pointer)))
+    return requirements
+
+
+def _bits(requirements: list[_Requirement], key_only: bool) -> int:
+    return sum(1 << index for index, r in enumerate(requirements) if r.key_only == key_only)
+
+
+def _subsets(bits: int) -> list[int]:
+    """Every subset of the bit set ``bits``, the empty one first."""
+    found, subset = [0], bits
+    while subset:
+        found.append(subset)
+        subset = (subset - 1) & bits
+    return sorted(found)
+
+
+def _with_values(
+    ctx: SchemaCompiler, requirements: list[_Requirement], sub: Any, chosen: int, sub_pointer: str, depth: int
 ) -> RegexNode:
-    """`_members_uncounted` with at least one *witness*: a member whose flag is set, or an
-    extra member.  Beside ``after`` (the rest once a witness was written) it keeps
-    ``need_after`` / ``need_first`` (none yet, with or without a member before); at the end a
-    witness can only be an extra member."""
-    after = repeat(concat([comma, extra]), 0, None) if extra is not None else EMPTY
-    need_after = concat([comma, extra, after]) if extra is not None else NOTHING
-    need_first = concat([extra, after]) if extra is not None else NOTHING
-    for (member, needed), witness in reversed(list(zip(members, witnesses, strict=True))):
-        led = concat([comma, member])
-        taken_after = concat([led, after if witness else need_after])
-        taken_first = concat([member, after if witness else need_after])
-        need_after = taken_after if needed else alternation([taken_after, need_after])
-        need_first = taken_first if needed else alternation([taken_first, need_first])
-        after = concat([led if needed else repeat(led, 0, 1), after])
-    return need_first
+    """The values of ``sub`` that also satisfy the valued requirements in ``chosen``."""
+    values = [r.value for index, r in enumerate(requirements) if chosen >> index & 1 and not r.key_only]
+    return ctx.compile({"allOf": [sub, *values]} if values else sub, sub_pointer, depth)
 
 
-def _witness_names(ctx: SchemaCompiler, schema: dict, pointer: str) -> list[str] | None:
-    """The names of `SOME_KEY_NOT_IN` (some member's key is none of them), in their order (the
-    ones no property lists become optional members in that order), or None."""
-    lists = schema.get(SOME_KEY_NOT_IN)
-    if not lists:
-        return None
-    if len(lists) > 1:  # several closed objects' complements at once: a product of flags
-        ctx.unsupported("additionalProperties", pointer, "the complements of several closed objects at once")
-        return None
-    return list(dict.fromkeys(lists[0]))
+def _listed_versions(
+    ctx: SchemaCompiler,
+    requirements: list[_Requirement],
+    name: str,
+    member: RegexNode,
+    sub: Any,
+    sub_pointer: str,
+    depth: int,
+    colon: RegexNode,
+    pointer: str,
+) -> dict[int, RegexNode]:
+    """A listed member's versions (bit set of the requirements met -> member): its key meets
+    exactly the key-only requirements it fits, and any subset of the valued ones it fits."""
+    fits = sum(1 << index for index, r in enumerate(requirements) if r.key_fits(ctx, name, pointer))
+    met = fits & _bits(requirements, key_only=True)
+    versions = {met: member}
+    for valued in _subsets(fits & _bits(requirements, key_only=False))[1:]:
+        value = _with_values(ctx, requirements, sub, valued, sub_pointer, depth)
+        if value != NOTHING:
+            versions[met | valued] = concat([key_literal(name), colon, value])
+    return versions
+
+
+def _extra_versions(
+    ctx: SchemaCompiler,
+    requirements: list[_Requirement],
+    keys: RegexNode,
+    sub: Any,
+    sub_pointer: str,
+    depth: int,
+    colon: RegexNode,
+) -> dict[int, RegexNode]:
+    """An extra member kind's versions: its keys split by the key-only requirements they meet
+    (exactly those; every extra meets the listed-names ones), each with any subset of the
+    valued ones (keys in their languages too)."""
+    key_only = _bits(requirements, key_only=True)
+    always = sum(1 << index for index, r in enumerate(requirements) if r.excluded_names is not None)
+    versions: dict[int, RegexNode] = {}
+    plain_value = ctx.compile(sub, sub_pointer, depth)
+    for met in _subsets(key_only & ~always):
+        met |= always  # the keys of extra members are never the listed names
+        for valued in _subsets(_bits(requirements, key_only=False)):
+            chosen = met | valued
+            restricted = keys
+            for index, requirement in enumerate(requirements):
+                if ((chosen & ~always) >> index) & 1:
+                    restricted = intersection(restricted, requirement.keys)
+            missed = [r.keys for index, r in enumerate(requirements) if ((key_only & ~met) >> index) & 1]
+            if missed:
+                restricted = difference(restricted, alternation(missed))
+            value = (
+                _with_values(ctx, requirements, sub, valued, sub_pointer, depth) if valued else plain_value
+            )
+            version = concat([restricted, colon, value])
+            if value != NOTHING and version != NOTHING:
+                versions[chosen] = version
+    return versions
+
+
+def _members_with_witnesses(
+    members: list[dict[int, RegexNode]],
+    needed: list[bool],
+    extras: dict[int, RegexNode],
+    comma: RegexNode,
+    requirements: list[_Requirement],
+) -> RegexNode:
+    """`_members_uncounted` that meets every requirement: each member (and each extra,
+    ``extras``) is one of its versions (bit set of the requirements it meets -> node).
+    ``after[S]`` / ``first[S]``: the rest once something was written / when nothing was, with
+    the requirements ``S`` still to meet.  A version meeting a valued requirement already met is
+    skipped (its plain version covers it); key-only bits are exact, so always taken."""
+    full = (1 << len(requirements)) - 1
+    valued = _bits(requirements, key_only=False)
+
+    def allowed(versions: dict[int, RegexNode], state: int) -> list[tuple[int, RegexNode]]:
+        return [(chosen, node) for chosen, node in versions.items() if not chosen & valued & ~state]
+
+    after: dict[int, RegexNode] = {}
+    first: dict[int, RegexNode] = {}
+    for state in range(full + 1):  # ``state & ~chosen`` is smaller than ``state``: built before
+        usable = allowed(extras, state)
+        staying = [node for chosen, node in usable if not chosen & state]
+        loop = repeat(concat([comma, alternation(staying)]), 0, None) if staying else EMPTY
+        if state == 0:
+            after[0] = loop
+            first[0] = repeat(concat([alternation(staying), loop]), 0, 1) if staying else EMPTY
+            continue
+        meeting = [(node, after[state & ~chosen]) for chosen, node in usable if chosen & state]
+        after[state] = concat([loop, alternation([concat([comma, node, rest]) for node, rest in meeting])])
+        first[state] = alternation(
+            [concat([node, rest]) for node, rest in meeting]
+            + [concat([node, after[state]]) for node in staying]
+        )
+    for versions, is_needed in zip(reversed(members), reversed(needed), strict=True):
+        next_after: dict[int, RegexNode] = {}
+        next_first: dict[int, RegexNode] = {}
+        for state in range(full + 1):
+            taken = [(node, after[state & ~chosen]) for chosen, node in allowed(versions, state)]
+            led = [concat([comma, node, rest]) for node, rest in taken]
+            bare = [concat([node, rest]) for node, rest in taken]
+            next_after[state] = alternation(led if is_needed else [*led, after[state]])
+            next_first[state] = alternation(bare if is_needed else [*bare, first[state]])
+        after, first = next_after, next_first
+    return first[full]
 
 
 def _members_counted(
