@@ -606,3 +606,53 @@ def test_too_many_member_requirements_or_a_count_beside_them_are_refused():
     counted = {"type": "object", "maxProperties": 3, "not": {"propertyNames": {"maxLength": 1}}}
     with pytest.raises(UnsupportedFeature, match="maxProperties"):
         schema_to_grammar(counted, JsonSchemaOptions())
+
+
+_ARRAYS = [
+    [],
+    [1],
+    [2],
+    [1, 2],
+    [2, 1],
+    [3, 1, 3, 2],
+    [1, 1],
+    ["a"],
+    ["a", 7],
+    [7, "a"],
+    [6],
+    ["b", 1, 9],
+    {},
+    1,
+]
+
+CONTAINS_CASES = [
+    {"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]},
+    {"items": {"type": ["string", "integer"]}, "allOf": [{"contains": {"type": "string"}}, {"contains": {"minimum": 5}}]},
+    {"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}, {"contains": {"minimum": 3}}]},
+    {"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 1}, "minContains": 0}, {"contains": {"maximum": 1}}]},
+    {"not": {"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]}},
+    {"oneOf": [{"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]}, {"items": {"maximum": 2}}]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("schema", CONTAINS_CASES, ids=[json.dumps(case)[:60] for case in CONTAINS_CASES])
+def test_several_contains_agree_with_jsonschema(checker, schema):
+    """``allOf`` of several ``contains`` (each "at least one"): the element chain tracks which
+    are still unmatched (`witnesses.chain_with_witnesses`); token by token and on the reference."""
+    compiled = checker.compile(schema)
+    agrees(schema, _ARRAYS)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in _ARRAYS:
+        text = json.dumps(instance, ensure_ascii=False)
+        assert checker.accepts(compiled, text) == validator.is_valid(instance), (schema, text)
+
+
+def test_several_contains_with_counts_are_refused():
+    counted = {"allOf": [{"contains": {"const": 1}, "minContains": 2}, {"contains": {"const": 2}}]}
+    with pytest.raises(UnsupportedFeature, match="contains"):
+        schema_to_grammar(counted, JsonSchemaOptions())
+    both = {
+        "allOf": [{"contains": {"const": 1}, "maxContains": 2}, {"contains": {"const": 2}, "minContains": 2}]
+    }
+    with pytest.raises(UnsupportedFeature, match="contains"):
+        schema_to_grammar(both, JsonSchemaOptions())

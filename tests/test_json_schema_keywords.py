@@ -660,7 +660,15 @@ def test_recursion_is_unrolled_to_max_nesting():
             "#/maxContains",
         ),
         ({"type": "array", "prefixItems": [{}], "contains": {"type": "integer"}}, "#/contains"),
-        ({"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]}, "#/allOf"),
+        (
+            {
+                "allOf": [
+                    {"contains": {"const": 1}, "minContains": 2},
+                    {"contains": {"const": 2}, "maxContains": 1},
+                ]
+            },
+            "#/allOf",
+        ),
     ],
 )
 def test_unsupported_keywords_name_the_keyword_and_pointer(schema, pointer):

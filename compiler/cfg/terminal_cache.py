@@ -217,6 +217,7 @@ class TerminalRows:
         self._plain_slice = plain_slice
         self._plain_depths: np.ndarray | None = None  # `_plain_kernels.plain_depths`, on first build
         self._all_narrow: bool | None = None  # `_keyed`, on first use
+        self._live: np.ndarray | None = None  # `_live_bytes`, on first use
 
     @property
     def num_states(self) -> int:
@@ -269,16 +270,22 @@ class TerminalRows:
         key would be computed only to be refused.  Under the lock."""
         if self._all_narrow is None:
             small = self.num_states <= MAX_RESIDUAL_STATES
-            self._all_narrow = (
-                small and int((self.transitions >= 0).sum(axis=1).max()) <= NARROW_RESIDUAL_BYTES
-            )
+            self._all_narrow = small and int(self._live_bytes().max()) <= NARROW_RESIDUAL_BYTES
         return not self._all_narrow
+
+    def _live_bytes(self) -> np.ndarray:
+        """The number of live bytes of each state (computed on first use)."""
+        if self._live is None:
+            self._live = (self.transitions >= 0).sum(axis=1)
+        return self._live
 
     def _plain(self, local_state: int) -> tuple[PlainSlice | None, int]:
         """The vocabulary's plain slice and how many plain characters ``local_state`` surely
-        reads (`plain_slice`); ``(None, 0)`` without a slice.  Under the lock."""
-        if self._plain_slice is None:
-            return None, 0
+        reads (`plain_slice`); ``(None, 0)`` without a slice or for a narrow state (a property
+        name's, which cannot read every plain character: the DFA's depths are not computed).
+        Under the lock."""
+        if self._plain_slice is None or self._live_bytes()[local_state] <= NARROW_RESIDUAL_BYTES:
+            return None, 0  # a plain character has far more than that many first bytes: depth 0
         plain = self._plain_slice()
         if self._plain_depths is None:
             self._plain_depths = _plain_kernels.plain_depths(

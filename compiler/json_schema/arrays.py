@@ -7,7 +7,9 @@ that are items *and* match it (``allOf`` of the two): "at least ``minContains``"
 items with that many matching ones among them; ``maxContains`` also needs the items that do
 *not* match (``allOf`` of ``items`` and ``not contains``, refused when that complement is not
 expressible), so that every element is one or the other and the matching ones are counted
-exactly.  ``contains`` with ``prefixItems`` or with ``minItems``/``maxItems`` is refused.
+exactly.  Several ``contains`` at once (``allOf``, the internal keyword `ALSO_CONTAINS`), each
+"at least one", track which are still unmatched (`witnesses.chain_with_witnesses`).
+``contains`` with ``prefixItems`` or with ``minItems``/``maxItems`` is refused.
 ``uniqueItems`` is exact when every item comes from a small finite set of values
 (enum/const/boolean/null): the arrays are enumerated; otherwise it is refused (unless at
 most one item is allowed).
@@ -19,7 +21,9 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from automask.compiler.json_schema.enum_const import value_node
+from automask.compiler.json_schema.internal_keywords import ALSO_CONTAINS
 from automask.compiler.json_schema.json_ast import token, whitespace
+from automask.compiler.json_schema.witnesses import chain_with_witnesses, subsets
 from automask.compiler.regex.ast import EMPTY, NOTHING, RegexNode, alternation, concat, literal, repeat
 
 if TYPE_CHECKING:
@@ -62,6 +66,8 @@ def array_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> R
                         parts.append(value_node(value, options))
                     arrays.append(wrap(concat(parts)))
             return alternation(arrays)
+    if schema.get(ALSO_CONTAINS):
+        return wrap(_several_contains(ctx, schema, pointer, depth, prefix, items, low, high, comma))
     if "contains" in schema:
         return wrap(_contains_body(ctx, schema, pointer, depth, prefix, items, low, high, comma))
     if "maxContains" in schema or "minContains" in schema:
@@ -122,6 +128,48 @@ def _contains_body(
     if most is not None:
         other = ctx.compile({"allOf": [items, {"not": schema["contains"]}]}, f"{pointer}/maxContains", depth)
     return _counted_elements(matching, other, comma, least, most)
+
+
+MAX_CONTAINS = 3
+"""Most ``contains`` one array may need at once (`ALSO_CONTAINS`): the element chain tracks
+which are still unmatched, ``2 ** n`` states (`witnesses.chain_with_witnesses`)."""
+
+
+def _several_contains(
+    ctx: SchemaCompiler,
+    schema: dict,
+    pointer: str,
+    depth: int,
+    prefix: list,
+    items: Any,
+    low: int,
+    high: int | None,
+    comma: RegexNode,
+) -> RegexNode:
+    """Elements of which, for each ``contains`` (``contains`` and `ALSO_CONTAINS`, each "at
+    least one"), at least one matches: every element is its plain version or one meeting a
+    set of them (``allOf`` of ``items`` and those ``contains``)."""
+    element = ctx.compile(items, f"{pointer}/items", depth - 1 if items is True else depth)
+    if prefix or low or high is not None:
+        ctx.unsupported("contains", pointer, "next to prefixItems or minItems/maxItems")
+        return _elements([], element, comma, 0, low, high)
+    wanted = list(schema[ALSO_CONTAINS])
+    if "contains" in schema:
+        if schema.get("minContains", 1) != 1 or "maxContains" in schema:
+            ctx.unsupported("contains", pointer, "several at once, one with counts")
+            return _elements([], element, comma, 0, low, high)
+        wanted.insert(0, schema["contains"])
+    if len(wanted) > MAX_CONTAINS:
+        ctx.unsupported("contains", pointer, f"more than {MAX_CONTAINS} at once")
+        return _elements([], element, comma, 0, low, high)
+    versions = {0: element}
+    for chosen in subsets((1 << len(wanted)) - 1)[1:]:
+        matched = [sub for index, sub in enumerate(wanted) if chosen >> index & 1]
+        node = ctx.compile({"allOf": [items, *matched]}, f"{pointer}/contains", depth)
+        if node != NOTHING:
+            versions[chosen] = node
+    full = (1 << len(wanted)) - 1
+    return chain_with_witnesses([], [], versions, comma, len(wanted), full)
 
 
 def _counted_elements(

@@ -30,7 +30,12 @@ import numpy as np
 from automask.compiler.automata.byte_dfa import DEAD, ByteDFA
 from automask.compiler.json_schema.disjoint import branches_disjoint
 from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_equal
-from automask.compiler.json_schema.internal_keywords import ALSO_PATTERNS, INTERNAL_KEYWORDS, NOT_MULTIPLES
+from automask.compiler.json_schema.internal_keywords import (
+    ALSO_CONTAINS,
+    ALSO_PATTERNS,
+    INTERNAL_KEYWORDS,
+    NOT_MULTIPLES,
+)
 from automask.compiler.json_schema.refs import RefError, resolve_ref
 
 if TYPE_CHECKING:
@@ -72,12 +77,21 @@ def _inline_ref(ctx: SchemaCompiler, schema: Any, pointer: str, budget: list[int
 
 def _contains_counts_owned(schema: Any) -> Any:
     """``schema`` without ``minContains``/``maxContains`` when it has no ``contains`` (they do
-    nothing there), so that a merge never applies them to the other side's ``contains``."""
+    nothing there), so that a merge never applies them to the other side's ``contains``; and
+    without its ``contains`` when ``minContains: 0`` with no maximum makes it hold always."""
+    vacuous = isinstance(schema, dict) and schema.get("minContains") == 0 and "maxContains" not in schema
+    if vacuous and "contains" in schema:
+        return {k: v for k, v in schema.items() if k not in ("contains", "minContains")}
     if not isinstance(schema, dict) or "contains" in schema:
         return schema
     if "minContains" not in schema and "maxContains" not in schema:
         return schema
     return {k: v for k, v in schema.items() if k not in ("minContains", "maxContains")}
+
+
+def _counted(schema: dict) -> bool:
+    """Whether ``schema``'s ``contains`` has counts other than the default "at least one"."""
+    return schema.get("minContains", 1) != 1 or "maxContains" in schema
 
 
 def merge_schemas(
@@ -100,9 +114,20 @@ def merge_schemas(
     if right is True:
         return left
     left, right = _contains_counts_owned(left), _contains_counts_owned(right)
-    if "contains" in left and "contains" in right and not json_equal(left["contains"], right["contains"]):
-        # "some item is A" and "some item is B" is not "some item is A and B"
-        raise CannotMerge("contains", "cannot intersect two different 'contains' values")
+    if "contains" in left and "contains" in right and json_equal(left["contains"], right["contains"]):
+        # the same "contains": its counts tighten, an absent minContains being 1 (not "none")
+        left = {**left, "minContains": left.get("minContains", 1)}
+        right = {**right, "minContains": right.get("minContains", 1)}
+    elif "contains" in left and "contains" in right:
+        # "some item is A" and "some item is B" is not "some item is A and B": one of them
+        # rides along as a separate requirement, when it has no counts of its own
+        if _counted(right) and not _counted(left):
+            left, right = right, left
+        if _counted(right):
+            raise CannotMerge("contains", "cannot intersect two different 'contains' values with counts")
+        right = {key: value for key, value in right.items() if key != "contains"} | {
+            ALSO_CONTAINS: [*right.get(ALSO_CONTAINS, []), right["contains"]]
+        }
     merged = dict(left)
     for key, value in right.items():
         if key not in merged:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from automask.compiler.json_schema.enum_const import json_equal, json_type
 from automask.compiler.json_schema.formats import EXACT_FORMATS, format_node, is_unknown_format
 from automask.compiler.json_schema.internal_keywords import (
+    ALSO_CONTAINS,
     ALSO_PATTERNS,
     NOT_FORMATS,
     NOT_MULTIPLES,
@@ -283,6 +284,9 @@ class InstanceChecker:
             json_equal(value[i], value[j]) for i in range(len(value)) for j in range(i + 1, len(value))
         ):
             return False
+        for sub in schema.get(ALSO_CONTAINS, []):
+            if not any(self._valid(sub, item, depth) for item in value):
+                return False
         if "contains" in schema:
             found = sum(1 for item in value if self._valid(schema["contains"], item, depth))
             least, most = schema.get("minContains", 1), schema.get("maxContains")

@@ -1,7 +1,6 @@
-"""Keywords automask writes into the schemas it derives (several ``pattern``s at once, the
-complements of ``pattern``, of exact ``format``s, of string ``enum`` values, of ``multipleOf`` and of
-object keywords),
-for the constraints no single JSON Schema keyword states.
+"""Keywords automask writes into the schemas it derives (several ``pattern``s or ``contains`` at
+once, the complements of ``pattern``, of exact ``format``s, of string ``enum`` values, of
+``multipleOf`` and of object keywords), for the constraints no single JSON Schema keyword states.
 
 No vocabulary defines them and the ``$automask:`` prefix is not a JSON Schema keyword, so a
 schema that spells one itself is refused (`refuse_internal_keywords`) rather than read as ours.
@@ -13,6 +12,10 @@ from automask.errors import UnsupportedFeature
 
 ALSO_PATTERNS = "$automask:alsoPatterns"
 """A list of patterns a string must match besides ``pattern`` (``allOf`` of several patterns)."""
+
+ALSO_CONTAINS = "$automask:alsoContains"
+"""A list of schemas each matched by at least one element, besides ``contains`` (``allOf`` of
+several ``contains``)."""
 
 NOT_PATTERNS = "$automask:notPatterns"
 """A list of patterns a string must *not* match (the complement of ``pattern``)."""
@@ -34,7 +37,15 @@ member whose key is a string ``K`` accepts and whose value ``V`` accepts (the co
 ``propertyNames``, ``patternProperties``, ``additionalProperties`` and of an object ``const``)."""
 
 
-INTERNAL_KEYWORDS = (ALSO_PATTERNS, NOT_PATTERNS, NOT_FORMATS, NOT_STRINGS, NOT_MULTIPLES, SOME_MEMBER)
+INTERNAL_KEYWORDS = (
+    ALSO_PATTERNS,
+    ALSO_CONTAINS,
+    NOT_PATTERNS,
+    NOT_FORMATS,
+    NOT_STRINGS,
+    NOT_MULTIPLES,
+    SOME_MEMBER,
+)
 
 
 def refuse_internal_keywords(text: str) -> None:

@@ -23,7 +23,8 @@ Complements written here, each exact:
 - ``multipleOf``: the numbers that are not multiples of the step (`NOT_MULTIPLES`);
 - ``items`` (one schema ``S``, not the array form): an array with an element outside ``S``
   (``contains: {not: S}``); ``contains: C`` (without ``minContains``/``maxContains``): an
-  array none of whose elements is ``C`` (``items: {not: C}``);
+  array none of whose elements is ``C`` (``items: {not: C}``), and the same for each schema of the
+  internal keyword `internal_keywords.ALSO_CONTAINS`;
 - ``enum``/``const`` (at most one object and one array among the values): the other types,
   the other strings (the internal keyword `internal_keywords.NOT_STRINGS`), the numbers in the
   open intervals around the listed ones, the other boolean, the objects that miss a key, have
@@ -56,6 +57,7 @@ from typing import Any
 from automask.compiler.json_schema.enum_const import TYPE_NAMES, VALUE_KINDS, json_type
 from automask.compiler.json_schema.formats import EXACT_FORMATS, is_unknown_format
 from automask.compiler.json_schema.internal_keywords import (
+    ALSO_CONTAINS,
     ALSO_PATTERNS,
     NOT_FORMATS,
     NOT_MULTIPLES,
@@ -110,6 +112,8 @@ def complement(schema: Any, root: Any, depth: int = 0) -> list[Any] | None:
             found = [{"type": "string", NOT_PATTERNS: [value]}]
         elif keyword == "format":
             found = _outside_format(value)
+        elif keyword == ALSO_CONTAINS and isinstance(value, list):
+            found = [{"type": "array", "items": {"not": sub}} for sub in value]
         elif keyword == ALSO_PATTERNS:
             found = [{"type": "string", NOT_PATTERNS: [pattern]} for pattern in value]
         elif keyword == "multipleOf":

@@ -22,7 +22,7 @@ The internal keyword `SOME_MEMBER` (the complements of ``propertyNames``,
 for each requirement, at least one member whose key is in a language and whose value satisfies
 a schema.  Each member, listed or extra, also gets a *witness version* per set of requirements
 its key may meet (value: its own schema and theirs), and the member chain carries the set of
-requirements still to meet (`_members_with_witnesses`), at most `MAX_MEMBER_REQUIREMENTS`.
+requirements still to meet (`witnesses.chain_with_witnesses`), at most `MAX_MEMBER_REQUIREMENTS`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from automask.compiler.json_schema.internal_keywords import NOT_STRINGS, SOME_ME
 from automask.compiler.json_schema.json_ast import ANY_STRING_CONTENT, json_string, token, whitespace
 from automask.compiler.json_schema.keys import encoded_key_not_in, key_literal
 from automask.compiler.json_schema.strings import pattern_node
+from automask.compiler.json_schema.witnesses import chain_with_witnesses, subsets
 from automask.compiler.regex.ast import (
     EMPTY,
     NOTHING,
@@ -165,12 +166,13 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
                 ctx, requirements, keys, sub, sub_pointer, sub_depth, colon
             ).items():
                 extra_versions.setdefault(chosen, []).append(version)
-        body = _members_with_witnesses(
+        body = chain_with_witnesses(
             member_versions,
             [needed for _, needed in members],
             {chosen: alternation(nodes) for chosen, nodes in extra_versions.items()},
             token(",", options),
-            requirements,
+            len(requirements),
+            _bits(requirements, key_only=False),
         )
     elif low == 0 and high is None:
         body = _members_uncounted(members, extra, token(",", options))
@@ -278,15 +280,6 @@ def _bits(requirements: list[_Requirement], key_only: bool) -> int:
     return sum(1 << index for index, r in enumerate(requirements) if r.key_only == key_only)
 
 
-def _subsets(bits: int) -> list[int]:
-    """Every subset of the bit set ``bits``, the empty one first."""
-    found, subset = [0], bits
-    while subset:
-        found.append(subset)
-        subset = (subset - 1) & bits
-    return sorted(found)
-
-
 def _with_values(
     ctx: SchemaCompiler, requirements: list[_Requirement], sub: Any, chosen: int, sub_pointer: str, depth: int
 ) -> RegexNode:
@@ -311,7 +304,7 @@ def _listed_versions(
     fits = sum(1 << index for index, r in enumerate(requirements) if r.key_fits(ctx, name, pointer))
     met = fits & _bits(requirements, key_only=True)
     versions = {met: member}
-    for valued in _subsets(fits & _bits(requirements, key_only=False))[1:]:
+    for valued in subsets(fits & _bits(requirements, key_only=False))[1:]:
         value = _with_values(ctx, requirements, sub, valued, sub_pointer, depth)
         if value != NOTHING:
             versions[met | valued] = concat([key_literal(name), colon, value])
@@ -334,9 +327,9 @@ def _extra_versions(
     always = sum(1 << index for index, r in enumerate(requirements) if r.excluded_names is not None)
     versions: dict[int, RegexNode] = {}
     plain_value = ctx.compile(sub, sub_pointer, depth)
-    for met in _subsets(key_only & ~always):
+    for met in subsets(key_only & ~always):
         met |= always  # the keys of extra members are never the listed names
-        for valued in _subsets(_bits(requirements, key_only=False)):
+        for valued in subsets(_bits(requirements, key_only=False)):
             chosen = met | valued
             restricted = keys
             for index, requirement in enumerate(requirements):
@@ -352,53 +345,6 @@ def _extra_versions(
             if value != NOTHING and version != NOTHING:
                 versions[chosen] = version
     return versions
-
-
-def _members_with_witnesses(
-    members: list[dict[int, RegexNode]],
-    needed: list[bool],
-    extras: dict[int, RegexNode],
-    comma: RegexNode,
-    requirements: list[_Requirement],
-) -> RegexNode:
-    """`_members_uncounted` that meets every requirement: each member (and each extra,
-    ``extras``) is one of its versions (bit set of the requirements it meets -> node).
-    ``after[S]`` / ``first[S]``: the rest once something was written / when nothing was, with
-    the requirements ``S`` still to meet.  A version meeting a valued requirement already met is
-    skipped (its plain version covers it); key-only bits are exact, so always taken."""
-    full = (1 << len(requirements)) - 1
-    valued = _bits(requirements, key_only=False)
-
-    def allowed(versions: dict[int, RegexNode], state: int) -> list[tuple[int, RegexNode]]:
-        return [(chosen, node) for chosen, node in versions.items() if not chosen & valued & ~state]
-
-    after: dict[int, RegexNode] = {}
-    first: dict[int, RegexNode] = {}
-    for state in range(full + 1):  # ``state & ~chosen`` is smaller than ``state``: built before
-        usable = allowed(extras, state)
-        staying = [node for chosen, node in usable if not chosen & state]
-        loop = repeat(concat([comma, alternation(staying)]), 0, None) if staying else EMPTY
-        if state == 0:
-            after[0] = loop
-            first[0] = repeat(concat([alternation(staying), loop]), 0, 1) if staying else EMPTY
-            continue
-        meeting = [(node, after[state & ~chosen]) for chosen, node in usable if chosen & state]
-        after[state] = concat([loop, alternation([concat([comma, node, rest]) for node, rest in meeting])])
-        first[state] = alternation(
-            [concat([node, rest]) for node, rest in meeting]
-            + [concat([node, after[state]]) for node in staying]
-        )
-    for versions, is_needed in zip(reversed(members), reversed(needed), strict=True):
-        next_after: dict[int, RegexNode] = {}
-        next_first: dict[int, RegexNode] = {}
-        for state in range(full + 1):
-            taken = [(node, after[state & ~chosen]) for chosen, node in allowed(versions, state)]
-            led = [concat([comma, node, rest]) for node, rest in taken]
-            bare = [concat([node, rest]) for node, rest in taken]
-            next_after[state] = alternation(led if is_needed else [*led, after[state]])
-            next_first[state] = alternation(bare if is_needed else [*bare, first[state]])
-        after, first = next_after, next_first
-    return first[full]
 
 
 def _members_counted(
