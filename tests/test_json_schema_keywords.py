@@ -1126,3 +1126,32 @@ def test_duration_complement_is_the_other_strings():
         encoded = json.dumps(text).encode()
         assert inside.matches(encoded) != outside.matches(encoded), text
     assert inside.matches(b'"P1Y2M3DT4H5M6S"') and not inside.matches(b'"P1W2D"')
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"allOf": [{"contains": {"const": 1}}, {"contains": {"const": 1}, "minContains": 0}]},
+        {"allOf": [{"contains": {"const": 1}, "minContains": 0}, {"contains": {"const": 1}}]},
+        {
+            "allOf": [
+                {"contains": {"const": 1}, "maxContains": 3},
+                {"contains": {"const": 1}, "maxContains": 1},
+            ]
+        },
+        {
+            "allOf": [
+                {"contains": {"const": 1}, "minContains": 2},
+                {"contains": {"const": 1}, "maxContains": 3},
+            ]
+        },
+        {"allOf": [{"contains": {"const": 1}, "minContains": 0}, {"contains": {"const": 2}}]},
+    ],
+)
+def test_merged_contains_counts_tighten(schema):
+    """The same ``contains`` in two ``allOf`` parts: an absent ``minContains`` counts as 1, so
+    ``minContains: 0`` on one side does not loosen the other (it once accepted ``[]`` here)."""
+    dfa = dfa_for(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in [[], [1], [1, 1], [1, 1, 1], [2], [1, 2], [1, 1, 1, 1], [2, 2]]:
+        assert dfa.matches(json.dumps(instance).encode()) == validator.is_valid(instance), instance
