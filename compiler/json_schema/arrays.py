@@ -66,9 +66,7 @@ def array_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> R
                         parts.append(value_node(value, options))
                     arrays.append(wrap(concat(parts)))
             return alternation(arrays)
-    if schema.get(ALSO_CONTAINS):
-        return wrap(_several_contains(ctx, schema, pointer, depth, prefix, items, low, high, comma))
-    if "contains" in schema:
+    if "contains" in schema or schema.get(ALSO_CONTAINS):
         return wrap(_contains_body(ctx, schema, pointer, depth, prefix, items, low, high, comma))
     if "maxContains" in schema or "minContains" in schema:
         pass  # without contains they do nothing
@@ -112,13 +110,15 @@ def _contains_body(
     high: int | None,
     comma: RegexNode,
 ) -> RegexNode:
-    least = ctx.count_keyword(schema, "minContains", pointer)
-    least = 1 if least is None else least
-    most = ctx.count_keyword(schema, "maxContains", pointer)
     element = ctx.compile(items, f"{pointer}/items", depth - 1 if items is True else depth)
     if prefix or low or high is not None:
         ctx.unsupported("contains", pointer, "next to prefixItems or minItems/maxItems")
         return _elements([], element, comma, 0, low, high)
+    if schema.get(ALSO_CONTAINS):
+        return _several_contains(ctx, schema, pointer, depth, items, element, comma)
+    least = ctx.count_keyword(schema, "minContains", pointer)
+    least = 1 if least is None else least
+    most = ctx.count_keyword(schema, "maxContains", pointer)
     if most is not None and most < least:
         return NOTHING
     if least == 0 and most is None:  # every array of items has at least 0 matching ones
@@ -140,28 +140,22 @@ def _several_contains(
     schema: dict,
     pointer: str,
     depth: int,
-    prefix: list,
     items: Any,
-    low: int,
-    high: int | None,
+    element: RegexNode,
     comma: RegexNode,
 ) -> RegexNode:
     """Elements of which, for each ``contains`` (``contains`` and `ALSO_CONTAINS`, each "at
-    least one"), at least one matches: every element is its plain version or one meeting a
-    set of them (``allOf`` of ``items`` and those ``contains``)."""
-    element = ctx.compile(items, f"{pointer}/items", depth - 1 if items is True else depth)
-    if prefix or low or high is not None:
-        ctx.unsupported("contains", pointer, "next to prefixItems or minItems/maxItems")
-        return _elements([], element, comma, 0, low, high)
+    least one"), at least one matches: every element is its plain version (``element``) or
+    one meeting a set of them (``allOf`` of ``items`` and those ``contains``)."""
     wanted = list(schema[ALSO_CONTAINS])
     if "contains" in schema:
         if schema.get("minContains", 1) != 1 or "maxContains" in schema:
             ctx.unsupported("contains", pointer, "several at once, one with counts")
-            return _elements([], element, comma, 0, low, high)
+            return _elements([], element, comma, 0, 0, None)
         wanted.insert(0, schema["contains"])
     if len(wanted) > MAX_CONTAINS:
         ctx.unsupported("contains", pointer, f"more than {MAX_CONTAINS} at once")
-        return _elements([], element, comma, 0, low, high)
+        return _elements([], element, comma, 0, 0, None)
     versions = {0: element}
     for chosen in subsets((1 << len(wanted)) - 1)[1:]:
         matched = [sub for index, sub in enumerate(wanted) if chosen >> index & 1]
