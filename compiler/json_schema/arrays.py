@@ -9,7 +9,8 @@ items with that many matching ones among them; ``maxContains`` also needs the it
 expressible), so that every element is one or the other and the matching ones are counted
 exactly.  Several ``contains`` at once (``allOf``, the internal keyword `ALSO_CONTAINS`), each
 "at least one", track which are still unmatched (`witnesses.chain_with_witnesses`).
-``contains`` with ``prefixItems`` or with ``minItems``/``maxItems`` is refused.
+With ``minItems``/``maxItems``, one chain counts the elements and the matches together
+(`_counted_elements_bounded`); ``contains`` with ``prefixItems`` is refused.
 ``uniqueItems`` is exact when every item comes from a small finite set of values
 (enum/const/boolean/null): the arrays are enumerated; otherwise it is refused (unless at
 most one item is allowed).
@@ -111,8 +112,8 @@ def _contains_body(
     comma: RegexNode,
 ) -> RegexNode:
     element = ctx.compile(items, f"{pointer}/items", depth - 1 if items is True else depth)
-    if prefix or low or high is not None:
-        ctx.unsupported("contains", pointer, "next to prefixItems or minItems/maxItems")
+    if prefix or ((low or high is not None) and schema.get(ALSO_CONTAINS)):
+        ctx.unsupported("contains", pointer, "next to prefixItems, or several next to minItems/maxItems")
         return _elements([], element, comma, 0, low, high)
     if schema.get(ALSO_CONTAINS):
         return _several_contains(ctx, schema, pointer, depth, items, element, comma)
@@ -127,7 +128,65 @@ def _contains_body(
     other = element  # with no upper bound, any item may stand between the counted ones
     if most is not None:
         other = ctx.compile({"allOf": [items, {"not": schema["contains"]}]}, f"{pointer}/maxContains", depth)
+    if low or high is not None:
+        size = (high if high is not None else low) * ((most + 2) if most is not None else (least + 1))
+        if size > MAX_COUNTED_STATES:
+            ctx.unsupported("contains", pointer, f"counting elements and matches needs {size} states")
+            return _elements([], element, comma, 0, low, high)
+        return _counted_elements_bounded(matching, other, comma, least, most, low, high)
     return _counted_elements(matching, other, comma, least, most)
+
+
+MAX_COUNTED_STATES = 2000
+"""Most (elements written, matches) states `_counted_elements_bounded` may spell."""
+
+
+def _counted_elements_bounded(
+    matching: RegexNode,
+    other: RegexNode,
+    comma: RegexNode,
+    least: int,
+    most: int | None,
+    low: int,
+    high: int | None,
+) -> RegexNode:
+    """`_counted_elements` with ``low`` to ``high`` elements in all (``minItems``/``maxItems``):
+    a chain over (elements written, matches so far), the matches capped where they stop
+    mattering (at ``least`` without ``most``); once ``low`` elements are written and there is no
+    ``high``, the rest is `_counted_elements`' unbounded tail."""
+    cap = most + 1 if most is not None else least
+    built: dict[tuple[int, int], RegexNode] = {}
+
+    def tail(written: int, matched: int) -> RegexNode:  # no more count bound on the elements
+        need = max(least - matched, 0)
+        room = None if most is None else most - matched
+        if written == 0:
+            return _counted_elements(matching, other, comma, need, room)
+        others = repeat(concat([comma, other]), 0, None)
+        return concat([others, repeat(concat([comma, matching, others]), need, room)])
+
+    def rest(written: int, matched: int) -> RegexNode:
+        key = (written, matched)
+        if key in built:
+            return built[key]
+        if most is not None and matched > most:
+            node = NOTHING
+        elif high is None and written >= low:
+            node = tail(written, matched)
+        else:
+            done = written >= low and matched >= least
+            if high is not None and written == high:
+                node = EMPTY if done else NOTHING
+            else:
+                lead = [comma] if written else []
+                options = [EMPTY] if done else []
+                options.append(concat([*lead, other, rest(written + 1, matched)]))
+                options.append(concat([*lead, matching, rest(written + 1, min(matched + 1, cap))]))
+                node = alternation(options)
+        built[key] = node
+        return node
+
+    return rest(0, 0)
 
 
 MAX_CONTAINS = 3
