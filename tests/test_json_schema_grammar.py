@@ -690,3 +690,31 @@ def test_contains_with_item_counts_agrees_with_jsonschema(checker, schema):
     for instance in _SMALL_ARRAYS[::7]:
         text = json.dumps(instance)
         assert checker.accepts(compiled, text) == validator.is_valid(instance), (schema, text)
+
+
+PATTERN_MERGE_CASES = [
+    {"allOf": [{"patternProperties": {"^a": {"type": "integer"}}}, {"properties": {"ab": {"minimum": 3}, "c": {"type": "string"}}}]},
+    {"allOf": [{"properties": {"x": {"type": "string"}}}, {"patternProperties": {"x|y": {"maxLength": 1}}}]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("schema", PATTERN_MERGE_CASES, ids=[json.dumps(c)[:60] for c in PATTERN_MERGE_CASES])
+def test_pattern_properties_merge_with_open_properties(checker, schema):
+    """``allOf`` of ``patternProperties`` and ``properties``, both letting other keys through:
+    a listed name a pattern matches takes both schemas, as apart (the merge is exact).  Token by
+    token (the pattern keys are automaton products, which the Earley reference cannot spell)."""
+    instances = [{}, {"ab": 3}, {"ab": 2}, {"ab": "s"}, {"a": 1}, {"a": 1.5}, {"c": "s"}, {"c": 1},
+                 {"x": "s"}, {"x": "st"}, {"y": "s"}, {"y": 12}, {"ab": 4, "c": "s", "ad": 2}]  # fmt: skip
+    compiled = checker.compile(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for instance in instances:
+        text = json.dumps(instance)
+        assert checker.accepts(compiled, text) == validator.is_valid(instance), (schema, text)
+    closed = {
+        "allOf": [
+            {"patternProperties": {"^a": True}, "additionalProperties": False},
+            {"properties": {"c": {}}},
+        ]
+    }
+    with pytest.raises(UnsupportedFeature, match="patternProperties"):
+        schema_to_grammar(closed, JsonSchemaOptions())

@@ -224,7 +224,10 @@ def _merge_properties(left: dict, right: dict, merged: dict) -> None:
             "patternProperties" in side
             and ("properties" in other or "additionalProperties" in other)
             and "patternProperties" not in other
+            and not (_allows_other_keys(side) and _allows_other_keys(other))
         ):
+            # (when both sides let other keys through, each side's keywords constrain only the
+            # keys they name or match, in the merged schema as apart: the merge is exact)
             raise CannotMerge("patternProperties", "patternProperties merged with another object schema")
     left_props, right_props = left.get("properties", {}), right.get("properties", {})
     left_extra, right_extra = left.get("additionalProperties", True), right.get("additionalProperties", True)
