@@ -674,6 +674,8 @@ COUNTED_CONTAINS_CASES = [
     {"contains": {"const": 1}, "minContains": 0, "maxContains": 2, "minItems": 1, "maxItems": 4},
     {"contains": {"const": 1}, "minContains": 2, "maxContains": 3, "minItems": 4},
     {"items": {"type": "integer"}, "contains": {"const": 1}, "minItems": 3},
+    {"contains": {"const": 1}, "minContains": 0, "minItems": 3},  # once accepted [] (review)
+    {"contains": {"const": 1}, "minContains": 0, "maxItems": 2},
 ]
 
 

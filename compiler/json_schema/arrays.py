@@ -123,7 +123,7 @@ def _contains_body(
     if most is not None and most < least:
         return NOTHING
     if least == 0 and most is None:  # every array of items has at least 0 matching ones
-        return _elements([], element, comma, 0, 0, None)
+        return _elements([], element, comma, 0, low, high)
     matching = ctx.compile({"allOf": [items, schema["contains"]]}, f"{pointer}/contains", depth)
     other = element  # with no upper bound, any item may stand between the counted ones
     if most is not None:
@@ -162,8 +162,7 @@ def _counted_elements_bounded(
         room = None if most is None else most - matched
         if written == 0:
             return _counted_elements(matching, other, comma, need, room)
-        others = repeat(concat([comma, other]), 0, None)
-        return concat([others, repeat(concat([comma, matching, others]), need, room)])
+        return _counted_rest(matching, other, comma, need, room)
 
     def rest(written: int, matched: int) -> RegexNode:
         key = (written, matched)
@@ -215,13 +214,13 @@ def _several_contains(
     if len(wanted) > MAX_CONTAINS:
         ctx.unsupported("contains", pointer, f"more than {MAX_CONTAINS} at once")
         return _elements([], element, comma, 0, 0, None)
+    full = (1 << len(wanted)) - 1
     versions = {0: element}
-    for chosen in subsets((1 << len(wanted)) - 1)[1:]:
+    for chosen in subsets(full)[1:]:
         matched = [sub for index, sub in enumerate(wanted) if chosen >> index & 1]
         node = ctx.compile({"allOf": [items, *matched]}, f"{pointer}/contains", depth)
         if node != NOTHING:
             versions[chosen] = node
-    full = (1 << len(wanted)) - 1
     return chain_with_witnesses([], [], versions, comma, len(wanted), full)
 
 
@@ -233,15 +232,21 @@ def _counted_elements(
     element after a comma.  Exact for any ``other``; counts exactly when ``other`` and
     ``matching`` are disjoint (``maxContains``)."""
 
-    def rest(low: int, high: int | None) -> RegexNode:
-        others = repeat(concat([comma, other]), 0, None)
-        return concat([others, repeat(concat([comma, matching, others]), low, high)])
-
     options: list[RegexNode] = [EMPTY] if least == 0 else []
-    options.append(concat([other, rest(least, most)]))
+    options.append(concat([other, _counted_rest(matching, other, comma, least, most)]))
     if most is None or most >= 1:
-        options.append(concat([matching, rest(max(least - 1, 0), None if most is None else most - 1)]))
+        later = _counted_rest(matching, other, comma, max(least - 1, 0), None if most is None else most - 1)
+        options.append(concat([matching, later]))
     return alternation(options)
+
+
+def _counted_rest(
+    matching: RegexNode, other: RegexNode, comma: RegexNode, least: int, most: int | None
+) -> RegexNode:
+    """The elements after a first one, each led by a comma, ``least`` to ``most`` of them
+    ``matching`` and any number of ``other`` around them."""
+    others = repeat(concat([comma, other]), 0, None)
+    return concat([others, repeat(concat([comma, matching, others]), least, most)])
 
 
 def _finite_values(items: Any) -> list[Any] | None:

@@ -79,14 +79,15 @@ def _contains_counts_owned(schema: Any) -> Any:
     """``schema`` without ``minContains``/``maxContains`` when it has no ``contains`` (they do
     nothing there), so that a merge never applies them to the other side's ``contains``; and
     without its ``contains`` when ``minContains: 0`` with no maximum makes it hold always."""
-    vacuous = isinstance(schema, dict) and schema.get("minContains") == 0 and "maxContains" not in schema
-    if vacuous and "contains" in schema:
-        return {k: v for k, v in schema.items() if k not in ("contains", "minContains")}
-    if not isinstance(schema, dict) or "contains" in schema:
+    if not isinstance(schema, dict):
         return schema
-    if "minContains" not in schema and "maxContains" not in schema:
+    if "contains" not in schema:
+        dropped = ("minContains", "maxContains")
+    elif schema.get("minContains") == 0 and "maxContains" not in schema:
+        dropped = ("contains", "minContains")
+    else:
         return schema
-    return {k: v for k, v in schema.items() if k not in ("minContains", "maxContains")}
+    return {k: v for k, v in schema.items() if k not in dropped} if set(dropped) & set(schema) else schema
 
 
 def _counted(schema: dict) -> bool:

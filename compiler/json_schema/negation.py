@@ -44,9 +44,9 @@ Complements written here, each exact:
 The numeric complements are over plain numerals (`multiples`): exponent spellings of their
 values are not produced, an under-approximation of spellings that keeps every value.
 
-Any other constraining keyword (an inexact ``format``, ``prefixItems``, ``contains`` with counts, an ``enum``
-with several objects or arrays...) makes `complement` return None, and the caller refuses the
-schema as before.
+Any other constraining keyword (an inexact ``format``, ``prefixItems``, ``contains`` with
+counts, an ``enum`` with several objects or arrays...) makes `complement` return None, and the
+caller refuses the schema as before.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def _some_item_failing(items: Any) -> list[Any]:
     """``items: S`` fails on an array with an element outside ``S`` (``contains: not S``)."""
     if items is True or items == {}:
         return []
-    return [{"type": "array", "contains": {"not": items} if items is not False else True}]
+    return [{"type": "array", "contains": _failing_value(items)}]
 
 
 def _outside_format(name: Any) -> list[Any] | None:

@@ -27,6 +27,7 @@ requirements still to meet (`witnesses.chain_with_witnesses`), at most `MAX_MEMB
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,20 +88,21 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     if patterns:
         matching, atoms = _check_patterns(ctx, patterns, declared, pointer)
     colon = token(":", options)
+    names_allowed = None if names_schema is True else _names_allowed(ctx, names_schema, pointer)
     members: list[tuple[RegexNode, bool]] = []
     member_versions: list[dict[int, RegexNode]] = []  # per member: requirement set -> member
     for name, sub, sub_pointer in declared:
         if matching.get(name):  # a listed name a pattern matches: both schemas apply
             pattern_subs = [patterns[pattern] for pattern in matching[name]]
             sub = {"allOf": [sub, *pattern_subs]} if name in properties else {"allOf": pattern_subs}
-        if names_schema is not True and not _name_allowed(ctx, names_schema, name, pointer):
+        if names_allowed is not None and not names_allowed(name):
             sub = False
         value = ctx.compile(sub, sub_pointer, depth - 1 if sub is True else depth)
         member = concat([key_literal(name), colon, value])
         if name in required or value != NOTHING:
             members.append((member, name in required))
             member_versions.append(
-                _listed_versions(ctx, requirements, name, member, sub, sub_pointer, depth, colon, pointer)
+                _listed_versions(ctx, requirements, name, member, sub, sub_pointer, depth, colon)
             )
     if any(member == NOTHING or value_is_nothing(member) for member, needed in members if needed):
         return NOTHING
@@ -234,6 +236,8 @@ class _Requirement:
     key_schema: Any
     value: Any
     keys: RegexNode
+    key_fits: Callable[[str], bool]
+    """Whether a listed name is a string ``key_schema`` accepts."""
     excluded_names: tuple[str, ...] | None = None
     """For "a key other than these names" (any value): the names, which the object lists as
     optional members, so that every extra member's key meets the requirement."""
@@ -241,9 +245,6 @@ class _Requirement:
     @property
     def key_only(self) -> bool:
         return self.value is True or self.value == {}
-
-    def key_fits(self, ctx: SchemaCompiler, name: str, pointer: str) -> bool:
-        return _name_allowed(ctx, self.key_schema, name, pointer)
 
 
 def _member_requirements(ctx: SchemaCompiler, schema: dict, pointer: str) -> list[_Requirement]:
@@ -270,9 +271,15 @@ def _member_requirements(ctx: SchemaCompiler, schema: dict, pointer: str) -> lis
             and (value is True or value == {})
         ):
             names = tuple(dict.fromkeys(excluded))
-            requirements.append(_Requirement(key_schema, value, encoded_key_not_in(list(names)), names))
+            keys = encoded_key_not_in(list(names))
+            requirements.append(
+                _Requirement(key_schema, value, keys, lambda name, names=names: name not in names, names)
+            )
         else:
-            requirements.append(_Requirement(key_schema, value, _names_language(ctx, key_schema, pointer)))
+            keys = _names_language(ctx, key_schema, pointer)
+            requirements.append(
+                _Requirement(key_schema, value, keys, _names_allowed(ctx, key_schema, pointer))
+            )
     return requirements
 
 
@@ -297,11 +304,10 @@ def _listed_versions(
     sub_pointer: str,
     depth: int,
     colon: RegexNode,
-    pointer: str,
 ) -> dict[int, RegexNode]:
     """A listed member's versions (bit set of the requirements met -> member): its key meets
     exactly the key-only requirements it fits, and any subset of the valued ones it fits."""
-    fits = sum(1 << index for index, r in enumerate(requirements) if r.key_fits(ctx, name, pointer))
+    fits = sum(1 << index for index, r in enumerate(requirements) if r.key_fits(name))
     met = fits & _bits(requirements, key_only=True)
     versions = {met: member}
     for valued in subsets(fits & _bits(requirements, key_only=False))[1:]:
@@ -406,7 +412,9 @@ def _names_language(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Reg
     return intersection(json_string(ANY_STRING_CONTENT), accepted)
 
 
-def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: str) -> bool:
+def _names_allowed(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Callable[[str], bool]:
+    """Whether a name is a string ``names_schema`` accepts: its automaton, built once per
+    schema here and asked for each listed name."""
     import json
 
     from automask.compiler.regex import ast_to_dfa
@@ -415,8 +423,8 @@ def _name_allowed(ctx: SchemaCompiler, names_schema: Any, name: str, pointer: st
     try:
         dfa = ast_to_dfa(ctx.regular().compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
     except EmptyLanguage:
-        return False
-    return dfa.matches(json.dumps(name, ensure_ascii=False).encode())
+        return lambda name: False
+    return lambda name: dfa.matches(json.dumps(name, ensure_ascii=False).encode())
 
 
 MAX_OVERLAPPING_PATTERNS = 5

@@ -18,8 +18,8 @@ regex ASTs; this back-end reuses them unchanged and only changes what a *sub-sch
   are shared across schemas); whitespace next to a punctuation mark (``{`` ``[`` ``,`` ``:``
   ``]`` ``}``) joins it, so blanks, comma, blanks is one terminal, as is a colon with its
   blanks (half the parser steps per object member, and the mask's first-visit work with them);
-  other whitespace is its own small terminal ``WS``; each run bounded by ``max_whitespace``.  Alternations/repetitions
-  around them become helper rules.  The lowering preserves the language exactly; it only
+  other whitespace is its own small terminal ``WS``; each run bounded by ``max_whitespace``.
+  Alternations/repetitions around them become helper rules.  The lowering preserves the language exactly; it only
   chooses where terminals end.  (Joining keys and values to their punctuation as well was
   measured: no fewer slow masks, and compile p50 twice as long, as every key's automaton
   grows.)
@@ -338,7 +338,7 @@ class GrammarLowering:
             return []
         if not self.structure.of(node):
             return None if node == NOTHING else [self.terminal(node)]
-        if node == self.space:
+        if self._is_space(node):
             return [self.terminal(node)]
         if isinstance(node, Concat):
             return self._concat(node.items)
@@ -371,7 +371,7 @@ class GrammarLowering:
                 index += 2
                 continue
             if self._is_space(item) and run and _is_punctuation(run[-1]):
-                run.append(item)  # blanks after ``{`` ``[`` ``,`` ``:``: part of their terminal
+                run.append(item)  # blanks after a punctuation mark: part of its terminal
                 if not flush():
                     return None
             elif self._is_space(item) and index + 1 < len(items) and _is_punctuation(items[index + 1]):
@@ -440,7 +440,7 @@ class GrammarLowering:
         key = self.interned(node)
         known = self.symbols.get(key)
         if known is None:
-            name = WS if node is self.space or node == self.space else f"t{len(self.terminals)}"
+            name = WS if self._is_space(node) else f"t{len(self.terminals)}"
             self.terminals[key] = TerminalDef(name, node, None)  # display source built if asked for
             known = self.symbols[key] = Terminal(name)
         return known
