@@ -306,10 +306,11 @@ def test_subtree_memo_is_shared_by_contexts_and_bounded():
 )
 def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
     """`_memo_kernels.memo_walk` builds every memo exactly as `SubtreeMemo._walk_reference`,
-    including root lists that nest (a name followed by a keyword that starts with a letter:
-    under every-split semantics the name may end after each letter of a run of letters; the
-    kernel walks their union once, the reference each root on its own), and with the ends
-    longest match forbids dropped (the Lark grammars but the two every-split ones)."""
+    including root lists that nest (under every-split semantics a name may end after each
+    letter of a run of letters, so the start nodes after it lie on one path; the kernel walks
+    their union once, the reference each start node on its own), and with the ends longest
+    match forbids dropped (the Lark grammars but the two every-split ones: there a name ends
+    only before a byte that cannot extend it, so no start node lies below another)."""
     glued = 'start: NAME ("and" NAME)*\nNAME: /[a-z]+/\n%ignore " "\n'
     every_split = grammar_name in ("names and keywords", "arithmetic.lark every split")
     base_name = grammar_name.removesuffix(" every split")
@@ -336,17 +337,9 @@ def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
             arrays = shadow._arrays
             if _kernels.table_lookup(arrays["table_keys"], arrays["table_values"], key) >= 0:
                 continue
-            roots, byte = shadow._roots(code, slots)
-            children = memo.children
-            below = np.sort(
-                [
-                    children.nodes[p]
-                    for m in roots.tolist()
-                    for p in range(children.offsets[m + 1], children.offsets[m + 2])
-                    if children.bytes[p] == byte
-                ]
-            )
-            ends = trie.node_end[below]  # does a child's subtree hold another child?
+            below = shadow._start_nodes_reference(signature, code, slots)
+            assert np.array_equal(memo._start_nodes(signature, code, slots), below)
+            ends = trie.node_end[below]  # does a start node's subtree hold another one?
             nested.append(bool(np.any(below[1:] < np.maximum.accumulate(ends)[:-1])))
             expected = shadow._walk_reference(signature, code, slots)
             for got, want in zip(shadow._walk(signature, code, slots), expected, strict=True):
@@ -363,7 +356,7 @@ def test_memo_kernel_matches_its_reference(grammar_name, syntax, text):
         compiled.regular_token_mask(matcher._state)
         assert matcher.consume_token(token)
     assert len(compared) > 3
-    assert any(nested) == (grammar_name == "names and keywords")  # closed %ignore terminals: one run
+    assert any(nested) == every_split
 
 
 def test_a_fresh_grammar_builds_memos_only_with_time_earned_walking():

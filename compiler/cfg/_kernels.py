@@ -521,29 +521,28 @@ def node_parents(node_depth):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------------------------
 # The mask as a worklist of *jobs* over memoised trie subtrees (`fill_mask_jobs`).
 #
-# A *root list* is a list of trie nodes ``m`` that all have a child on one byte ``b``.  A job
-# ``(set s, root list r)`` says: "right after each node ``m`` of ``r`` a terminal ended and
-# the parser goes on in Earley set ``s``, whose next byte is ``b``"; its tokens are those
-# below the children ``child(m, b)`` (inclusive) whose remaining bytes ``s`` can read.
-# Root lists are coded as int64 ``code``: ``2 * (slot * 256 + b) + 1`` for the completion
-# points of an initial lexer entry's slot with a child on ``b`` (`TerminalTokenTable`), and
-# ``2 * g`` for group ``g`` of the subtree memo (below; the first group with those nodes and
-# byte, ``group_code``, so equal root lists share one memo).
+# A job ``(set s, root list r)`` says: "a terminal ended right before each *start node* of
+# ``r`` and the parser goes on in Earley set ``s``"; its tokens are those below the start
+# nodes (inclusive) whose remaining bytes ``s`` can read.  Root lists are coded as int64
+# ``code``: ``2 * slot + 1`` for the children of the completion points of an initial lexer
+# entry's slot (`TerminalTokenTable`) on the bytes ``s`` can start with, and ``2 * g`` for the
+# start nodes of group ``g`` of the subtree memo (below; the first group with those nodes,
+# ``group_code``, so equal root lists share one memo).
 #
-# What ``s``'s entries read below those children *before* one of its terminals ends again
+# What ``s``'s entries read below those nodes *before* one of its terminals ends again
 # depends only on the root list and on the entries' DFA start states (the set's *lexer
 # signature*, `set_index.SetIndex`), never on the set's origins.  `subtree_memo.SubtreeMemo`
 # computes it once per ``(signature, root list)``: the token list (or a row, when long) and
-# the *groups*: for each entry index ``i`` and byte ``b2``, the nodes where entry ``i``'s
-# terminal may end and that have a child on ``b2`` - again a root list, for the job
-# ``(entry_next[entry_first[s] + i], 2 * group_code[g])``, pushed only if that set has an entry live on
-# ``b2`` (else nothing below survives).
+# the *groups*: for each entry index ``i``, the children of the nodes where entry ``i``'s
+# terminal may end - again a root list, for the job
+# ``(entry_next[entry_first[s] + i], 2 * group_code[g])``, pushed if that set has entries.
 #
-# So a mask is: OR the initial entries' rows, push one job per (initial entry, byte the
-# following set can start with), then per job one hash lookup, one OR of a token list and a
-# scan of its groups.  There is no trie walk at run time: the expensive subtrees (all of
-# `` ``'s after an ``%ignore``d blank, ``-`` or ``(`` in an expression grammar, names that
-# may end anywhere followed by case-insensitive keywords) are walked once per grammar and
+# So a mask is: OR the initial entries' rows, push one job per initial entry whose terminal
+# may end inside a token, then per job one hash lookup, one OR of a token list (or a row) and
+# a scan of its groups (one per entry whose terminal ends inside the tokens).  There is no
+# trie walk at run time: the expensive subtrees (all of `` ``'s after an ``%ignore``d blank,
+# ``-`` or ``(`` in an expression grammar, names that may end anywhere followed by
+# case-insensitive keywords) are walked once per grammar and
 # reused in every context with the same signature.  Jobs are deduplicated per mask by a
 # stamped hash set (``visit_keys`` / ``visit_stamps``; key ``s << 40 | code``).
 #
@@ -599,13 +598,11 @@ def _visit(visit_keys, visit_stamps, stamp, key):  # pragma: no cover - compiled
 
 _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.uint32, 2),  # rows [slots, W]
-    _readonly(nb.int64, 1),  # slot_byte_offsets [slots * 257]: slot s, byte b: [257 s + b, 257 s + b + 1)
     _readonly(nb.int32, 1),  # initial entries (-1: the terminal never ends inside a token)
     _readonly(nb.int32, 1),  # initial slots
     _readonly(nb.int32, 1),  # entry_first [sets]
     _readonly(nb.int32, 1),  # entry_count [sets]
     _readonly(nb.int32, 1),  # entry_next [entries]
-    _readonly(nb.int32, 1),  # sig_byte_offsets [signatures * 257]: a set's entries live on a byte
     nb.int64,  # num_sets
     _readonly(nb.int32, 1),  # set_sig [sets]
     _readonly(nb.int64, 1),  # memo table keys (signature << JOB_SHIFT | code; -1 empty)
@@ -616,7 +613,6 @@ _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.uint32, 2),  # memo_rows [R, W]
     _readonly(nb.int64, 1),  # memo_group_offsets [memos + 1]
     _readonly(nb.int32, 1),  # group_entry [groups]: entry index within the set
-    _readonly(nb.int32, 1),  # group_byte [groups]
     _readonly(nb.int32, 1),  # group_code [groups]: the root list's canonical group
     nb.uint32[::1],  # out
     nb.int64[::1],  # jobs (in: the deferred jobs when not fresh; scratch)
@@ -634,13 +630,11 @@ _JOBS_SIGNATURE = nb.int64(
 @nb.njit(_JOBS_SIGNATURE, cache=True, nogil=True)
 def fill_mask_jobs(
     rows,
-    slot_byte_offsets,
     initial_entries,
     initial_slots,
     entry_first,
     entry_count,
     entry_next,
-    sig_byte_offsets,
     num_sets,
     set_sig,
     table_keys,
@@ -651,7 +645,6 @@ def fill_mask_jobs(
     memo_rows,
     memo_group_offsets,
     group_entry,
-    group_byte,
     group_code,
     out,
     jobs,
@@ -693,20 +686,10 @@ def fill_mask_jobs(
                 continue
             if entry_count[following] == 0:
                 continue
-            base = set_sig[following] * 257
-            for b in range(256):
-                at = base + b
-                if sig_byte_offsets[at + 1] == sig_byte_offsets[at]:
-                    continue
-                if slot_byte_offsets[slot * 257 + b + 1] == slot_byte_offsets[slot * 257 + b]:
-                    continue
-                key = (np.int64(following) << JOB_SHIFT) | (2 * (slot * 256 + b) + 1)
-                if _visit(visit_keys, visit_stamps, stamp, key):
-                    clock[1] += 1
-                    if num_jobs == capacity or 2 * clock[1] > visit_keys.shape[0]:
-                        return -1
-                    jobs[num_jobs] = key
-                    num_jobs += 1
+            if num_jobs == capacity:
+                return -1
+            jobs[num_jobs] = (np.int64(following) << JOB_SHIFT) | (2 * slot + 1)  # odd: no group pushes it
+            num_jobs += 1
         if initial_missing:
             counts[0] = found
             return -2
@@ -741,8 +724,7 @@ def fill_mask_jobs(
                 found += 1
                 is_deferred = True
                 continue
-            at = set_sig[following] * 257 + group_byte[g]
-            if sig_byte_offsets[at + 1] == sig_byte_offsets[at]:
+            if entry_count[following] == 0:
                 continue
             pushed = (np.int64(following) << JOB_SHIFT) | (2 * group_code[g])
             if _visit(visit_keys, visit_stamps, stamp, pushed):

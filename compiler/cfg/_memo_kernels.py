@@ -7,15 +7,23 @@ takes tens of microseconds).  Layouts: the token trie (`token_index.trie`), its 
 (`_kernels.child_lists`, node ``n``'s children at ``child_offsets[n + 1] : child_offsets[n + 2]``),
 the grammar's global DFA (`tables.GrammarTables`).
 
-Given the root list (trie nodes ``m`` that all have a child on ``byte``) and the DFA start
-states of the signature's entries, the memo describes the *union* of what every live entry
-reads below each child ``c = child(m, byte)`` (inclusive), started at ``c``:
+A memo walks from *start nodes*, where the previous terminal has just ended and the
+signature's entries start reading: for an initial slot (odd codes), the children of the
+slot's completion points on the bytes some entry can start with (`slot_start_nodes`); for a
+group (even codes), its nodes.  Every entry starts afresh at each start node by that node's
+byte.  The memo describes the *union* of what the entries read from the start nodes
+(inclusive):
 
-- ``tokens``: the tokens below the children that some live entry reads to their end, each
+- ``tokens``: the tokens below the start nodes that some entry reads to their end, each
   once, in trie order;
 - the completion points ``(node, entry)``, where an entry's terminal may end at a node with
-  descendants, grouped by ``(entry, child byte)``: ``groups`` int32 ``[G, 2]``,
+  descendants, grouped by entry as the children of those nodes (the start nodes of the walk
+  in the set after that terminal): ``groups`` int32 ``[G]`` (the entries),
   ``node_offsets`` int64 ``[G + 1]`` and ``nodes`` int32 (ascending within a group, each once).
+
+Why a root list holds every byte: one per ``(entry, byte)`` made one job per byte after each
+terminal end inside a token (``+`` then each letter, digit or bracket that may follow),
+hundreds per mask in expression grammars, where one job per entry reads the same tokens.
 
 Why one merged walk: root lists nest (the places where ``%ignore WS`` ends along a run of
 blanks, where a name ends along a longer name), and walking each root's subtree on its own
@@ -53,12 +61,12 @@ def _merged_walk(
     max_depth,
     child_offsets,
     below,
-    live_states,
-    live_entries,
+    entry_states,
     capacity,
     row,
 ):  # pragma: no cover - compiled
-    """Walk the union of the subtrees of ``below`` (ascending), OR-ing the tokens read into
+    """Walk the union of the subtrees of ``below`` (start nodes, ascending), every entry
+    started afresh at each start node by that node's byte, OR-ing the tokens read into
     ``row``; returns ``(number of completion points or -1 if a frontier passed capacity,
     point nodes, point entries, point DFA states)``."""
     # Pairs (state, entry) alive after the path to each depth, deduplicated by state (a global
@@ -95,14 +103,15 @@ def _merged_walk(
                         size += 1
             if next_root < num_below and below[next_root] == node:  # entries start afresh here
                 next_root += 1
-                for j in range(live_states.shape[0]):
-                    state = live_states[j]
-                    if seen[state] != stamp:
+                step = node_byte[node]
+                for j in range(entry_states.shape[0]):
+                    state = transitions[entry_states[j], step]
+                    if state >= 0 and seen[state] != stamp:
                         if size == capacity:
                             return -1, point_nodes, point_entries, point_states
                         seen[state] = stamp
                         frontier[depth, size] = state
-                        frontier_entry[depth, size] = live_entries[j]
+                        frontier_entry[depth, size] = j
                         size += 1
             frontier_size[depth] = size
             if size == 0:
@@ -142,11 +151,20 @@ def _grown(array):  # pragma: no cover - compiled
 
 @nb.njit(cache=True, nogil=True)
 def _group_points(
-    point_nodes, point_entries, point_states, child_offsets, child_bytes, transitions, accepting, longest
+    point_nodes,
+    point_entries,
+    point_states,
+    child_offsets,
+    child_bytes,
+    child_nodes,
+    transitions,
+    accepting,
+    longest,
 ):  # pragma: no cover - compiled
-    """Group points ``(node, entry)`` by ``(entry, child byte)``: one key per (point, child of
-    its node), sorted, duplicates dropped.  A child byte that takes a longest-match terminal
-    to an accepting state again is no end of it (`longest_match`): no key."""
+    """Group the points ``(node, entry)`` by entry, as the children the walk after the
+    entry's terminal starts from: one key per (point, child of its node), sorted, duplicates
+    dropped.  A child whose byte takes a longest-match terminal to an accepting state again is
+    no end of it (`longest_match`): no key."""
     num_keys = 0
     for p in range(point_nodes.shape[0]):
         node = point_nodes[p]
@@ -159,7 +177,7 @@ def _group_points(
         for c in range(child_offsets[node + 1], child_offsets[node + 2]):
             if longest[state] and extends_match(transitions, accepting, state, child_bytes[c]):
                 continue
-            keys[at] = ((np.int64(point_entries[p]) * 256 + np.int64(child_bytes[c])) << 32) | np.int64(node)
+            keys[at] = (np.int64(point_entries[p]) << 32) | np.int64(child_nodes[c])
             at += 1
     keys = np.unique(keys[:at])
     num_keys = keys.shape[0]
@@ -167,23 +185,22 @@ def _group_points(
     for i in range(num_keys):
         if i == 0 or (keys[i] >> 32) != (keys[i - 1] >> 32):
             num_groups += 1
-    groups = np.empty((num_groups, 2), dtype=np.int32)
+    groups = np.empty(num_groups, dtype=np.int32)
     node_offsets = np.empty(num_groups + 1, dtype=np.int64)
     nodes = np.empty(num_keys, dtype=np.int32)
     g = -1
     for i in range(num_keys):
-        pair = keys[i] >> 32
-        if i == 0 or pair != (keys[i - 1] >> 32):
+        entry = keys[i] >> 32
+        if i == 0 or entry != (keys[i - 1] >> 32):
             g += 1
-            groups[g, 0] = np.int32(pair >> 8)
-            groups[g, 1] = np.int32(pair & 255)
+            groups[g] = np.int32(entry)
             node_offsets[g] = i
         nodes[i] = np.int32(keys[i] & 0xFFFFFFFF)
     node_offsets[num_groups] = num_keys
     return groups, node_offsets, nodes
 
 
-_MEMO_WALK_SIGNATURE = nb.types.Tuple((nb.int32[::1], nb.int32[:, ::1], nb.int64[::1], nb.int32[::1]))(
+_MEMO_WALK_SIGNATURE = nb.types.Tuple((nb.int32[::1], nb.int32[::1], nb.int64[::1], nb.int32[::1]))(
     _readonly(nb.int32, 2),  # transitions [S, 256]
     _readonly(nb.boolean, 1),  # accepting [S]
     _readonly(nb.boolean, 1),  # longest [S] (`longest_match`)
@@ -192,8 +209,7 @@ _MEMO_WALK_SIGNATURE = nb.types.Tuple((nb.int32[::1], nb.int32[:, ::1], nb.int64
     _readonly(nb.uint8, 1),  # child_bytes
     _readonly(nb.int32, 1),  # child_nodes
     _readonly(nb.int32, 1),  # entry_states: the signature's entries' DFA start states
-    _readonly(nb.int32, 1),  # roots
-    nb.int64,  # byte
+    _readonly(nb.int32, 1),  # start nodes (ascending, each once)
     nb.uint32[::1],  # row: zeroed scratch bits, left zeroed
 )
 
@@ -213,39 +229,18 @@ def memo_walk(
     child_bytes,
     child_nodes,
     entry_states,
-    roots,
-    byte,
+    below,
     row,
 ):  # pragma: no cover - compiled
     empty_tokens = np.zeros(0, dtype=np.int32)
-    # The child on `byte` of every root, ascending (preorder) and each once.
-    below = np.empty(roots.shape[0], dtype=np.int32)
-    num_below = 0
-    for r in range(roots.shape[0]):
-        m = roots[r]
-        for p in range(child_offsets[m + 1], child_offsets[m + 2]):
-            if child_bytes[p] == byte:
-                below[num_below] = child_nodes[p]
-                num_below += 1
-                break
-    below = np.unique(below[:num_below])
     num_below = below.shape[0]
-    live = np.empty(entry_states.shape[0], dtype=np.int32)  # entry index of each live state
-    live_states = np.empty(entry_states.shape[0], dtype=np.int32)
-    num_live = 0
-    for e in range(entry_states.shape[0]):
-        stepped = transitions[entry_states[e], byte]
-        if stepped >= 0:
-            live[num_live] = e
-            live_states[num_live] = stepped
-            num_live += 1
-    if num_live == 0 or num_below == 0:
-        return empty_tokens, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty_tokens
-    capacity = max(16, num_live)
+    if num_below == 0:
+        return empty_tokens, np.zeros(0, dtype=np.int32), np.zeros(1, dtype=np.int64), empty_tokens
+    capacity = max(16, entry_states.shape[0])
     while True:
         num_points, point_nodes, point_entries, point_states = _merged_walk(
             transitions, accepting, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
-            child_offsets, below, live_states[:num_live], live[:num_live], capacity, row,
+            child_offsets, below, entry_states, capacity, row,
         )  # fmt: skip
         if num_points >= 0:
             break
@@ -273,7 +268,7 @@ def memo_walk(
                 row[word] &= ~bit
     groups, node_offsets, nodes = _group_points(
         point_nodes[:num_points], point_entries[:num_points], point_states[:num_points], child_offsets,
-        child_bytes, transitions, accepting, longest,
+        child_bytes, child_nodes, transitions, accepting, longest,
     )  # fmt: skip
     return tokens[:num_tokens].copy(), groups, node_offsets, nodes
 
@@ -312,7 +307,6 @@ def append_memo(
     memo_rows,
     memo_group_offsets,
     group_entry,
-    group_byte,
     group_code,
     group_node_offsets,
     node_pool,
@@ -342,8 +336,7 @@ def append_memo(
     at_node = node_first
     for group in range(groups.shape[0]):
         slot = num_groups + group
-        group_entry[slot] = groups[group, 0]
-        group_byte[slot] = groups[group, 1]
+        group_entry[slot] = groups[group]
         group_code[slot] = codes[group]
         if kept[group]:
             for position in range(node_offsets[group], node_offsets[group + 1]):
@@ -378,28 +371,28 @@ def _needed_sizes(
     needed[3] = needed[6] = memo + 2
     needed[4] = memo_token_offsets[memo] + (0 if as_row else num_tokens)
     needed[5] = rows + (1 if as_row else 0)
-    needed[7] = needed[8] = needed[9] = group_stop
-    needed[10] = group_stop + 1
-    needed[11] = group_node_offsets[stored_groups] + kept_nodes
-    needed[12] = needed[13] = 2 * (roots + new_roots) + 1
+    needed[7] = needed[8] = group_stop
+    needed[9] = group_stop + 1
+    needed[10] = group_node_offsets[stored_groups] + kept_nodes
+    needed[11] = needed[12] = 2 * (roots + new_roots) + 1
 
 
 # ---------------------------------------------------------------------------------------
 # Root lists shared by content (``group_code``), found through a hash table.
 #
 # ``root_keys`` int64 / ``root_groups`` int32 (open addressing, linear probing, -1 = empty,
-# at most half full) map a hash of ``(byte, nodes)`` to the first group with that byte and
-# those nodes (the only group that keeps its nodes in ``node_pool``); a hash match is
-# confirmed by comparing the nodes.  `SubtreeMemo._group_codes_reference` is the
-# specification: the first earlier group with the same byte and nodes.
+# at most half full) map a hash of a group's start nodes to the first group with those
+# nodes (the only group that keeps its nodes in ``node_pool``); a hash match is confirmed
+# by comparing the nodes.  `SubtreeMemo._group_codes_reference` is the specification: the
+# first earlier group with the same nodes.
 # ---------------------------------------------------------------------------------------
 
 _ROOT_HASH_MULTIPLIER = np.int64(-7046029254386353131)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _root_list_hash(byte, nodes, start, stop):  # pragma: no cover - compiled
-    h = np.int64(byte) + np.int64(1)
+def _root_list_hash(nodes, start, stop):  # pragma: no cover - compiled
+    h = np.int64(1)
     for i in range(start, stop):
         h = (h ^ np.int64(nodes[i])) * _ROOT_HASH_MULTIPLIER
     return (h ^ (h >> 29)) & np.int64(0x7FFFFFFFFFFFFFFF)  # >= 0: -1 marks an empty slot
@@ -417,17 +410,15 @@ def _same_nodes(left, left_start, left_stop, right, right_start, right_stop):  #
 
 @nb.njit(cache=True, nogil=True)
 def _find_root_list(
-    root_keys, root_groups, h, byte, nodes, start, stop, group_byte, group_node_offsets, node_pool
+    root_keys, root_groups, h, nodes, start, stop, group_node_offsets, node_pool
 ):  # pragma: no cover - compiled
-    """The group holding root list ``(byte, nodes[start:stop])`` (hash ``h``), or -1."""
+    """The group holding the start nodes ``nodes[start:stop]`` (hash ``h``), or -1."""
     mask = root_keys.shape[0] - 1
     at = hash_slot(h, mask)
     while root_keys[at] >= 0:
         if root_keys[at] == h:
             g = root_groups[at]
-            if group_byte[g] == byte and _same_nodes(
-                node_pool, group_node_offsets[g], group_node_offsets[g + 1], nodes, start, stop
-            ):
+            if _same_nodes(node_pool, group_node_offsets[g], group_node_offsets[g + 1], nodes, start, stop):
                 return g
         at = (at + 1) & mask
     return -1
@@ -435,19 +426,19 @@ def _find_root_list(
 
 @nb.njit(
     nb.void(
-        nb.int64, _readonly(nb.int32, 1), _readonly(nb.int32, 1), _readonly(nb.int64, 1), _readonly(nb.int32, 1),
-        nb.int64[::1], nb.int32[::1],
+        nb.int64, _readonly(nb.int32, 1), _readonly(nb.int64, 1), _readonly(nb.int32, 1), nb.int64[::1],
+        nb.int32[::1],
     ),
     cache=True,
     nogil=True,
 )  # fmt: skip
 def rehash_root_lists(
-    num_groups, group_byte, group_code, group_node_offsets, node_pool, root_keys, root_groups
+    num_groups, group_code, group_node_offsets, node_pool, root_keys, root_groups
 ):  # pragma: no cover - compiled
     """Fill the (empty) root table with every group that is its own code (a new generation)."""
     for g in range(num_groups):
         if group_code[g] == g:
-            h = _root_list_hash(group_byte[g], node_pool, group_node_offsets[g], group_node_offsets[g + 1])
+            h = _root_list_hash(node_pool, group_node_offsets[g], group_node_offsets[g + 1])
             table_put(root_keys, root_groups, h, g)
 
 
@@ -463,9 +454,51 @@ def rehash_table(old_keys, old_values, keys, values):  # pragma: no cover - comp
             table_put(keys, values, old_keys[i], old_values[i])
 
 
+@nb.njit(cache=True, nogil=True)
+def slot_start_nodes(
+    slot,
+    entry_states,
+    transitions,
+    slot_byte_offsets,
+    slot_byte_nodes,
+    child_offsets,
+    child_bytes,
+    child_nodes,
+):  # pragma: no cover - compiled
+    """The start nodes of initial slot ``slot`` (odd codes) under a signature whose entries
+    start in ``entry_states``: the children ``child(m, b)`` of the slot's completion points
+    ``m`` with a child on ``b`` (longest match applied, `TerminalTokenTable`), for the bytes
+    ``b`` some entry can read first; ascending, each once.
+    Reference: `SubtreeMemo._start_nodes_reference`."""
+    total = 0
+    for b in range(256):
+        total += slot_byte_offsets[slot * 257 + b + 1] - slot_byte_offsets[slot * 257 + b]
+    nodes = np.empty(total, dtype=np.int32)
+    count = 0
+    for b in range(256):
+        at = slot * 257 + b
+        if slot_byte_offsets[at + 1] == slot_byte_offsets[at]:
+            continue
+        live = False
+        for e in range(entry_states.shape[0]):
+            if transitions[entry_states[e], b] >= 0:
+                live = True
+                break
+        if not live:
+            continue
+        for i in range(slot_byte_offsets[at], slot_byte_offsets[at + 1]):
+            m = slot_byte_nodes[i]
+            for p in range(child_offsets[m + 1], child_offsets[m + 2]):
+                if child_bytes[p] == b:
+                    nodes[count] = child_nodes[p]
+                    count += 1
+                    break
+    return np.unique(nodes[:count])
+
+
 NEEDED_FIELDS = (
     "table_keys", "table_values", "memo_row", "memo_token_offsets", "token_pool", "memo_rows",
-    "memo_group_offsets", "group_entry", "group_byte", "group_code", "group_node_offsets", "node_pool",
+    "memo_group_offsets", "group_entry", "group_code", "group_node_offsets", "node_pool",
     "root_keys", "root_groups",
 )  # fmt: skip
 """The arrays of `build_memos`, in its argument order (also the order of its ``needed`` output)."""
@@ -496,7 +529,6 @@ _BUILD_MEMOS_SIGNATURE = nb.int64(
     nb.uint32[:, ::1],  # memo_rows
     nb.int64[::1],  # memo_group_offsets
     nb.int32[::1],  # group_entry
-    nb.int32[::1],  # group_byte
     nb.int32[::1],  # group_code
     nb.int64[::1],  # group_node_offsets
     nb.int32[::1],  # node_pool
@@ -512,7 +544,7 @@ def build_memos(
     transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
     child_offsets, child_bytes, child_nodes, row, words, counters, needed,
     table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
-    group_entry, group_byte, group_code, group_node_offsets, node_pool, root_keys, root_groups,
+    group_entry, group_code, group_node_offsets, node_pool, root_keys, root_groups,
 ):  # pragma: no cover - compiled
     # fmt: on
     """Build the memos of ``keys`` (``signature << JOB_SHIFT | code``, the signature's entry
@@ -533,19 +565,18 @@ def build_memos(
         if table_lookup(table_keys, table_values, key) >= 0:
             continue
         code = key & code_mask
+        entry_states = sig_states[sig_state_offsets[key >> JOB_SHIFT] : sig_state_offsets[(key >> JOB_SHIFT) + 1]]
         if code & 1:
-            at = (code >> 1) // 256 * 257 + (code >> 1) % 256
-            roots = slot_byte_nodes[slot_byte_offsets[at] : slot_byte_offsets[at + 1]]
-            byte = (code >> 1) % 256
+            starts = slot_start_nodes(
+                code >> 1, entry_states, transitions, slot_byte_offsets, slot_byte_nodes, child_offsets,
+                child_bytes, child_nodes,
+            )  # fmt: skip
         else:
             group = code >> 1
-            roots = node_pool[group_node_offsets[group] : group_node_offsets[group + 1]]
-            byte = np.int64(group_byte[group])
+            starts = node_pool[group_node_offsets[group] : group_node_offsets[group + 1]]
         tokens, groups, node_offsets, nodes = memo_walk(
             transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids,
-            max_depth, child_offsets, child_bytes, child_nodes,
-            sig_states[sig_state_offsets[key >> JOB_SHIFT] : sig_state_offsets[(key >> JOB_SHIFT) + 1]], roots,
-            byte, row,
+            max_depth, child_offsets, child_bytes, child_nodes, entry_states, starts, row,
         )  # fmt: skip
         num_memos, num_groups, num_rows, num_roots = counters[0], counters[1], counters[2], counters[3]
         # Canonical codes: an earlier group (stored, or of this memo) with the same root list.
@@ -556,17 +587,14 @@ def build_memos(
         new_roots = 0
         for g in range(num_new):
             start, stop = node_offsets[g], node_offsets[g + 1]
-            h = _root_list_hash(groups[g, 1], nodes, start, stop)
+            h = _root_list_hash(nodes, start, stop)
             hashes[g] = h
-            found = _find_root_list(
-                root_keys, root_groups, h, groups[g, 1], nodes, start, stop, group_byte, group_node_offsets, node_pool
-            )  # fmt: skip
+            found = _find_root_list(root_keys, root_groups, h, nodes, start, stop, group_node_offsets, node_pool)
             if found < 0:
                 for earlier in range(g):
                     if (
                         kept[earlier]
                         and hashes[earlier] == h
-                        and groups[earlier, 1] == groups[g, 1]
                         and _same_nodes(
                             nodes, node_offsets[earlier], node_offsets[earlier + 1], nodes, start, stop
                         )
@@ -589,7 +617,7 @@ def build_memos(
         sizes = (
             table_keys.shape[0], table_values.shape[0], memo_row.shape[0], memo_token_offsets.shape[0],
             token_pool.shape[0], memo_rows.shape[0], memo_group_offsets.shape[0], group_entry.shape[0],
-            group_byte.shape[0], group_code.shape[0], group_node_offsets.shape[0], node_pool.shape[0],
+            group_code.shape[0], group_node_offsets.shape[0], node_pool.shape[0],
             root_keys.shape[0], root_groups.shape[0],
         )  # fmt: skip
         for field in range(len(sizes)):
@@ -598,7 +626,7 @@ def build_memos(
         append_memo(
             num_memos, num_groups, num_rows, key, tokens, groups, node_offsets, nodes, codes, kept, words,
             table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
-            group_entry, group_byte, group_code, group_node_offsets, node_pool,
+            group_entry, group_code, group_node_offsets, node_pool,
         )  # fmt: skip
         for g in range(num_new):
             if kept[g]:

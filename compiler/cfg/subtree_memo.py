@@ -8,25 +8,25 @@ again depends only on where it starts and on the set's entries' DFA start states
 signature, `set_index.SetIndex`), not on the parse context: so it is computed once per
 ``(signature, root list)`` and reused by every context with that signature.
 
-A *root list* (code, see `_kernels.fill_mask_jobs`) is a list of trie nodes ``m`` sharing a
-next byte ``b``: the completion points of an initial entry's slot with a child on ``b``
-(odd codes) or the nodes of a memo group (even codes).  One memo (id ``k``) holds, for the
-tokens below the children ``child(m, b)`` (inclusive):
+A *root list* (code, see `_kernels.fill_mask_jobs`) is a list of *start nodes*: the
+children on a byte ``b`` of the completion points of an initial entry's slot (odd codes), or
+the nodes of a memo group (even codes).  One memo (id ``k``) holds, for the tokens below the
+start nodes (inclusive):
 
 - the tokens some entry reads to their end without its terminal having to end before: a
   token list ``token_pool[memo_token_offsets[k] : memo_token_offsets[k + 1]]``, or, when the
   list would be longer than a row, the row ``memo_rows[memo_row[k]]`` (``memo_row[k] = -1``
   for a list);
-- its *groups* ``memo_group_offsets[k] .. memo_group_offsets[k + 1]``: group ``g`` is
-  ``(group_entry[g], group_byte[g])`` and the nodes ``node_pool[group_node_offsets[g] :
-  group_node_offsets[g + 1]]`` (preorder) after which entry ``group_entry[g]``'s terminal may
-  end and that have a child on byte ``group_byte[g]``: the root list of code
-  ``2 group_code[g]``, where ``group_code[g]`` is the first group with the same byte and
-  nodes.  Why canonical codes: many memos end in the same root lists (the nodes where a run
-  of blanks or a string may end, below different starts), and a code per group made each of
-  them a separate memo, walked again, whose groups were new codes in turn (json.lark built
-  20k memos for 1k distinct root lists).  Only a group that is its own code keeps its nodes
-  in ``node_pool`` (the others' ranges are empty: they are read through their code).
+- its *groups* ``memo_group_offsets[k] .. memo_group_offsets[k + 1]``: group ``g`` is entry
+  ``group_entry[g]`` and the nodes ``node_pool[group_node_offsets[g] : group_node_offsets[g +
+  1]]`` (preorder): the children of the nodes after which that entry's terminal may end,
+  where the set after it starts reading.  They are the root list of code ``2 group_code[g]``,
+  where ``group_code[g]`` is the first group with the same nodes.  Why canonical codes: many
+  memos end in the same root lists (the nodes where a run of blanks or a string may end,
+  below different starts), and a code per group made each of them a separate memo, walked
+  again, whose groups were new codes in turn (json.lark built 20k memos for 1k distinct root
+  lists).  Only a group that is its own code keeps its nodes in ``node_pool`` (the others'
+  ranges are empty: they are read through their code).
 
 The hash table (``table_keys`` int64 / ``table_values`` int32, open addressing, linear
 probing, -1 = empty, `_kernels.hash_slot`) maps ``signature << JOB_SHIFT | code`` to ``k``.
@@ -71,7 +71,6 @@ class MemoArrays(NamedTuple):
     memo_rows: np.ndarray
     memo_group_offsets: np.ndarray
     group_entry: np.ndarray
-    group_byte: np.ndarray
     group_code: np.ndarray
     group_node_offsets: np.ndarray
     node_pool: np.ndarray
@@ -144,7 +143,6 @@ class SubtreeMemo:
             "memo_rows": np.zeros((1, self.words), dtype=np.uint32),
             "memo_group_offsets": np.zeros(129, dtype=np.int64),
             "group_entry": np.zeros(512, dtype=np.int32),
-            "group_byte": np.zeros(512, dtype=np.int32),
             "group_code": np.zeros(512, dtype=np.int32),
             "group_node_offsets": np.zeros(513, dtype=np.int64),
             "node_pool": np.zeros(2048, dtype=np.int32),
@@ -244,54 +242,89 @@ class SubtreeMemo:
         # A race loses a little credit: speed only, never a mask.
         self.build_credit += EARN_RATE * walk_seconds
 
-    def _roots(self, code: int, slots: SlotArrays) -> tuple[np.ndarray, int]:
-        """The nodes of root list ``code`` and their byte (see `_kernels.fill_mask_jobs`)."""
+    def _start_nodes(self, signature: int, code: int, slots: SlotArrays) -> np.ndarray:
+        """The start nodes of root list ``code`` under ``signature`` (see `_kernels.fill_mask_jobs`):
+        `_memo_kernels.slot_start_nodes` for an initial slot, a group's nodes."""
         if code & 1:
-            slot, byte = divmod(code >> 1, 256)
+            return _memo_kernels.slot_start_nodes(
+                code >> 1, np.ascontiguousarray(self.index.signature_states(signature), dtype=np.int32),
+                self.tables.transitions, slots.byte_offsets, slots.byte_nodes, *self.children,
+            )  # fmt: skip
+        offsets, group = self._arrays["group_node_offsets"], code >> 1
+        return self._arrays["node_pool"][offsets[group] : offsets[group + 1]]
+
+    def _start_nodes_reference(self, signature: int, code: int, slots: SlotArrays) -> np.ndarray:
+        """Pure-Python `_start_nodes`: per byte some entry of ``signature`` reads first, the
+        children on it of the slot's completion points that have one."""
+        if not code & 1:
+            return self._start_nodes(signature, code, slots)
+        slot, children = code >> 1, self.children
+        first_bytes = np.flatnonzero(
+            (self.tables.transitions[self.index.signature_states(signature)] >= 0).any(axis=0)
+        )
+        found: list[int] = []
+        for byte in first_bytes.tolist():
             at = slot * 257 + byte
-            return slots.byte_nodes[slots.byte_offsets[at] : slots.byte_offsets[at + 1]], byte
-        arrays, group = self._arrays, code >> 1
-        offsets = arrays["group_node_offsets"]
-        return arrays["node_pool"][offsets[group] : offsets[group + 1]], int(arrays["group_byte"][group])
+            for m in slots.byte_nodes[slots.byte_offsets[at] : slots.byte_offsets[at + 1]].tolist():
+                positions = range(children.offsets[m + 1], children.offsets[m + 2])
+                found.extend(int(children.nodes[p]) for p in positions if children.bytes[p] == byte)
+        return np.unique(np.array(found, dtype=np.int32))
 
     def _walk(
         self, signature: int, code: int, slots: SlotArrays
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(tokens, group (entry, byte) pairs, group node offsets, group nodes)`` of one memo
+        """``(tokens, group entries, group node offsets, group nodes)`` of one memo
         (`_memo_kernels.memo_walk`, which `build_memos` calls per key; here for the tests)."""
         trie, tables, children = self.trie, self.tables, self.children
-        roots, byte = self._roots(code, slots)
         return _memo_kernels.memo_walk(
             tables.transitions, tables.accepting, tables.longest_states, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, children.offsets, children.bytes,
             children.nodes, np.ascontiguousarray(self.index.signature_states(signature), dtype=np.int32),
-            np.ascontiguousarray(roots, dtype=np.int32), byte, self._row,
+            np.ascontiguousarray(self._start_nodes(signature, code, slots), dtype=np.int32), self._row,
         )  # fmt: skip
 
     def _walk_reference(
         self, signature: int, code: int, slots: SlotArrays
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Pure-Python specification of `_walk`: each root's subtree walked on its own
-        (`_kernels.walk_subtrees`, overlaps read again), the results merged."""
+        """Pure-Python specification of `_walk`: the start nodes of each byte walked on their
+        own (`_kernels.walk_subtrees`, each start node's subtree apart, overlaps read again),
+        the results merged."""
         trie, tables = self.trie, self.tables
-        roots, byte = self._roots(code, slots)
         children = self.children
-        positions = _concatenated_ranges(children.offsets[roots + 1], children.offsets[roots + 2])
-        below = np.unique(children.nodes[positions[children.bytes[positions] == byte]])  # child(m, byte)
-        stepped = tables.transitions[self.index.signature_states(signature), byte]
-        live = np.flatnonzero(stepped >= 0).astype(np.int32)
+        below = self._start_nodes_reference(signature, code, slots)
+        entry_states = self.index.signature_states(signature)
         row = self._row
-        if live.shape[0] == 0 or below.shape[0] == 0:
+        point_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for start_byte in np.unique(trie.node_byte[below]).tolist():
+            starts = below[trie.node_byte[below] == start_byte]
+            stepped = tables.transitions[entry_states, start_byte]
+            live = np.flatnonzero(stepped >= 0).astype(np.int32)
+            if live.shape[0] == 0:
+                continue
+            states = np.ascontiguousarray(stepped[live], dtype=np.int32)
+            found_nodes, found_entries, found_states = walk_with_completions(
+                tables.transitions, tables.accepting, trie, states, starts, row
+            )
+            own = trie.token_ids[
+                _concatenated_ranges(trie.token_offsets[starts], trie.token_offsets[starts + 1])
+            ]
+            np.bitwise_or.at(
+                row, own >> 5, np.left_shift(np.uint32(1), (own & 31).astype(np.uint32))
+            )  # live at the start node
+            # Completion points: found by the walk below each start node, plus the start nodes.
+            inner = children.offsets[starts + 2] > children.offsets[starts + 1]
+            ends = tables.accepting[states]
+            point_parts.append((found_nodes, live[found_entries], found_states))
+            point_parts.append(
+                (
+                    np.repeat(starts[inner], int(ends.sum())),
+                    np.tile(live[ends], int(inner.sum())),
+                    np.tile(states[ends], int(inner.sum())),
+                )
+            )
+        if not point_parts:
             empty = np.zeros(0, dtype=np.int32)
-            return empty, np.zeros((0, 2), dtype=np.int32), np.zeros(1, dtype=np.int64), empty
-        states = np.ascontiguousarray(stepped[live], dtype=np.int32)
-        found_nodes, found_entries, found_states = walk_with_completions(
-            tables.transitions, tables.accepting, trie, states, below, row
-        )
-        own = trie.token_ids[_concatenated_ranges(trie.token_offsets[below], trie.token_offsets[below + 1])]
-        np.bitwise_or.at(
-            row, own >> 5, np.left_shift(np.uint32(1), (own & 31).astype(np.uint32))
-        )  # live at c
+            return empty, empty, np.zeros(1, dtype=np.int64), empty
         candidates = trie.token_ids[
             _concatenated_ranges(trie.token_offsets[below], trie.token_offsets[trie.node_end[below]])
         ]
@@ -300,12 +333,9 @@ class SubtreeMemo:
         _, first_seen = np.unique(tokens, return_index=True)  # nested roots list a token again
         tokens = tokens[np.sort(first_seen)]
         row[words] = 0  # the scratch row is zero again
-        # Completion points: found by the walk below each child, plus the children themselves.
-        at_child = children.offsets[below + 2] > children.offsets[below + 1]
-        ends = self.tables.accepting[states]
-        point_nodes = np.concatenate((found_nodes, np.repeat(below[at_child], int(ends.sum()))))
-        point_entries = np.concatenate((live[found_entries], np.tile(live[ends], int(at_child.sum()))))
-        point_states = np.concatenate((found_states, np.tile(states[ends], int(at_child.sum()))))
+        point_nodes, point_entries, point_states = (
+            np.concatenate(part) for part in zip(*point_parts, strict=True)
+        )
         groups = _groups(point_nodes.astype(np.int32), point_entries, point_states, children, tables)
         return (tokens.astype(np.int32), *groups)
 
@@ -342,8 +372,7 @@ class SubtreeMemo:
             arrays["token_pool"][token_first:token_stop] = tokens
             arrays["memo_row"][memo] = -1
         arrays["memo_token_offsets"][memo + 1] = token_stop
-        arrays["group_entry"][num_groups:group_stop] = groups[:, 0]
-        arrays["group_byte"][num_groups:group_stop] = groups[:, 1]
+        arrays["group_entry"][num_groups:group_stop] = groups
         arrays["group_code"][num_groups:group_stop] = codes
         arrays["group_node_offsets"][num_groups + 1 : group_stop + 1] = kept_offsets[1:]
         arrays["node_pool"][node_first:node_stop] = nodes[np.repeat(kept, np.diff(node_offsets))]
@@ -352,7 +381,7 @@ class SubtreeMemo:
         for g in np.flatnonzero(kept).tolist():
             roots = nodes[node_offsets[g] : node_offsets[g + 1]]
             _probe_insert(
-                arrays["root_keys"], arrays["root_groups"], root_list_hash_reference(int(groups[g, 1]), roots),
+                arrays["root_keys"], arrays["root_groups"], root_list_hash_reference(roots),
                 num_groups + g,
             )  # fmt: skip
         self._counters[:] = (
@@ -383,7 +412,6 @@ class SubtreeMemo:
             "memo_rows": int(self._counters[2]) + (1 if as_row else 0),
             "memo_group_offsets": memo + 2,
             "group_entry": group_stop,
-            "group_byte": group_stop,
             "group_code": group_stop,
             "group_node_offsets": group_stop + 1,
             "node_pool": node_stop,
@@ -395,25 +423,25 @@ class SubtreeMemo:
         self, num_groups: int, groups: np.ndarray, node_offsets: np.ndarray, nodes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(group_code, kept)`` of new groups ``num_groups ..``: the first group (stored, or
-        earlier in this memo) with the same byte and nodes, and whether that is the group itself
-        (only those keep their nodes: `_roots` reads a root list through its code).  A linear
+        earlier in this memo) with the same nodes, and whether that is the group itself
+        (only those keep their nodes: `_start_nodes` reads a root list through its code).  A linear
         scan: the specification of the root table of `_memo_kernels.build_memos`."""
         arrays = self._arrays
         stored_offsets, pool = arrays["group_node_offsets"], arrays["node_pool"]
         known = [
-            (int(arrays["group_byte"][g]), pool[stored_offsets[g] : stored_offsets[g + 1]].tobytes(), g)
+            (pool[stored_offsets[g] : stored_offsets[g + 1]].tobytes(), g)
             for g in range(num_groups)
             if arrays["group_code"][g] == g
         ]
         codes = np.empty(groups.shape[0], dtype=np.int32)
         kept = np.zeros(groups.shape[0], dtype=bool)
         for g in range(groups.shape[0]):
-            roots = (int(groups[g, 1]), nodes[node_offsets[g] : node_offsets[g + 1]].tobytes())
-            code = next((group for byte, content, group in known if (byte, content) == roots), None)
+            roots = nodes[node_offsets[g] : node_offsets[g + 1]].tobytes()
+            code = next((group for content, group in known if content == roots), None)
             if code is None:
                 code = num_groups + g
                 kept[g] = True
-                known.append((*roots, code))
+                known.append((roots, code))
             codes[g] = code
         return codes, kept
 
@@ -437,7 +465,7 @@ class SubtreeMemo:
             old["table_keys"], old["table_values"], arrays["table_keys"], arrays["table_values"]
         )
         _memo_kernels.rehash_root_lists(
-            int(self._counters[1]), arrays["group_byte"], arrays["group_code"], arrays["group_node_offsets"],
+            int(self._counters[1]), arrays["group_code"], arrays["group_node_offsets"],
             arrays["node_pool"], arrays["root_keys"], arrays["root_groups"],
         )  # fmt: skip
         self._arrays = arrays
@@ -458,11 +486,11 @@ def _probe_insert(keys: np.ndarray, values: np.ndarray, key: int, value: int) ->
     keys[at] = key  # last: a reader that sees the key sees its data
 
 
-def root_list_hash_reference(byte: int, nodes: np.ndarray) -> int:
+def root_list_hash_reference(nodes: np.ndarray) -> int:
     """Pure-Python `_memo_kernels._root_list_hash` (64-bit wrapping arithmetic by masking)."""
     mask = (1 << 64) - 1
     multiplier = int(_memo_kernels._ROOT_HASH_MULTIPLIER) & mask
-    value = byte + 1
+    value = 1
     for node in nodes.tolist():
         value = ((value ^ node) * multiplier) & mask
     signed = value - (1 << 64) if value >= 1 << 63 else value
@@ -483,37 +511,28 @@ def _concatenated_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
 def _groups(
     nodes: np.ndarray, entries: np.ndarray, states: np.ndarray, children: TrieChildren, tables: GrammarTables
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Completion points ``(node, entry)`` (``states``: the DFA state there) grouped by
-    ``(entry, child byte)``: one group per pair, each point once; a child byte that extends a
-    longest-match terminal (`longest_match`) is no end of it.
+    """Completion points ``(node, entry)`` (``states``: the DFA state there) grouped by entry,
+    as the children of their nodes: one group per entry, each child once; a child whose byte
+    extends a longest-match terminal (`longest_match`) follows no end of it.
 
-    Returns ``(groups int32 [G, 2] of (entry, byte), node offsets int64 [G + 1], nodes int32)``.
+    Returns ``(group entries int32 [G], node offsets int64 [G + 1], start nodes int32)``.
     """
     positions = _concatenated_ranges(children.offsets[nodes + 1], children.offsets[nodes + 2])
     counts = children.offsets[nodes + 2] - children.offsets[nodes + 1]
     child_bytes = children.bytes[positions].astype(np.int32)
-    point_nodes = np.repeat(nodes, counts)
-    point_entries = np.repeat(entries, counts)
+    child_nodes = children.nodes[positions].astype(np.int64)
+    point_entries = np.repeat(entries, counts).astype(np.int64)
     point_states = np.repeat(states, counts)
     ends = ~(
         tables.longest_states[point_states]
         & extends_match(tables.transitions, tables.accepting, point_states, child_bytes)
     )
-    point_nodes, point_entries, child_bytes = point_nodes[ends], point_entries[ends], child_bytes[ends]
-    order = np.lexsort((point_nodes, child_bytes, point_entries))
-    point_nodes, child_bytes, point_entries = point_nodes[order], child_bytes[order], point_entries[order]
-    repeated = np.zeros(point_nodes.shape[0], dtype=bool)  # the same point found from nested roots
-    repeated[1:] = (np.diff(point_nodes) == 0) & (np.diff(child_bytes) == 0) & (np.diff(point_entries) == 0)
-    point_nodes, child_bytes, point_entries = (
-        point_nodes[~repeated],
-        child_bytes[~repeated],
-        point_entries[~repeated],
-    )
-    total = point_nodes.shape[0]
+    keys = np.unique((point_entries[ends] << 32) | child_nodes[ends])  # sorted by (entry, node), each once
+    group_entries = (keys >> 32).astype(np.int32)
+    start_nodes = (keys & 0xFFFFFFFF).astype(np.int32)
+    total = keys.shape[0]
     if total:
-        boundary = np.flatnonzero((np.diff(point_entries) != 0) | (np.diff(child_bytes) != 0)) + 1
-        starts = np.concatenate(([0], boundary)).astype(np.int64)
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(group_entries) != 0) + 1)).astype(np.int64)
     else:
         starts = np.zeros(0, dtype=np.int64)
-    groups = np.stack((point_entries[starts], child_bytes[starts]), axis=1).astype(np.int32).reshape(-1, 2)
-    return groups, np.append(starts, total).astype(np.int64), point_nodes.astype(np.int32)
+    return group_entries[starts], np.append(starts, total).astype(np.int64), start_nodes

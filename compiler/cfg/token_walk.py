@@ -446,11 +446,11 @@ def fill_token_mask(
             memos = memo.arrays()
             result = int(
                 _kernels.fill_mask_jobs(
-                    slots.rows, slots.byte_offsets, initial_entries, initial_slots, sets.entry_first,
-                    sets.entry_count, sets.entry_next, sets.sig_byte_offsets, sets.num_sets, sets.set_sig,
+                    slots.rows, initial_entries, initial_slots, sets.entry_first, sets.entry_count,
+                    sets.entry_next, sets.num_sets, sets.set_sig,
                     memos.table_keys, memos.table_values, memos.memo_row, memos.memo_token_offsets,
                     memos.token_pool, memos.memo_rows, memos.memo_group_offsets, memos.group_entry,
-                    memos.group_byte, memos.group_code, out, scratch.jobs, num_jobs, scratch.deferred, scratch.missing,
+                    memos.group_code, out, scratch.jobs, num_jobs, scratch.deferred, scratch.missing,
                     scratch.counts, scratch.visit_keys, scratch.visit_stamps, scratch.clock, fresh,
                 )
             )  # fmt: skip
