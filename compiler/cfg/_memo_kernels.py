@@ -298,7 +298,7 @@ def append_memo(
     nodes,
     codes,
     kept,
-    words,
+    row_tokens,
     table_keys,
     table_values,
     memo_row,
@@ -318,7 +318,7 @@ def append_memo(
 
     The caller has checked the room (`_needed_sizes`).  Reference: `SubtreeMemo._insert_reference`.
     """
-    as_row = tokens.shape[0] > words
+    as_row = tokens.shape[0] > row_tokens
     token_first = memo_token_offsets[memo]
     token_stop = token_first + (0 if as_row else tokens.shape[0])
     group_stop = num_groups + groups.shape[0]
@@ -355,7 +355,7 @@ def _needed_sizes(
     num_tokens,
     num_groups,
     kept_nodes,
-    words,
+    row_tokens,
     memo_token_offsets,
     group_node_offsets,
 ):  # pragma: no cover - compiled
@@ -364,7 +364,7 @@ def _needed_sizes(
     ``new_roots`` new root lists (the tables at most half full).
     Reference: `SubtreeMemo._needed`."""
     memo, stored_groups, rows, roots = counters[0], counters[1], counters[2], counters[3]
-    as_row = num_tokens > words
+    as_row = num_tokens > row_tokens
     group_stop = stored_groups + num_groups
     needed[0] = needed[1] = 2 * (memo + 1) + 1
     needed[2] = memo + 1
@@ -518,7 +518,7 @@ _BUILD_MEMOS_SIGNATURE = nb.int64(
     _readonly(nb.uint8, 1),  # child_bytes
     _readonly(nb.int32, 1),  # child_nodes
     nb.uint32[::1],  # row (zeroed scratch)
-    nb.int64,  # words
+    nb.int64,  # row_tokens: a memo with more tokens is stored as a row
     nb.int64[::1],  # counters [4] (in/out)
     nb.int64[::1],  # needed [len(NEEDED_FIELDS)] (out)
     nb.int64[::1],  # table_keys
@@ -542,7 +542,7 @@ _BUILD_MEMOS_SIGNATURE = nb.int64(
 def build_memos(
     keys, sig_state_offsets, sig_states, slot_byte_offsets, slot_byte_nodes,
     transitions, accepting, longest, node_byte, node_depth, node_end, token_offsets, token_ids, max_depth,
-    child_offsets, child_bytes, child_nodes, row, words, counters, needed,
+    child_offsets, child_bytes, child_nodes, row, row_tokens, counters, needed,
     table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
     group_entry, group_code, group_node_offsets, node_pool, root_keys, root_groups,
 ):  # pragma: no cover - compiled
@@ -611,7 +611,7 @@ def build_memos(
             if kept[g]:
                 kept_nodes += node_offsets[g + 1] - node_offsets[g]
         _needed_sizes(
-            needed, counters, new_roots, tokens.shape[0], num_new, kept_nodes, words, memo_token_offsets,
+            needed, counters, new_roots, tokens.shape[0], num_new, kept_nodes, row_tokens, memo_token_offsets,
             group_node_offsets,
         )  # fmt: skip
         sizes = (
@@ -624,7 +624,7 @@ def build_memos(
             if sizes[field] < needed[field]:
                 return k  # nothing of this memo written: the caller grows the arrays to ``needed``
         append_memo(
-            num_memos, num_groups, num_rows, key, tokens, groups, node_offsets, nodes, codes, kept, words,
+            num_memos, num_groups, num_rows, key, tokens, groups, node_offsets, nodes, codes, kept, row_tokens,
             table_keys, table_values, memo_row, memo_token_offsets, token_pool, memo_rows, memo_group_offsets,
             group_entry, group_code, group_node_offsets, node_pool,
         )  # fmt: skip
@@ -633,6 +633,6 @@ def build_memos(
                 table_put(root_keys, root_groups, hashes[g], num_groups + g)
         counters[0] = num_memos + 1
         counters[1] = num_groups + num_new
-        counters[2] = num_rows + (1 if tokens.shape[0] > words else 0)
+        counters[2] = num_rows + (1 if tokens.shape[0] > row_tokens else 0)
         counters[3] = num_roots + new_roots
     return keys.shape[0]

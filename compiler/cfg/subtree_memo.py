@@ -9,14 +9,14 @@ signature, `set_index.SetIndex`), not on the parse context: so it is computed on
 ``(signature, root list)`` and reused by every context with that signature.
 
 A *root list* (code, see `_kernels.fill_mask_jobs`) is a list of *start nodes*: the
-children on a byte ``b`` of the completion points of an initial entry's slot (odd codes), or
-the nodes of a memo group (even codes).  One memo (id ``k``) holds, for the tokens below the
+children of the completion points of an initial entry's slot on the bytes the signature's
+entries can start with (odd codes), or the nodes of a memo group (even codes).  One memo (id ``k``) holds, for the tokens below the
 start nodes (inclusive):
 
 - the tokens some entry reads to their end without its terminal having to end before: a
   token list ``token_pool[memo_token_offsets[k] : memo_token_offsets[k + 1]]``, or, when the
-  list would be longer than a row, the row ``memo_rows[memo_row[k]]`` (``memo_row[k] = -1``
-  for a list);
+  list would be long (`ROW_TOKENS_PER_WORD`), the row ``memo_rows[memo_row[k]]``
+  (``memo_row[k] = -1`` for a list);
 - its *groups* ``memo_group_offsets[k] .. memo_group_offsets[k + 1]``: group ``g`` is entry
   ``group_entry[g]`` and the nodes ``node_pool[group_node_offsets[g] : group_node_offsets[g +
   1]]`` (preorder): the children of the nodes after which that entry's terminal may end,
@@ -89,6 +89,15 @@ EARN_RATE = 2.0
 walk (json.gbnf p50 64 µs); 16 the reverse (p99 6.8 ms, 33 µs); 2 sits between."""
 
 
+ROW_TOKENS_PER_WORD = 8
+"""A memo is stored as a row once it has more than ``words / 8`` tokens: OR-ing a token list
+costs about one scattered read-modify-write per token, a row one vector instruction per eight
+words (uint32 in AVX2), so a list of ``words / 8`` tokens costs about what the row does.  On
+the CFG suite's walks (llama3, 4,009 words), replaying the recorded calls of the jobs kernel,
+this threshold rather than ``words`` took a mask from 44 to 34 µs on ``arithmetic.lark``, 47
+to 26 on ``python.lark`` and 27 to 23 on ``sql.lark``."""
+
+
 MEMO_SECONDS_PER_CALL = 0.002
 """About how long one `_memo_kernels.build_memos` call may take (it cannot read a clock): keys
 are passed in chunks sized by the time memos have taken so far, and the deadline of `build`
@@ -112,6 +121,8 @@ class SubtreeMemo:
         self.trie = trie
         self.children = children
         self.words = words
+        self.row_tokens = max(1, words // ROW_TOKENS_PER_WORD)
+        """Memos with more tokens than this are stored as rows (see `ROW_TOKENS_PER_WORD`)."""
         self.index = index
         self.max_bytes = max_bytes
         self.num_nodes = int(trie.node_byte.shape[0])
@@ -223,7 +234,7 @@ class SubtreeMemo:
             start += int(
                 _memo_kernels.build_memos(
                     memo_keys[start:], sets.sig_state_offsets, sets.sig_states, slots.byte_offsets, slots.byte_nodes,
-                    *self._walk_args, self._row, self.words, self._counters, needed, *self._array_args,
+                    *self._walk_args, self._row, self.row_tokens, self._counters, needed, *self._array_args,
                 )
             )  # fmt: skip
             if start == len(keys):
@@ -351,7 +362,7 @@ class SubtreeMemo:
         `_memo_kernels.build_memos` (codes, room, `append_memo`, the root table)."""
         arrays = self._arrays
         memo, num_groups, num_rows = (int(count) for count in self._counters[:3])
-        as_row = tokens.shape[0] > self.words
+        as_row = tokens.shape[0] > self.row_tokens
         token_first = int(arrays["memo_token_offsets"][memo])
         token_stop = token_first + (0 if as_row else tokens.shape[0])
         group_stop = num_groups + groups.shape[0]
@@ -397,7 +408,7 @@ class SubtreeMemo:
         """The sizes every array needs for one more memo: the specification of
         `_memo_kernels._needed_sizes`, which `build_memos` checks before writing a memo."""
         arrays, memo, num_groups = self._arrays, self.num_memos, int(self._counters[1])
-        as_row = tokens.shape[0] > self.words
+        as_row = tokens.shape[0] > self.row_tokens
         token_stop = int(arrays["memo_token_offsets"][memo]) + (0 if as_row else tokens.shape[0])
         group_stop = num_groups + groups.shape[0]
         kept_nodes = int(np.diff(node_offsets)[kept].sum())
