@@ -302,6 +302,12 @@ class _Structure:
 _PUNCTUATION = frozenset(((ord(mark), ord(mark)),) for mark in "{}[],:")
 
 
+def _is_nothing(node: RegexNode) -> bool:
+    """Whether ``node`` is the empty language `NOTHING` (by type: a dataclass ``==`` against
+    a node of another type goes through two failed comparisons, on every item lowered)."""
+    return type(node) is CharSet and not node.ranges
+
+
 def _is_punctuation(node: RegexNode) -> bool:
     """Whether ``node`` is one of JSON's structural characters (a one-character set)."""
     return type(node) is CharSet and node.ranges in _PUNCTUATION
@@ -337,7 +343,7 @@ class GrammarLowering:
         if isinstance(node, Empty):
             return []
         if not self.structure.of(node):
-            return None if node == NOTHING else [self.terminal(node)]
+            return None if _is_nothing(node) else [self.terminal(node)]
         if self._is_space(node):
             return [self.terminal(node)]
         if isinstance(node, Concat):
@@ -355,7 +361,7 @@ class GrammarLowering:
                 node = concat(run)
                 run.clear()
                 items = node.items if type(node) is Concat else ()
-                if node == NOTHING or any(item == NOTHING for item in items):
+                if _is_nothing(node) or any(_is_nothing(item) for item in items):
                     return False
                 symbols.append(self.terminal(node))
             return True
@@ -391,8 +397,11 @@ class GrammarLowering:
         return symbols if flush() else None
 
     def _is_space(self, node: RegexNode) -> bool:
+        """Whether ``node`` is the whitespace node (the shared object, or an equal repetition;
+        checked by type first: this runs on every item of every sequence, and dataclass
+        equality of a large node against the space compares nothing useful slowly)."""
         space = self.space
-        return node is space or (space != EMPTY and node == space)
+        return node is space or (type(node) is Repeat and type(space) is Repeat and node == space)
 
     def _helper(self, node: Alternation | Repeat) -> list[Symbol] | None:
         """Symbols of a structural alternation or repetition, one helper rule set per node
@@ -433,7 +442,7 @@ class GrammarLowering:
         leaves = [option for option in options if not self.structure.of(option)]
         rest = [option for option in options if self.structure.of(option)]
         merged = alternation(leaves)
-        return ([merged] if leaves and merged != NOTHING else []) + rest
+        return ([merged] if leaves and not _is_nothing(merged) else []) + rest
 
     def terminal(self, node: RegexNode) -> Terminal:
         """The terminal for leaf ``node``; structurally equal regexes share one."""
