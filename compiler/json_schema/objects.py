@@ -414,17 +414,29 @@ def _names_language(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Reg
 
 def _names_allowed(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Callable[[str], bool]:
     """Whether a name is a string ``names_schema`` accepts: its automaton, built once per
-    schema here and asked for each listed name."""
+    schema on the first name asked about.  Lazily: most objects with such a schema list no
+    name (``patternProperties`` complements), and the automaton of a pattern's keys took
+    0.3 s to build, six times, in a MaskBench schema that never asked.  The keys' language
+    itself (`_names_language`) reports any keyword the schema cannot compile."""
     import json
 
     from automask.compiler.regex import ast_to_dfa
     from automask.errors import EmptyLanguage
 
-    try:
-        dfa = ast_to_dfa(ctx.regular().compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
-    except EmptyLanguage:
-        return lambda name: False
-    return lambda name: dfa.matches(json.dumps(name, ensure_ascii=False).encode())
+    built: list = []  # [the DFA, or None for the empty language], once asked
+
+    def allowed(name: str) -> bool:
+        if not built:
+            try:
+                built.append(
+                    ast_to_dfa(ctx.regular().compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
+                )
+            except EmptyLanguage:
+                built.append(None)
+        dfa = built[0]
+        return dfa is not None and dfa.matches(json.dumps(name, ensure_ascii=False).encode())
+
+    return allowed
 
 
 MAX_OVERLAPPING_PATTERNS = 5
