@@ -10,8 +10,8 @@ signature, `set_index.SetIndex`), not on the parse context: so it is computed on
 
 A *root list* (code, see `_kernels.fill_mask_jobs`) is a list of *start nodes*: the
 children of the completion points of an initial entry's slot on the bytes the signature's
-entries can start with (odd codes), or the nodes of a memo group (even codes).  One memo (id ``k``) holds, for the tokens below the
-start nodes (inclusive):
+entries can start with (odd codes), or the nodes of a memo group (even codes).  One memo
+(id ``k``) holds, for the tokens below the start nodes (inclusive):
 
 - the tokens some entry reads to their end without its terminal having to end before: a
   token list ``token_pool[memo_token_offsets[k] : memo_token_offsets[k + 1]]``, or, when the
