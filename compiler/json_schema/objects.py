@@ -88,7 +88,10 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     if patterns:
         matching, atoms = _check_patterns(ctx, patterns, declared, pointer)
     colon = token(":", options)
-    names_allowed = None if names_schema is True else _names_allowed(ctx, names_schema, pointer)
+    named = (
+        None if names_schema is True or names_schema is False else _names_language(ctx, names_schema, pointer)
+    )
+    names_allowed = None if names_schema is True else _names_allowed(ctx, named)
     members: list[tuple[RegexNode, bool]] = []
     member_versions: list[dict[int, RegexNode]] = []  # per member: requirement set -> member
     for name, sub, sub_pointer in declared:
@@ -109,9 +112,6 @@ def object_node(ctx: SchemaCompiler, schema: dict, pointer: str, depth: int) -> 
     names = [name for name, _, _ in declared]
     extras: list[RegexNode] = []
     extra_kinds: list[tuple[RegexNode, Any, str, int]] = []  # (keys, value schema, pointer, depth)
-    named = (
-        None if names_schema is True or names_schema is False else _names_language(ctx, names_schema, pointer)
-    )
     if patterns:
         matched_names = [name for name in names if matching.get(name)]
         overlapping = atoms is not None
@@ -277,9 +277,7 @@ def _member_requirements(ctx: SchemaCompiler, schema: dict, pointer: str) -> lis
             )
         else:
             keys = _names_language(ctx, key_schema, pointer)
-            requirements.append(
-                _Requirement(key_schema, value, keys, _names_allowed(ctx, key_schema, pointer))
-            )
+            requirements.append(_Requirement(key_schema, value, keys, _names_allowed(ctx, keys)))
     return requirements
 
 
@@ -412,12 +410,12 @@ def _names_language(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Reg
     return intersection(json_string(ANY_STRING_CONTENT), accepted)
 
 
-def _names_allowed(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Callable[[str], bool]:
-    """Whether a name is a string ``names_schema`` accepts: its automaton, built once per
-    schema on the first name asked about.  Lazily: most objects with such a schema list no
-    name (``patternProperties`` complements), and the automaton of a pattern's keys took
-    0.3 s to build, six times, in a MaskBench schema that never asked.  The keys' language
-    itself (`_names_language`) reports any keyword the schema cannot compile."""
+def _names_allowed(ctx: SchemaCompiler, keys: RegexNode | None) -> Callable[[str], bool]:
+    """Whether a name is among ``keys`` (the encoded key strings, `_names_language`; None:
+    no key): the automaton of ``keys``, built on the first name asked about.  Lazily: most
+    objects with such a schema list no name (``patternProperties`` complements), and the
+    automaton of a pattern's keys took 0.3 s to build, six times, in a MaskBench schema that
+    never asked."""
     import json
 
     from automask.compiler.regex import ast_to_dfa
@@ -428,9 +426,7 @@ def _names_allowed(ctx: SchemaCompiler, names_schema: Any, pointer: str) -> Call
     def allowed(name: str) -> bool:
         if not built:
             try:
-                built.append(
-                    ast_to_dfa(ctx.regular().compile(names_schema, f"{pointer}/propertyNames"), ctx.limits)
-                )
+                built.append(None if keys is None else ast_to_dfa(keys, ctx.limits))
             except EmptyLanguage:
                 built.append(None)
         dfa = built[0]
