@@ -33,6 +33,7 @@ from automask.compiler.cfg.token_walk import (
     fill_token_mask,
     fill_token_mask_frontier,
     lower_state,
+    unpack_pairs,
 )
 from automask.compiler.grammar.earley_reference import EarleyRecognizer
 from automask.compiler.grammar.gbnf_frontend import grammar_from_gbnf
@@ -456,7 +457,8 @@ def test_fill_mask_kernel_matches_reference():
     rng = random.Random(5)
     for _ in range(6):
         mask_of(matcher)  # resolves every parser answer this state needs
-        initial_states, initial_entries, _, _ = lower_state(index, table, matcher._state)
+        pairs, _ = lower_state(index, table, matcher._state)
+        initial_states, initial_entries, _ = unpack_pairs(table, pairs)
         lowered = index.arrays()
         expected = np.zeros(table.words, dtype=np.uint32)
         missing = _kernels.fill_mask_reference(

@@ -560,6 +560,8 @@ def node_parents(node_depth):  # pragma: no cover - compiled
 _HASH_MULTIPLIER = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 JOB_SHIFT = 40
 """A job / memo key is ``set_or_signature << JOB_SHIFT | root list code``."""
+PAIR_SHIFT = 32
+"""An initial pair of `fill_mask_jobs` is ``slot << PAIR_SHIFT | (entry + 1)`` (`token_walk.lower_state`)."""
 
 
 @nb.njit(nb.int64(nb.int64, nb.int64), cache=True, nogil=True)
@@ -598,8 +600,9 @@ def _visit(visit_keys, visit_stamps, stamp, key):  # pragma: no cover - compiled
 
 _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.uint32, 2),  # rows [slots, W]
-    _readonly(nb.int32, 1),  # initial entries (-1: the terminal never ends inside a token)
-    _readonly(nb.int32, 1),  # initial slots
+    _readonly(
+        nb.int64, 1
+    ),  # initial pairs: slot << PAIR_SHIFT | (entry + 1), entry -1: never ends in a token
     _readonly(nb.int32, 1),  # entry_first [sets]
     _readonly(nb.int32, 1),  # entry_count [sets]
     _readonly(nb.int32, 1),  # entry_next [entries]
@@ -630,8 +633,7 @@ _JOBS_SIGNATURE = nb.int64(
 @nb.njit(_JOBS_SIGNATURE, cache=True, nogil=True)
 def fill_mask_jobs(
     rows,
-    initial_entries,
-    initial_slots,
+    initial_pairs,
     entry_first,
     entry_count,
     entry_next,
@@ -670,11 +672,12 @@ def fill_mask_jobs(
     stamp = clock[0]
     if fresh:
         initial_missing = False
-        for i in range(initial_slots.shape[0]):
-            slot = initial_slots[i]
+        entry_bits = (np.int64(1) << PAIR_SHIFT) - 1
+        for i in range(initial_pairs.shape[0]):
+            slot = initial_pairs[i] >> PAIR_SHIFT
             for w in range(words):
                 out[w] |= rows[slot, w]
-            entry = initial_entries[i]
+            entry = (initial_pairs[i] & entry_bits) - 1
             if entry < 0:
                 continue
             following = entry_next[entry]

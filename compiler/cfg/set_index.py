@@ -85,6 +85,8 @@ class SetIndex:
     def _reset(self) -> None:
         self._epoch += 1
         self._entry_of: dict[tuple[EarleySet, int], tuple[int, int]] = {}  # `entry_for` answers
+        # `token_walk.lower_state`'s answers per lexer entry, read with their epoch in one step
+        self.lowered_entries: tuple[int, dict[tuple[int, EarleySet], int]] = (self._epoch, {})
         self._ids: dict[EarleySet, int] = {}
         self._sets: list[EarleySet] = []
         self._entry_first = np.zeros(64, dtype=np.int32)

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from automask.compiler.cfg import _kernels
-from automask.compiler.cfg.earley import ParseState
+from automask.compiler.cfg.earley import EarleySet, ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.subtree_memo import SubtreeMemo
@@ -91,6 +91,7 @@ class TerminalTokenTable:
         schema grammar compiled for one output never visits most of its terminals)."""
         self._lock = threading.Lock()
         self._slot: dict[int, int] = {}
+        self._state_of_slot: list[int] = []
         self._lowering: dict[int, tuple[int, int]] = {}
         self._completion_count: list[int] = []
         self._by_byte_of_slot: list[tuple[np.ndarray, np.ndarray]] = []
@@ -185,8 +186,14 @@ class TerminalTokenTable:
         self._completion_count.append(int(completions.shape[0]))
         self._by_byte_of_slot.append((by_byte_offsets, by_byte))
         self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1, byte_offsets, byte_nodes)
+        self._state_of_slot.append(state)
         self._slot[state] = slot
         return slot
+
+    def states_of_slots(self, slots: np.ndarray) -> np.ndarray:
+        """The global DFA states (int32) of filled ``slots``."""
+        state_of_slot = self._state_of_slot
+        return np.array([state_of_slot[slot] for slot in slots.tolist()], dtype=np.int32)
 
     def _by_byte(self, state: int, state_row: StateRow) -> tuple[np.ndarray, np.ndarray]:
         """The state's completion points grouped by child byte: only the ends longest match
@@ -279,7 +286,8 @@ def fill_token_mask_frontier(
             if lowered is None:
                 continue  # the index started over meanwhile
             scratch.resume[0] = -1
-            initial_states, initial_entries, initial_slots, epoch = lowered
+            pairs, epoch = lowered
+            initial_states, initial_entries, initial_slots = unpack_pairs(table, pairs)
             slots = table.arrays()  # after lower_state: holds every initial slot
             completions = initial_completions(index, table, initial_entries, initial_slots, epoch)
             if completions is None:
@@ -347,41 +355,66 @@ def initial_completions(
     return offsets, nodes
 
 
+PAIR_SHIFT = _kernels.PAIR_SHIFT  # a lowered lexer entry: ``slot << PAIR_SHIFT | (SetIndex entry + 1)``
+LOWERED_ENTRIES_PER_SET = 64
+"""`SetIndex.lowered_entries` starts afresh (same epoch) past this many answers per `SetIndex`
+set bound: a memo only, bounded like the sets it refers to."""
+
+
 def lower_state(
     index: SetIndex, table: TerminalTokenTable, state: ParseState
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
-    """The kernel's view of ``state``: ``(initial dfa states, initial entries, initial slots, epoch)``.
+) -> tuple[np.ndarray, int] | None:
+    """The kernel's view of ``state``: ``(initial pairs, epoch)``, the pairs int64 (`PAIR_SHIFT`).
 
-    Each entry's DFA state gets its `TerminalTokenTable` slot (filled on first use).  An entry
-    whose terminal may end inside a token (its slot has completion points) is paired with the
-    `SetIndex` entry of its origin set for that terminal, the rest with -1 (pairs listed
-    once).  ``None`` if the index started a new epoch while lowering (the caller tries again).
-    Runs once per uncached mask, so it is written for few entries: plain lists, one dict read
-    per entry (`TerminalTokenTable.lowering`), one array for the three columns.
+    Each lexer entry ``(DFA state, origin set)`` becomes its DFA state's `TerminalTokenTable`
+    slot (filled on first use) and, when the terminal may end inside a token (the slot has
+    completion points), the `SetIndex` entry of its origin set for that terminal (else -1);
+    pairs are listed once.  ``None`` if the index started a new epoch meanwhile (the caller
+    tries again).  Runs once per uncached mask, so the answer per lexer entry is memoised in
+    the index's epoch (`SetIndex.lowered_entries`): a mask costs one dict read per entry and
+    one small array; the lexer entry tuples are the keys as the parser made them.
     """
-    current = index.arrays().epoch
-    lowering, entry_for = table.lowering, index.entry_for
-    columns: list[list[int]] = [[], [], []]
-    dfa_states, entries, slots = columns
-    seen: set[tuple[int, int]] = set()
-    for dfa_state, origin in state.entries:
-        slot, terminal = lowering(dfa_state)
-        entry = -1
-        if terminal >= 0:
-            entry, epoch = entry_for(origin, terminal)
-            if epoch != current:
+    epoch, known = index.lowered_entries
+    get = known.get
+    pairs: list[int] = []
+    for lexer_entry in state.entries:
+        pair = get(lexer_entry)
+        if pair is None:
+            pair = _lower_entry(index, table, lexer_entry, epoch)
+            if pair is None:
                 return None
-        pair = (dfa_state, entry)
-        if pair in seen:  # the slot is a function of the state
-            continue
-        seen.add(pair)
-        dfa_states.append(dfa_state)
-        entries.append(entry)
-        slots.append(slot)
-    if index.arrays().epoch != current:
-        return None
-    lowered = np.array(columns, dtype=np.int32).reshape(3, -1)  # rows are contiguous
-    return lowered[0], lowered[1], lowered[2], current
+        pairs.append(pair)
+    if len(pairs) > 1:
+        pairs = list(dict.fromkeys(pairs))
+    return np.array(pairs, dtype=np.int64), epoch
+
+
+def _lower_entry(
+    index: SetIndex, table: TerminalTokenTable, lexer_entry: tuple[int, EarleySet], epoch: int
+) -> int | None:
+    """`lower_state`'s pair for one lexer entry, memoised in ``index.lowered_entries``."""
+    dfa_state, origin = lexer_entry
+    slot, terminal = table.lowering(dfa_state)
+    entry = -1
+    if terminal >= 0:
+        entry, answered = index.entry_for(origin, terminal)
+        if answered != epoch:
+            return None
+    pair = (slot << PAIR_SHIFT) | (entry + 1)
+    current, known = index.lowered_entries
+    if current == epoch:
+        if len(known) >= LOWERED_ENTRIES_PER_SET * index.max_sets:
+            index.lowered_entries = (epoch, {})  # a memo only: start it afresh
+        else:
+            known[lexer_entry] = pair  # immutable value: a race only computes it twice
+    return pair
+
+
+def unpack_pairs(table: TerminalTokenTable, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(DFA states, entries, slots)`` (int32 each) of `lower_state`'s pairs (for `_kernels.fill_mask`)."""
+    slots = (pairs >> PAIR_SHIFT).astype(np.int32)
+    entries = ((pairs & ((1 << PAIR_SHIFT) - 1)) - 1).astype(np.int32)
+    return table.states_of_slots(slots), entries, slots
 
 
 MEMO_SECONDS_PER_MASK = 0.25
@@ -435,7 +468,7 @@ def fill_token_mask(
         lowered = lower_state(index, table, state)
         if lowered is None:
             continue  # the index started over meanwhile
-        _, initial_entries, initial_slots, epoch = lowered
+        initial_pairs, epoch = lowered
         slots = table.arrays()  # after lower_state: holds every initial slot
         generation = memo.generation
         fresh, num_jobs = True, 0
@@ -446,7 +479,7 @@ def fill_token_mask(
             memos = memo.arrays()
             result = int(
                 _kernels.fill_mask_jobs(
-                    slots.rows, initial_entries, initial_slots, sets.entry_first, sets.entry_count,
+                    slots.rows, initial_pairs, sets.entry_first, sets.entry_count,
                     sets.entry_next, sets.num_sets, sets.set_sig,
                     memos.table_keys, memos.table_values, memos.memo_row, memos.memo_token_offsets,
                     memos.token_pool, memos.memo_rows, memos.memo_group_offsets, memos.group_entry,
