@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from automask.compiler.cfg.earley import ALL_BYTES, EarleyEngine, ParseState
+from automask.compiler.cfg.earley import EarleyEngine, ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.subtree_memo import SubtreeMemo
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.cfg.token_walk import JobScratch, TerminalTokenTable, fill_token_mask
 from automask.compiler.vocabulary.vocabulary import Vocabulary
-from automask.runtime.bitmask import as_numpy_bitmask, token_ids_to_bitmask
+from automask.runtime.bitmask import as_numpy_bitmask
 from automask.runtime.compiled_grammar import CompiledGrammar
 from automask.runtime.forced_text import greedy_tokens
 from automask.runtime.matcher import HistoryMatcher
@@ -88,7 +88,6 @@ class CFGGrammar(CompiledGrammar):
             cfg_limits.initial_memo_credit,
         )
         self._mask_cache: dict[tuple, np.ndarray] = {}
-        self._first_byte_rows: dict[int, np.ndarray] = {}
         self._scratch = threading.local()  # per-thread `JobScratch`
 
     def regular_token_mask(self, state: ParseState) -> np.ndarray:
@@ -111,46 +110,8 @@ class CFGGrammar(CompiledGrammar):
         """OR the regular tokens allowed after ``state`` into ``out`` (uint32 ``[W]``), uncached.
 
         Where longest match holds back terminal ends until the next byte is known
-        (`earley.HeldEnds`), each group of first bytes has its own lexer entries
-        (`EarleyEngine.mask_variants`): their masks, each cut to the tokens starting with those
-        bytes, are OR-ed together."""
-        if state.held is None:
-            self._fill_entries_mask(state, out)
-            return
-        for first_bytes, entries in self.engine.mask_variants(state):
-            variant = ParseState(entries, None)
-            if self.cfg_limits.max_cached_masks:
-                part = self.regular_token_mask(variant)
-            elif first_bytes == ALL_BYTES:
-                self._fill_entries_mask(variant, out)
-                continue
-            else:
-                part = np.zeros(self.words, dtype=np.uint32)
-                self._fill_entries_mask(variant, part)
-            out |= part if first_bytes == ALL_BYTES else part & self.first_byte_row(first_bytes)
-
-    def first_byte_row(self, first_bytes: int) -> np.ndarray:
-        """The tokens whose first byte is in the int bit set ``first_bytes`` (uint32 ``[W]``,
-        read-only; memoised per grammar: a few bit sets per grammar occur)."""
-        found = self._first_byte_rows.get(first_bytes)
-        if found is not None:
-            return found
-        trie, table = self.token_table.trie, self.token_table
-        first, stop = int(table.child_offsets[0]), int(table.child_offsets[1])  # the root's children
-        subtrees = [
-            trie.token_ids[trie.token_offsets[node] : trie.token_offsets[trie.node_end[node]]]
-            for byte, node in zip(
-                table.child_bytes[first:stop].tolist(), table.child_nodes[first:stop].tolist(), strict=True
-            )
-            if (first_bytes >> byte) & 1
-        ]
-        ids = np.concatenate(subtrees) if subtrees else np.zeros(0, dtype=np.int32)
-        row = token_ids_to_bitmask(ids, self.vocab.size).view(np.uint32)
-        row.setflags(write=False)
-        self._first_byte_rows[first_bytes] = row  # immutable value: a race only builds it twice
-        return row
-
-    def _fill_entries_mask(self, state: ParseState, out: np.ndarray) -> None:
+        (`earley.HeldEnds`), the mask is a union of lexer-entry sets each cut to some first
+        bytes (`EarleyEngine.mask_variants`); `token_walk.fill_token_mask` lowers them together."""
         scratch = getattr(self._scratch, "jobs", None)
         if scratch is None:
             scratch = self._scratch.jobs = JobScratch()

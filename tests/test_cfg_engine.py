@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from automask.compiler.cfg import _kernels, token_walk
+from automask.compiler.cfg.earley import ALL_BYTES
 from automask.compiler.cfg.flatten import FLAT_PREFIX, flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.tables import build_grammar_tables
@@ -457,7 +458,7 @@ def test_fill_mask_kernel_matches_reference():
     rng = random.Random(5)
     for _ in range(6):
         mask_of(matcher)  # resolves every parser answer this state needs
-        pairs, _ = lower_state(index, table, matcher._state)
+        pairs, _ = lower_state(index, table, [(ALL_BYTES, matcher._state.entries)])
         initial_states, initial_entries, _ = unpack_pairs(table, pairs)
         lowered = index.arrays()
         expected = np.zeros(table.words, dtype=np.uint32)

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from automask.compiler.cfg import _kernels
-from automask.compiler.cfg.earley import EarleySet, ParseState
+from automask.compiler.cfg.earley import ALL_BYTES, EarleySet, ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.subtree_memo import SubtreeMemo
@@ -92,6 +92,8 @@ class TerminalTokenTable:
         self._lock = threading.Lock()
         self._slot: dict[int, int] = {}
         self._state_of_slot: list[int] = []
+        self._restricted: dict[tuple[int, int], tuple[int, int]] = {}  # `restricted_lowering` answers
+        self._first_byte_rows: dict[int, np.ndarray] = {}
         self._lowering: dict[int, tuple[int, int]] = {}
         self._completion_count: list[int] = []
         self._by_byte_of_slot: list[tuple[np.ndarray, np.ndarray]] = []
@@ -151,7 +153,94 @@ class TerminalTokenTable:
             assert dfa is not None  # only productive terminals have states
             rows = self._terminals[terminal] = self._cache.terminal_rows(dfa)
         state_row = rows.state(state - self._offset[terminal])
-        row, completions = state_row.row, state_row.completions
+        by_byte_offsets, by_byte = self._by_byte(state, state_row)
+        slot = self._add_slot(state, state_row.row, state_row.completions, by_byte_offsets, by_byte)
+        self._slot[state] = slot
+        return slot
+
+    def restricted_lowering(self, state: int, first_bytes: int) -> tuple[int, int]:
+        """`lowering` of global DFA ``state`` read only by tokens whose first byte is in the int
+        bit set ``first_bytes``: a slot of its own (row and completion points cut to those
+        first bytes), filled on first use.
+
+        Why: where longest match holds back terminal ends, a mask is a union of lexer-entry
+        sets each cut to some first bytes (`EarleyEngine.mask_variants`).  With the cut moved
+        into the slots, all of them are one list of initial pairs: one kernel call, jobs shared
+        across the parts, no per-part mask to AND and OR afterwards.
+        """
+        key = (state, first_bytes)
+        found = self._restricted.get(key)
+        if found is not None:
+            return found
+        base_slot = self.slot_of(state)
+        with self._lock:
+            found = self._restricted.get(key)
+            if found is None:
+                slot = self._fill_restricted(state, base_slot, first_bytes)
+                found = (slot, self._owner[state] if self.has_completions(slot) else -1)
+                self._restricted[key] = found
+        return found
+
+    def _fill_restricted(self, state: int, base_slot: int, first_bytes: int) -> int:
+        snapshot = self._snapshot
+        row = snapshot.rows[base_slot] & self.first_byte_row(first_bytes)
+        completions = snapshot.completion_nodes[
+            snapshot.completion_offsets[base_slot] : snapshot.completion_offsets[base_slot + 1]
+        ]
+        by_byte_offsets, by_byte = self._by_byte_of_slot[base_slot]
+        kept = self._under_first_bytes(by_byte, first_bytes)
+        counts = np.zeros(by_byte.shape[0] + 1, dtype=np.int64)
+        np.cumsum(kept, out=counts[1:])
+        return self._add_slot(
+            state,
+            row,
+            completions[self._under_first_bytes(completions, first_bytes)],
+            counts[by_byte_offsets],
+            by_byte[kept],
+        )
+
+    def _under_first_bytes(self, nodes: np.ndarray, first_bytes: int) -> np.ndarray:
+        """Which trie ``nodes`` lie below a root child whose byte is in ``first_bytes`` (bool)."""
+        first, stop = int(self.child_offsets[0]), int(self.child_offsets[1])  # the root's children
+        starts = self.child_nodes[first:stop]  # preorder: a child's subtree follows it
+        allowed = np.array(
+            [(first_bytes >> byte) & 1 for byte in self.child_bytes[first:stop].tolist()], dtype=bool
+        )
+        return (
+            allowed[np.searchsorted(starts, nodes, side="right") - 1] if nodes.shape[0] else np.zeros(0, bool)
+        )
+
+    def first_byte_row(self, first_bytes: int) -> np.ndarray:
+        """The tokens whose first byte is in the int bit set ``first_bytes`` (uint32 ``[W]``,
+        read-only; memoised: a few bit sets per grammar occur)."""
+        found = self._first_byte_rows.get(first_bytes)
+        if found is not None:
+            return found
+        trie = self.trie
+        first, stop = int(self.child_offsets[0]), int(self.child_offsets[1])  # the root's children
+        subtrees = [
+            trie.token_ids[trie.token_offsets[node] : trie.token_offsets[trie.node_end[node]]]
+            for byte, node in zip(
+                self.child_bytes[first:stop].tolist(), self.child_nodes[first:stop].tolist(), strict=True
+            )
+            if (first_bytes >> byte) & 1
+        ]
+        ids = np.concatenate(subtrees) if subtrees else np.zeros(0, dtype=np.int32)
+        row = np.zeros(self.words, dtype=np.uint32)
+        np.bitwise_or.at(row, ids >> 5, np.left_shift(np.uint32(1), (ids & 31).astype(np.uint32)))
+        row.setflags(write=False)
+        self._first_byte_rows[first_bytes] = row  # immutable value: a race only builds it twice
+        return row
+
+    def _add_slot(
+        self,
+        state: int,
+        row: np.ndarray,
+        completions: np.ndarray,
+        by_byte_offsets: np.ndarray,
+        by_byte: np.ndarray,
+    ) -> int:
+        """Append a slot (under the lock) and publish the new snapshot; returns its index."""
         slot = len(self._completion_count)
         used = int(self._offsets[slot])
         total = used + completions.shape[0]
@@ -168,7 +257,6 @@ class TerminalTokenTable:
             nodes = np.zeros(max(total, 2 * nodes.shape[0]), dtype=np.int32)
             nodes[:used] = self._nodes[:used]
         byte_offsets, byte_nodes = self._byte_offsets, self._byte_nodes
-        by_byte_offsets, by_byte = self._by_byte(state, state_row)
         byte_used = int(byte_offsets[slot * 257 - 1]) if slot else 0
         if (slot + 1) * 257 > byte_offsets.shape[0]:
             byte_offsets = np.zeros(2 * rows_array.shape[0] * 257, dtype=np.int64)
@@ -187,7 +275,6 @@ class TerminalTokenTable:
         self._by_byte_of_slot.append((by_byte_offsets, by_byte))
         self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1, byte_offsets, byte_nodes)
         self._state_of_slot.append(state)
-        self._slot[state] = slot
         return slot
 
     def states_of_slots(self, slots: np.ndarray) -> np.ndarray:
@@ -271,18 +358,43 @@ def fill_token_mask_frontier(
 ) -> None:
     """OR into ``out`` (uint32 ``[W]``) the regular tokens allowed after ``state`` (EOS not included).
 
-    One `_kernels.fill_mask` call does the whole walk; when it meets parser answers not
-    computed yet it suspends, `SetIndex.resolve` asks the parser, and the kernel resumes
-    where it stopped.  Once a grammar's contexts have been seen, a mask is one call.
+    One walk per `EarleyEngine.mask_variants` part (one unless longest match holds back
+    terminal ends), each cut to its first bytes (`TerminalTokenTable.first_byte_row`): the
+    walk steps the initial DFA states themselves, so it cannot use the cut slots of
+    `TerminalTokenTable.restricted_lowering`.
     Raises `CompileLimitExceeded` if a frontier would exceed ``max_frontier`` pairs.
     """
-    trie = table.trie
     index.start_mask()
+    for first_bytes, entries in index.engine.mask_variants(state):
+        if first_bytes == ALL_BYTES:
+            _walk_frontier(index, table, tables, entries, out, scratch, max_frontier)
+        else:
+            part = np.zeros_like(out)
+            _walk_frontier(index, table, tables, entries, part, scratch, max_frontier)
+            out |= part & table.first_byte_row(first_bytes)
+
+
+def _walk_frontier(
+    index: SetIndex,
+    table: TerminalTokenTable,
+    tables: GrammarTables,
+    entries: tuple[tuple[int, EarleySet], ...],
+    out: np.ndarray,
+    scratch: FrontierScratch,
+    max_frontier: int,
+) -> None:
+    """OR into ``out`` the tokens the lexer ``entries`` may read (`fill_token_mask_frontier`).
+
+    One `_kernels.fill_mask` call does the whole walk; when it meets parser answers not
+    computed yet it suspends, `SetIndex.resolve` asks the parser, and the kernel resumes
+    where it stopped.  Once a grammar's contexts have been seen, a walk is one call.
+    """
+    trie = table.trie
     scratch.resume[0] = -1
     lowered = None
     while True:
         if lowered is None:
-            lowered = lower_state(index, table, state)
+            lowered = lower_state(index, table, [(ALL_BYTES, entries)])
             if lowered is None:
                 continue  # the index started over meanwhile
             scratch.resume[0] = -1
@@ -362,39 +474,60 @@ set bound: a memo only, bounded like the sets it refers to."""
 
 
 def lower_state(
-    index: SetIndex, table: TerminalTokenTable, state: ParseState
+    index: SetIndex, table: TerminalTokenTable, variants: list[tuple[int, tuple[tuple[int, EarleySet], ...]]]
 ) -> tuple[np.ndarray, int] | None:
-    """The kernel's view of ``state``: ``(initial pairs, epoch)``, the pairs int64 (`PAIR_SHIFT`).
+    """The kernel's view of a parse state: ``(initial pairs, epoch)``, the pairs int64 (`PAIR_SHIFT`).
 
+    ``variants`` are the state's `EarleyEngine.mask_variants`: ``(first bytes, lexer entries)``.
     Each lexer entry ``(DFA state, origin set)`` becomes its DFA state's `TerminalTokenTable`
-    slot (filled on first use) and, when the terminal may end inside a token (the slot has
-    completion points), the `SetIndex` entry of its origin set for that terminal (else -1);
-    pairs are listed once.  ``None`` if the index started a new epoch meanwhile (the caller
-    tries again).  Runs once per uncached mask, so the answer per lexer entry is memoised in
-    the index's epoch (`SetIndex.lowered_entries`): a mask costs one dict read per entry and
-    one small array; the lexer entry tuples are the keys as the parser made them.
+    slot (filled on first use; cut to the variant's first bytes unless it has them all,
+    `TerminalTokenTable.restricted_lowering`) and, when the terminal may end inside a token
+    (the slot has completion points), the `SetIndex` entry of its origin set for that
+    terminal (else -1); pairs are listed once.  ``None`` if the index started a new epoch
+    meanwhile (the caller tries again).  Runs once per uncached mask, so the answer per
+    lexer entry is memoised in the index's epoch (`SetIndex.lowered_entries`): a mask costs
+    one dict read per entry and one small array.
     """
     epoch, known = index.lowered_entries
     get = known.get
     pairs: list[int] = []
-    for lexer_entry in state.entries:
-        pair = get(lexer_entry)
-        if pair is None:
-            pair = _lower_entry(index, table, lexer_entry, epoch)
-            if pair is None:
-                return None
-        pairs.append(pair)
+    for first_bytes, entries in variants:
+        if first_bytes == ALL_BYTES:
+            for lexer_entry in entries:
+                pair = get(lexer_entry)
+                if pair is None:
+                    pair = _lower_entry(index, table, lexer_entry, first_bytes, lexer_entry, epoch)
+                    if pair is None:
+                        return None
+                pairs.append(pair)
+        else:
+            for lexer_entry in entries:
+                key = (lexer_entry, first_bytes)
+                pair = get(key)
+                if pair is None:
+                    pair = _lower_entry(index, table, lexer_entry, first_bytes, key, epoch)
+                    if pair is None:
+                        return None
+                pairs.append(pair)
     if len(pairs) > 1:
         pairs = list(dict.fromkeys(pairs))
     return np.array(pairs, dtype=np.int64), epoch
 
 
 def _lower_entry(
-    index: SetIndex, table: TerminalTokenTable, lexer_entry: tuple[int, EarleySet], epoch: int
+    index: SetIndex,
+    table: TerminalTokenTable,
+    lexer_entry: tuple[int, EarleySet],
+    first_bytes: int,
+    key: object,
+    epoch: int,
 ) -> int | None:
-    """`lower_state`'s pair for one lexer entry, memoised in ``index.lowered_entries``."""
+    """`lower_state`'s pair for one lexer entry, memoised under ``key`` in ``index.lowered_entries``."""
     dfa_state, origin = lexer_entry
-    slot, terminal = table.lowering(dfa_state)
+    if first_bytes == ALL_BYTES:
+        slot, terminal = table.lowering(dfa_state)
+    else:
+        slot, terminal = table.restricted_lowering(dfa_state, first_bytes)
     entry = -1
     if terminal >= 0:
         entry, answered = index.entry_for(origin, terminal)
@@ -406,7 +539,7 @@ def _lower_entry(
         if len(known) >= LOWERED_ENTRIES_PER_SET * index.max_sets:
             index.lowered_entries = (epoch, {})  # a memo only: start it afresh
         else:
-            known[lexer_entry] = pair  # immutable value: a race only computes it twice
+            known[key] = pair  # immutable value: a race only computes it twice
     return pair
 
 
@@ -455,6 +588,8 @@ def fill_token_mask(
 ) -> None:
     """OR into ``out`` (uint32 ``[W]``) the regular tokens allowed after ``state`` (EOS not included).
 
+    Where longest match holds back terminal ends, the state's `EarleyEngine.mask_variants`
+    parts are lowered together, each cut to its first bytes in its slots (`lower_state`).
     One `_kernels.fill_mask_jobs` call does the whole mask once the grammar has seen the
     parser answers and subtree memos it needs; otherwise the kernel defers the jobs that need
     them, `SetIndex.resolve` / `SubtreeMemo.build` compute them, and the kernel goes on with
@@ -462,10 +597,11 @@ def fill_token_mask(
     """
     index.start_mask()
     memo.start_mask()
+    variants = index.engine.mask_variants(state)
     shift = _kernels.JOB_SHIFT
     deadline = time.perf_counter() + min(MEMO_SECONDS_PER_MASK, memo.build_credit)
     while True:  # (re)start the mask afresh
-        lowered = lower_state(index, table, state)
+        lowered = lower_state(index, table, variants)
         if lowered is None:
             continue  # the index started over meanwhile
         initial_pairs, epoch = lowered
