@@ -276,6 +276,27 @@ def test_subtree_memo_bounded_or_bypassed_still_gives_exact_masks(seed, monkeypa
     oracle_walk(grammar, vocab, random.Random(seed), 6, uncached)
 
 
+def test_held_ends_lowered_together_match_the_walk_of_each_variant():
+    """Where longest match holds back ends, the jobs kernel reads every `mask_variants` part at
+    once through slots cut to the part's first bytes (`TerminalTokenTable.restricted_lowering`);
+    the frontier walk reads the parts one by one and cuts each mask.  Both must agree."""
+    text = load_bundled("sql.lark")
+    compiled = compile_grammar(text, "llama3", cfg_limits=CFGLimits(max_cached_masks=0))
+    table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
+    matcher, parts = compiled.matcher(), []
+    query = b"SELECT name, count(*) FROM singer WHERE age >= 30 AND country LIKE 'Fr%' GROUP BY name"
+    for token in greedy_tokenize(compiled.vocab, query):
+        state = matcher._state
+        parts.append(len(compiled.engine.mask_variants(state)))
+        out = np.zeros(table.words, dtype=np.uint32)
+        fill_token_mask_frontier(
+            index, table, tables, state, out, FrontierScratch(table.trie.max_depth), 10**6
+        )
+        assert (compiled.regular_token_mask(state) == out).all()
+        assert matcher.consume_token(token)
+    assert max(parts) >= 2  # the text did reach held ends
+
+
 def test_subtree_memo_is_shared_by_contexts_and_bounded():
     """Deeper nestings of one shape reuse the memo (masks equal the frontier walk's); it is bounded."""
     text = load_bundled("arithmetic.gbnf")

@@ -468,9 +468,9 @@ def initial_completions(
 
 
 PAIR_SHIFT = _kernels.PAIR_SHIFT  # a lowered lexer entry: ``slot << PAIR_SHIFT | (SetIndex entry + 1)``
-LOWERED_ENTRIES_PER_SET = 64
-"""`SetIndex.lowered_entries` starts afresh (same epoch) past this many answers per `SetIndex`
-set bound: a memo only, bounded like the sets it refers to."""
+MAX_LOWERED_ENTRIES = 1 << 16
+"""`SetIndex.lowered_entries` starts afresh (same epoch) past this many answers: a memo of a
+mask's preparation only (about 130 bytes an answer), bounded well below the sets it refers to."""
 
 
 def lower_state(
@@ -536,7 +536,7 @@ def _lower_entry(
     pair = (slot << PAIR_SHIFT) | (entry + 1)
     current, known = index.lowered_entries
     if current == epoch:
-        if len(known) >= LOWERED_ENTRIES_PER_SET * index.max_sets:
+        if len(known) >= MAX_LOWERED_ENTRIES:
             index.lowered_entries = (epoch, {})  # a memo only: start it afresh
         else:
             known[key] = pair  # immutable value: a race only computes it twice
