@@ -600,9 +600,7 @@ def _visit(visit_keys, visit_stamps, stamp, key):  # pragma: no cover - compiled
 
 _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.uint32, 2),  # rows [slots, W]
-    _readonly(
-        nb.int64, 1
-    ),  # initial pairs: slot << PAIR_SHIFT | (entry + 1), entry -1: never ends in a token
+    _readonly(nb.int64, 1),  # initial pairs (slot << PAIR_SHIFT | entry + 1; entry -1: no end inside)
     _readonly(nb.int32, 1),  # entry_first [sets]
     _readonly(nb.int32, 1),  # entry_count [sets]
     _readonly(nb.int32, 1),  # entry_next [entries]

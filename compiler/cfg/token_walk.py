@@ -278,7 +278,8 @@ class TerminalTokenTable:
         return slot
 
     def states_of_slots(self, slots: np.ndarray) -> np.ndarray:
-        """The global DFA states (int32) of filled ``slots``."""
+        """The global DFA states (int32) of filled ``slots`` (of a cut slot, the state it was cut
+        from: only `fill_token_mask_frontier`, which never sees cut slots, asks)."""
         state_of_slot = self._state_of_slot
         return np.array([state_of_slot[slot] for slot in slots.tolist()], dtype=np.int32)
 
@@ -492,23 +493,17 @@ def lower_state(
     get = known.get
     pairs: list[int] = []
     for first_bytes, entries in variants:
-        if first_bytes == ALL_BYTES:
-            for lexer_entry in entries:
-                pair = get(lexer_entry)
+        if not first_bytes:
+            continue  # a part cut to no byte reads nothing
+        whole = first_bytes == ALL_BYTES
+        for lexer_entry in entries:
+            key = lexer_entry if whole else (lexer_entry, first_bytes)
+            pair = get(key)
+            if pair is None:
+                pair = _lower_entry(index, table, lexer_entry, first_bytes, key, epoch)
                 if pair is None:
-                    pair = _lower_entry(index, table, lexer_entry, first_bytes, lexer_entry, epoch)
-                    if pair is None:
-                        return None
-                pairs.append(pair)
-        else:
-            for lexer_entry in entries:
-                key = (lexer_entry, first_bytes)
-                pair = get(key)
-                if pair is None:
-                    pair = _lower_entry(index, table, lexer_entry, first_bytes, key, epoch)
-                    if pair is None:
-                        return None
-                pairs.append(pair)
+                    return None
+            pairs.append(pair)
     if len(pairs) > 1:
         pairs = list(dict.fromkeys(pairs))
     return np.array(pairs, dtype=np.int64), epoch
