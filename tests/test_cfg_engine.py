@@ -153,6 +153,25 @@ def test_random_grammars_agree_with_the_earley_oracle(seed, longest):
     oracle_walk(grammar, vocab, rng, steps=6)
 
 
+def test_a_set_made_again_keeps_the_rows_of_its_advanced_entries():
+    """`a+` ends after every `a` with the same origin, so each byte makes the same (canonical)
+    Earley set again, whose entries started a byte earlier have advanced: the mask may read
+    the set's start entries through one union row (`TerminalTokenTable.union_slot`), but not
+    those advanced ones.  (Found by the slow oracle walks, seed 61.)"""
+    grammar = replace(random_grammar(random.Random(61)), longest_match=False)
+    vocab = synthetic_vocab("abc", 3)
+    compiled = compile_grammar_ir(grammar, vocab)
+    compiled.subtree_memo.build_credit = math.inf
+    oracle = EarleyRecognizer(grammar)
+    matcher, prefix = compiled.matcher(), ""
+    for char in "abababaaaa":
+        check_against_oracle(matcher, oracle, vocab, prefix)  # the sets come back: unions built
+        assert matcher.consume_token(vocab.token_bytes.index(char.encode()))
+        prefix += char
+    check_against_oracle(matcher, oracle, vocab, prefix)
+    assert compiled.token_table.num_union_slots > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("longest", [False, True])
 @pytest.mark.parametrize("seed", range(12, 112))
@@ -278,14 +297,16 @@ def test_subtree_memo_bounded_or_bypassed_still_gives_exact_masks(seed, monkeypa
 
 def test_held_ends_lowered_together_match_the_walk_of_each_variant():
     """Where longest match holds back ends, the jobs kernel reads every `mask_variants` part at
-    once through slots cut to the part's first bytes (`TerminalTokenTable.restricted_lowering`);
-    the frontier walk reads the parts one by one and cuts each mask.  Both must agree."""
+    once through slots cut to the part's first bytes (`TerminalTokenTable.restricted_lowering`),
+    and a fresh Earley set's entries through one union row once its signature comes back
+    (`TerminalTokenTable.union_slot`); the frontier walk reads the parts one by one, entry by
+    entry, and cuts each mask.  Both must agree."""
     text = load_bundled("sql.lark")
     compiled = compile_grammar(text, "llama3", cfg_limits=CFGLimits(max_cached_masks=0))
     table, tables, index = compiled.token_table, compiled.tables, compiled.set_index
     matcher, parts = compiled.matcher(), []
     query = b"SELECT name, count(*) FROM singer WHERE age >= 30 AND country LIKE 'Fr%' GROUP BY name"
-    for token in greedy_tokenize(compiled.vocab, query):
+    for token in greedy_tokenize(compiled.vocab, query + b" UNION " + query):
         state = matcher._state
         parts.append(len(compiled.engine.mask_variants(state)))
         out = np.zeros(table.words, dtype=np.uint32)
@@ -295,6 +316,7 @@ def test_held_ends_lowered_together_match_the_walk_of_each_variant():
         assert (compiled.regular_token_mask(state) == out).all()
         assert matcher.consume_token(token)
     assert max(parts) >= 2  # the text did reach held ends
+    assert table.num_union_slots > 0  # and signatures that came back
 
 
 def test_subtree_memo_is_shared_by_contexts_and_bounded():
@@ -479,7 +501,7 @@ def test_fill_mask_kernel_matches_reference():
     rng = random.Random(5)
     for _ in range(6):
         mask_of(matcher)  # resolves every parser answer this state needs
-        pairs, _ = lower_state(index, table, [(ALL_BYTES, matcher._state.entries)])
+        pairs, _ = lower_state(index, table, [(ALL_BYTES, matcher._state.entries, None)])
         initial_states, initial_entries, _ = unpack_pairs(table, pairs)
         lowered = index.arrays()
         expected = np.zeros(table.words, dtype=np.uint32)

@@ -562,6 +562,8 @@ JOB_SHIFT = 40
 """A job / memo key is ``set_or_signature << JOB_SHIFT | root list code``."""
 PAIR_SHIFT = 32
 """An initial pair of `fill_mask_jobs` is ``slot << PAIR_SHIFT | (entry + 1)`` (`token_walk.lower_state`)."""
+ROW_COVERED = 1 << 62
+"""Flag of an initial pair whose row another pair's (union) row already holds: no OR of its own."""
 
 
 @nb.njit(nb.int64(nb.int64, nb.int64), cache=True, nogil=True)
@@ -600,7 +602,9 @@ def _visit(visit_keys, visit_stamps, stamp, key):  # pragma: no cover - compiled
 
 _JOBS_SIGNATURE = nb.int64(
     _readonly(nb.uint32, 2),  # rows [slots, W]
-    _readonly(nb.int64, 1),  # initial pairs (slot << PAIR_SHIFT | entry + 1; entry -1: no end inside)
+    _readonly(
+        nb.int64, 1
+    ),  # initial pairs (slot << PAIR_SHIFT | entry + 1 [| ROW_COVERED]; entry -1: no end)
     _readonly(nb.int32, 1),  # entry_first [sets]
     _readonly(nb.int32, 1),  # entry_count [sets]
     _readonly(nb.int32, 1),  # entry_next [entries]
@@ -671,11 +675,14 @@ def fill_mask_jobs(
     if fresh:
         initial_missing = False
         entry_bits = (np.int64(1) << PAIR_SHIFT) - 1
+        slot_bits = (np.int64(1) << (62 - PAIR_SHIFT)) - 1
         for i in range(initial_pairs.shape[0]):
-            slot = initial_pairs[i] >> PAIR_SHIFT
-            for w in range(words):
-                out[w] |= rows[slot, w]
-            entry = (initial_pairs[i] & entry_bits) - 1
+            pair = initial_pairs[i]
+            slot = (pair >> PAIR_SHIFT) & slot_bits
+            if not pair & ROW_COVERED:
+                for w in range(words):
+                    out[w] |= rows[slot, w]
+            entry = (pair & entry_bits) - 1
             if entry < 0:
                 continue
             following = entry_next[entry]

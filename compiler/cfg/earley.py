@@ -46,6 +46,8 @@ from automask.errors import CompileLimitExceeded
 
 Item = tuple[int, int, "EarleySet"]
 ALL_BYTES = (1 << 256) - 1
+MaskPart = tuple[int, tuple[tuple[int, "EarleySet"], ...], "EarleySet | None"]
+"""One part of a mask, `EarleyEngine.mask_variants`: ``(first bytes, lexer entries, fresh set)``."""
 
 
 class EarleySet:
@@ -126,7 +128,7 @@ class HeldEnds:
         for bits, _, _ in ends:
             blocked |= bits
         self.blocked = blocked
-        self.variants: list[tuple[int, tuple[tuple[int, EarleySet], ...]]] | None = None
+        self.variants: list[MaskPart] | None = None
 
     def allowed_ends(self, byte: int) -> frozenset[tuple[int, EarleySet]]:
         return frozenset((terminal, origin) for bits, terminal, origin in self.ends if not (bits >> byte) & 1)
@@ -275,17 +277,21 @@ class EarleyEngine:
             return held.lexing
         return tuple(dict.fromkeys(held.lexing + self.complete(ends).entries))
 
-    def mask_variants(self, state: ParseState) -> list[tuple[int, tuple[tuple[int, EarleySet], ...]]]:
-        """``(first bytes as an int bit set, entries)``: a token starting with one of the bytes
-        may be read from those lexer entries; the mask is the union over the variants, each cut
-        to its first bytes.  One variant (every byte, ``state.entries``) unless longest match
-        holds back some of the ends made here (`HeldEnds`).  Then: the entries that go on, for
-        every byte (a mask is a union over its initial entries, so they are walked once); the
-        set of all ends, for the bytes no end blocks; the set of the ends a group of blocked
-        bytes allows, for that group (none when no end is allowed)."""
+    def mask_variants(self, state: ParseState) -> list[MaskPart]:
+        """``(first bytes as an int bit set, entries, fresh set)``: a token starting with one of
+        the bytes may be read from those lexer entries; the mask is the union over the variants,
+        each cut to its first bytes.  ``fresh set``: the Earley set made at this byte whose
+        lexer entries (all at DFA start states) are among ``entries``, or ``None`` (a mask may
+        read them through one precomputed union row, `TerminalTokenTable.union_slot`).
+
+        One variant (every byte, ``state.entries``, ``state.here``) unless longest match holds
+        back some of the ends made here (`HeldEnds`).  Then: the entries that go on, for every
+        byte (a mask is a union over its initial entries, so they are walked once); the set of
+        all ends, for the bytes no end blocks; the set of the ends a group of blocked bytes
+        allows, for that group (none when no end is allowed)."""
         held = state.held
         if held is None:
-            return [(ALL_BYTES, state.entries)]
+            return [(ALL_BYTES, state.entries, state.here)]
         if held.variants is None:
             by_ends: dict[frozenset[tuple[int, EarleySet]], int] = {}
             blocked = held.blocked
@@ -297,9 +303,15 @@ class EarleyEngine:
                 blocked ^= low
             here = state.here
             assert here is not None  # ends were made here
-            variants = [(ALL_BYTES, held.lexing), (ALL_BYTES & ~held.blocked, here.entries)]
-            variants.extend((bits, self.complete(ends).entries) for ends, bits in by_ends.items() if ends)
-            held.variants = [(bits, entries) for bits, entries in variants if entries]
+            variants: list[MaskPart] = [
+                (ALL_BYTES, held.lexing, None),
+                (ALL_BYTES & ~held.blocked, here.entries, here),
+            ]
+            for ends, bits in by_ends.items():
+                if ends:
+                    made = self.complete(ends)
+                    variants.append((bits, made.entries, made))
+            held.variants = [variant for variant in variants if variant[1]]
             # (a race only computes the same list twice)
         return held.variants
 

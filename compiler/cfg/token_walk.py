@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from automask.compiler.cfg import _kernels
-from automask.compiler.cfg.earley import ALL_BYTES, EarleySet, ParseState
+from automask.compiler.cfg.earley import ALL_BYTES, EarleySet, MaskPart, ParseState
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.subtree_memo import SubtreeMemo
@@ -60,6 +60,12 @@ class SlotArrays(NamedTuple):
     byte_offsets: np.ndarray  # int64 [slots * 257]: slot s's completion nodes with a child on byte b
     byte_nodes: np.ndarray  # are byte_nodes[byte_offsets[257 s + b] : byte_offsets[257 s + b + 1]]
 
+
+MAX_UNION_SLOTS = 256
+"""Union rows (`TerminalTokenTable.union_slot`) one grammar may hold: 4 MB at 128k tokens."""
+_UNION_NOT_YET = -2  # `TerminalTokenTable.union_slot`: asked once, built when asked again
+_NO_NODES = np.zeros(0, dtype=np.int32)
+_NO_NODES.setflags(write=False)
 
 INITIAL_SLOTS = 64
 """Slots a `TerminalTokenTable` has room for before its arrays grow (doubling)."""
@@ -94,6 +100,8 @@ class TerminalTokenTable:
         self._state_of_slot: list[int] = []
         self._restricted: dict[tuple[int, int], tuple[int, int]] = {}  # `restricted_lowering` answers
         self._first_byte_rows: dict[int, np.ndarray] = {}
+        self._unions: dict[tuple[tuple[int, ...], int], int] = {}  # `union_slot` answers
+        self._num_unions = 0
         self._lowering: dict[int, tuple[int, int]] = {}
         self._completion_count: list[int] = []
         self._by_byte_of_slot: list[tuple[np.ndarray, np.ndarray]] = []
@@ -209,6 +217,50 @@ class TerminalTokenTable:
         return (
             allowed[np.searchsorted(starts, nodes, side="right") - 1] if nodes.shape[0] else np.zeros(0, bool)
         )
+
+    def union_slot(self, states: tuple[int, ...], first_bytes: int) -> int:
+        """A slot whose row is the union of the rows of DFA ``states`` (cut to ``first_bytes``
+        unless it holds every byte) and that has no completion point; -1 past the bounds,
+        `_UNION_NOT_YET` the first time a key is asked for.
+
+        Why: most lexer entries of a mask are the start states of the Earley set made at its
+        byte (7 of 8 on `arithmetic.lark`, 16 of 17 on `sql.lark`), and the start states of a
+        set depend only on its lexer signature.  One OR of their union replaces one OR per
+        state.  Built the second time a key is asked for (a one-shot context pays nothing) and
+        at most `MAX_UNION_SLOTS` per grammar, within the index's byte limit.
+        """
+        key = (states, first_bytes)
+        found = self._unions.get(key)
+        if found is not None and found != _UNION_NOT_YET:
+            return found
+        slots = [
+            (
+                self.lowering(state)
+                if first_bytes == ALL_BYTES
+                else self.restricted_lowering(state, first_bytes)
+            )[0]
+            for state in states
+        ]
+        with self._lock:
+            found = self._unions.get(key)
+            if found is None or found == _UNION_NOT_YET:
+                found = self._add_union(slots) if found == _UNION_NOT_YET else _UNION_NOT_YET
+                self._unions[key] = found
+        return found
+
+    @property
+    def num_union_slots(self) -> int:
+        """How many union rows (`union_slot`) the grammar holds."""
+        return self._num_unions
+
+    def _add_union(self, slots: list[int]) -> int:
+        """The union slot of ``slots`` (under the lock), or -1 past the bounds."""
+        slot = len(self._completion_count)
+        if self._num_unions >= MAX_UNION_SLOTS or (slot + 1) * self.words * 4 > self.limits.max_index_bytes:
+            return -1
+        self._num_unions += 1
+        row = np.bitwise_or.reduce(self._snapshot.rows[slots], axis=0)
+        return self._add_slot(-1, row, _NO_NODES, np.zeros(257, dtype=np.int64), _NO_NODES)
 
     def first_byte_row(self, first_bytes: int) -> np.ndarray:
         """The tokens whose first byte is in the int bit set ``first_bytes`` (uint32 ``[W]``,
@@ -366,7 +418,7 @@ def fill_token_mask_frontier(
     Raises `CompileLimitExceeded` if a frontier would exceed ``max_frontier`` pairs.
     """
     index.start_mask()
-    for first_bytes, entries in index.engine.mask_variants(state):
+    for first_bytes, entries, _ in index.engine.mask_variants(state):
         if first_bytes == ALL_BYTES:
             _walk_frontier(index, table, tables, entries, out, scratch, max_frontier)
         else:
@@ -395,7 +447,7 @@ def _walk_frontier(
     lowered = None
     while True:
         if lowered is None:
-            lowered = lower_state(index, table, [(ALL_BYTES, entries)])
+            lowered = lower_state(index, table, [(ALL_BYTES, entries, None)])
             if lowered is None:
                 continue  # the index started over meanwhile
             scratch.resume[0] = -1
@@ -469,33 +521,47 @@ def initial_completions(
 
 
 PAIR_SHIFT = _kernels.PAIR_SHIFT  # a lowered lexer entry: ``slot << PAIR_SHIFT | (SetIndex entry + 1)``
+ROW_COVERED = _kernels.ROW_COVERED  # in a pair: the slot's row is in a union row of the same mask
+MIN_UNION_ENTRIES = 3
+"""A fresh set with fewer lexer entries ORs their rows one by one (`TerminalTokenTable.union_slot`)."""
 MAX_LOWERED_ENTRIES = 1 << 16
 """`SetIndex.lowered_entries` starts afresh (same epoch) past this many answers: a memo of a
 mask's preparation only (about 130 bytes an answer), bounded well below the sets it refers to."""
 
 
 def lower_state(
-    index: SetIndex, table: TerminalTokenTable, variants: list[tuple[int, tuple[tuple[int, EarleySet], ...]]]
+    index: SetIndex, table: TerminalTokenTable, variants: list[MaskPart]
 ) -> tuple[np.ndarray, int] | None:
     """The kernel's view of a parse state: ``(initial pairs, epoch)``, the pairs int64 (`PAIR_SHIFT`).
 
-    ``variants`` are the state's `EarleyEngine.mask_variants`: ``(first bytes, lexer entries)``.
-    Each lexer entry ``(DFA state, origin set)`` becomes its DFA state's `TerminalTokenTable`
-    slot (filled on first use; cut to the variant's first bytes unless it has them all,
-    `TerminalTokenTable.restricted_lowering`) and, when the terminal may end inside a token
-    (the slot has completion points), the `SetIndex` entry of its origin set for that
-    terminal (else -1); pairs are listed once.  ``None`` if the index started a new epoch
-    meanwhile (the caller tries again).  Runs once per uncached mask, so the answer per
-    lexer entry is memoised in the index's epoch (`SetIndex.lowered_entries`): a mask costs
-    one dict read per entry and one small array.
+    ``variants`` are the state's `EarleyEngine.mask_variants`: ``(first bytes, lexer entries,
+    fresh set)``.  Each lexer entry ``(DFA state, origin set)`` becomes its DFA state's
+    `TerminalTokenTable` slot (filled on first use; cut to the variant's first bytes unless
+    it has them all, `TerminalTokenTable.restricted_lowering`) and, when the terminal may
+    end inside a token (the slot has completion points), the `SetIndex` entry of its origin
+    set for that terminal (else -1); pairs are listed once.  The fresh set's own entries (its
+    start states; a set made again also holds advanced ones), when it has a union row
+    (`TerminalTokenTable.union_slot`), are marked `ROW_COVERED` and the union's pair is added.  ``None`` if the index started a new epoch meanwhile (the
+    caller tries again).  Runs once per uncached mask, so the answer per lexer entry is
+    memoised in the index's epoch (`SetIndex.lowered_entries`): a mask costs one dict read
+    per entry and one small array.
     """
     epoch, known = index.lowered_entries
     get = known.get
     pairs: list[int] = []
-    for first_bytes, entries in variants:
+    for first_bytes, entries, fresh in variants:
         if not first_bytes:
             continue  # a part cut to no byte reads nothing
         whole = first_bytes == ALL_BYTES
+        union = -1
+        if fresh is not None:
+            starts = fresh.entry_states
+            union_key = (fresh, first_bytes)
+            union = get(union_key, _UNION_NOT_YET)
+            if union == _UNION_NOT_YET:
+                union = _union_of(index, table, fresh, first_bytes, union_key, epoch)
+            if union >= 0:
+                pairs.append(union << PAIR_SHIFT)  # entry -1: a row only
         for lexer_entry in entries:
             key = lexer_entry if whole else (lexer_entry, first_bytes)
             pair = get(key)
@@ -503,10 +569,29 @@ def lower_state(
                 pair = _lower_entry(index, table, lexer_entry, first_bytes, key, epoch)
                 if pair is None:
                     return None
+            if union >= 0 and lexer_entry[1] is fresh and lexer_entry[0] in starts:
+                pair |= ROW_COVERED  # (a set made again at a later byte also has advanced entries)
             pairs.append(pair)
     if len(pairs) > 1:
         pairs = list(dict.fromkeys(pairs))
     return np.array(pairs, dtype=np.int64), epoch
+
+
+def _union_of(
+    index: SetIndex, table: TerminalTokenTable, fresh: EarleySet, first_bytes: int, key: object, epoch: int
+) -> int:
+    """The union slot of ``fresh``'s lexer entries (-1: none, or not yet), memoised in
+    ``index.lowered_entries`` once final."""
+    if len(fresh.entry_states) < MIN_UNION_ENTRIES:
+        union = -1
+    else:
+        union = table.union_slot(fresh.entry_states, first_bytes)
+        if union == _UNION_NOT_YET:
+            return -1
+    current, known = index.lowered_entries
+    if current == epoch and len(known) < MAX_LOWERED_ENTRIES:
+        known[key] = union  # immutable value: a race only computes it twice
+    return union
 
 
 def _lower_entry(
@@ -540,7 +625,7 @@ def _lower_entry(
 
 def unpack_pairs(table: TerminalTokenTable, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(DFA states, entries, slots)`` (int32 each) of `lower_state`'s pairs (for `_kernels.fill_mask`)."""
-    slots = (pairs >> PAIR_SHIFT).astype(np.int32)
+    slots = ((pairs & ~ROW_COVERED) >> PAIR_SHIFT).astype(np.int32)
     entries = ((pairs & ((1 << PAIR_SHIFT) - 1)) - 1).astype(np.int32)
     return table.states_of_slots(slots), entries, slots
 
