@@ -256,7 +256,8 @@ class TerminalTokenTable:
     def _add_union(self, slots: list[int]) -> int:
         """The union slot of ``slots`` (under the lock), or -1 past the bounds."""
         slot = len(self._completion_count)
-        if self._num_unions >= MAX_UNION_SLOTS or (slot + 1) * self.words * 4 > self.limits.max_index_bytes:
+        index_bytes = (slot + 1) * self.words * 4 + int(self._offsets[slot]) * 4  # as `_add_slot` counts
+        if self._num_unions >= MAX_UNION_SLOTS or index_bytes > self.limits.max_index_bytes:
             return -1
         self._num_unions += 1
         row = np.bitwise_or.reduce(self._snapshot.rows[slots], axis=0)
@@ -541,10 +542,11 @@ def lower_state(
     end inside a token (the slot has completion points), the `SetIndex` entry of its origin
     set for that terminal (else -1); pairs are listed once.  The fresh set's own entries (its
     start states; a set made again also holds advanced ones), when it has a union row
-    (`TerminalTokenTable.union_slot`), are marked `ROW_COVERED` and the union's pair is added.  ``None`` if the index started a new epoch meanwhile (the
-    caller tries again).  Runs once per uncached mask, so the answer per lexer entry is
-    memoised in the index's epoch (`SetIndex.lowered_entries`): a mask costs one dict read
-    per entry and one small array.
+    (`TerminalTokenTable.union_slot`), are marked `ROW_COVERED` and the union's pair is
+    added.  ``None`` if the index started a new epoch meanwhile (the caller tries again).
+    Runs once per uncached mask, so the answer per lexer entry is memoised in the index's
+    epoch (`SetIndex.lowered_entries`): a mask costs one dict read per entry and one small
+    array.
     """
     epoch, known = index.lowered_entries
     get = known.get
