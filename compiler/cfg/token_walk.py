@@ -48,6 +48,7 @@ from automask.compiler.cfg.terminal_cache import StateRow, TerminalCache, Termin
 from automask.compiler.limits import CompileLimits
 from automask.compiler.token_index.trie import TokenTrie
 from automask.errors import CompileLimitExceeded
+from automask.runtime.bitmask import token_ids_to_bitmask
 
 
 class SlotArrays(NamedTuple):
@@ -279,8 +280,7 @@ class TerminalTokenTable:
             if (first_bytes >> byte) & 1
         ]
         ids = np.concatenate(subtrees) if subtrees else np.zeros(0, dtype=np.int32)
-        row = np.zeros(self.words, dtype=np.uint32)
-        np.bitwise_or.at(row, ids >> 5, np.left_shift(np.uint32(1), (ids & 31).astype(np.uint32)))
+        row = token_ids_to_bitmask(ids, 32 * self.words).view(np.uint32)  # (room for W words)
         row.setflags(write=False)
         self._first_byte_rows[first_bytes] = row  # immutable value: a race only builds it twice
         return row
