@@ -27,6 +27,14 @@ from automask.compiler.cfg import _kernels, token_walk
 from automask.compiler.cfg.earley import ALL_BYTES
 from automask.compiler.cfg.flatten import FLAT_PREFIX, flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
+from automask.compiler.cfg.safe_subtrees import (
+    NO_SAFE_SET,
+    byte_weights,
+    is_safe_set,
+    safe_set,
+    subtree_byte_set_reference,
+    subtree_byte_sets,
+)
 from automask.compiler.cfg.tables import build_grammar_tables
 from automask.compiler.cfg.token_walk import (
     FrontierScratch,
@@ -806,13 +814,28 @@ def test_bitmask_wider_than_the_vocabulary_is_zero_padded(let_grammar):
 # -------------------------------------------------------------------- kernel and errors
 
 
-def test_walk_kernel_matches_reference():
+QUOTED_LIST = 'start: "[" (STRING ("," STRING)*)? "]"\nSTRING: /"[a ]*"/\n%ignore " "\n'
+"""A string body keeps the walk in live, non-accepting states: safe subtrees (`safe_subtrees`)."""
+
+
+@pytest.mark.parametrize("source, alphabet", [(HANDWRITTEN["ignore"], "ab "), (QUOTED_LIST, 'a ",[]')])
+def test_walk_kernel_matches_reference(source, alphabet):
+    """The walk kernel, with and without self-loop skips, equals the reference walk (no skips)."""
     rng = random.Random(3)
-    vocab = synthetic_vocab("ab ", 3)
+    vocab = synthetic_vocab(alphabet, 3)
     trie = build_token_trie(vocab)
-    tables = build_grammar_tables(grammar_from_lark(HANDWRITTEN["ignore"]), DEFAULT_LIMITS, CFGLimits())
-    for _ in range(20):
+    sets = subtree_byte_sets(trie)
+    assert all(
+        np.array_equal(sets[node], subtree_byte_set_reference(trie, node)) for node in range(trie.num_nodes)
+    )
+    tables = build_grammar_tables(grammar_from_lark(source), DEFAULT_LIMITS, CFGLimits())
+    subtree_sets, weights = subtree_byte_sets(trie), byte_weights(trie)
+    skipped = 0
+    for attempt in range(40):
         states = np.array(rng.sample(range(tables.num_states), rng.randint(1, 3)), dtype=np.int32)
+        safe = safe_set(tables.transitions, tables.accepting, states, weights) if attempt % 2 else NO_SAFE_SET
+        assert is_safe_set(tables.transitions, tables.accepting, safe)
+        skipped += int(safe.states.any())
         roots = np.array(sorted(rng.sample(range(-1, trie.num_nodes), 3)), dtype=np.int32)
         out = np.zeros((vocab.size + 31) // 32, dtype=np.uint32)
         nodes = np.empty(64, dtype=np.int32)
@@ -821,7 +844,7 @@ def test_walk_kernel_matches_reference():
         found = _kernels.walk_subtrees(
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, out, nodes, entries,
-            dfa_states, np.zeros(0, dtype=np.int32), -1,
+            dfa_states, np.zeros(0, dtype=np.int32), -1, subtree_sets, *safe,
         )  # fmt: skip
         expected_out = np.zeros_like(out)
         expected = _kernels.walk_subtrees_reference(
@@ -833,6 +856,7 @@ def test_walk_kernel_matches_reference():
             nodes[:found].tolist(), entries[:found].tolist(), dfa_states[:found].tolist(), strict=True
         )
         assert list(found_points) == expected
+    assert skipped > 0 or source != QUOTED_LIST
 
 
 def test_errors_are_typed():
@@ -881,7 +905,7 @@ def eager_state_rows(tables, trie, words: int) -> list[tuple[np.ndarray, list[in
             tables.transitions, tables.accepting, trie.node_byte, trie.node_depth, trie.node_end,
             trie.token_offsets, trie.token_ids, trie.max_depth, np.array([state], dtype=np.int32),
             np.array([-1], dtype=np.int32), row, nodes, entries, np.empty_like(entries),
-            np.zeros(0, dtype=np.int32), -1,
+            np.zeros(0, dtype=np.int32), -1, np.zeros((0, 2), dtype=np.uint64), *NO_SAFE_SET,
         )  # fmt: skip
         rows.append((row, nodes[:found].tolist()))
     return rows

@@ -16,6 +16,10 @@ Skipping (`plain_slice`): with ``skip_depth >= 0``, a node whose ``skip_max`` is
 ``skip_depth`` is skipped with its subtree; the caller guarantees (for every start state)
 that those tokens are allowed and hold no completion point, and ORs them in itself.
 
+Safe subtrees (`safe_subtrees`): with rows in ``safe_states``, a node whose state is a safe
+state and whose ``subtree_sets`` lie inside ``safe_bytes`` has its whole subtree's tokens
+OR-ed and is jumped over (those bytes never leave the live, non-accepting safe states).
+
 Roots: ``roots[i] = -1`` walks the whole trie (the state is the one before any byte);
 ``roots[i] = n`` walks the strict descendants of node ``n`` with the state given for after
 node ``n``.  Returns the number of completion points found; only the first
@@ -50,6 +54,9 @@ _WALK_SIGNATURE = nb.int64(
     nb.int32[::1],  # completion_states (output)
     _readonly(nb.int32, 1),  # skip_max: per node, the most characters of its subtree's tokens if all plain
     nb.int64,  # skip_depth: skip subtrees with skip_max <= this (-1: none; see `plain_slice`)
+    _readonly(nb.uint64, 2),  # subtree_sets [N, 2]: the bytes below each node (`safe_subtrees`)
+    _readonly(nb.uint64, 1),  # safe_bytes [2]: the walk's safe byte set
+    _readonly(nb.boolean, 1),  # safe_states [S]: the walk's safe states (no rows: no skip)
 )
 
 
@@ -71,8 +78,13 @@ def walk_subtrees(
     completion_states,
     skip_max,
     skip_depth,
+    subtree_sets,
+    safe_bytes,
+    safe_states,
 ):  # pragma: no cover - compiled
     capacity = completion_nodes.shape[0]
+    safe_skip = safe_states.shape[0] > 0
+    outside_low, outside_high = ~safe_bytes[0], ~safe_bytes[1]
     found = 0
     state_at = np.empty(max_depth + 1, dtype=np.int32)
     num_nodes = node_byte.shape[0]
@@ -95,6 +107,17 @@ def walk_subtrees(
                     node = node_end[node]
                     continue
                 state_at[depth] = state
+                if (
+                    safe_skip
+                    and safe_states[state]
+                    and ((subtree_sets[node, 0] & outside_low) | (subtree_sets[node, 1] & outside_high)) == 0
+                ):  # a safe subtree: every token below allowed, no completion point
+                    below = node_end[node]
+                    for k in range(token_offsets[node], token_offsets[below]):
+                        token = token_ids[k]
+                        out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)
+                    node = below
+                    continue
                 for k in range(token_offsets[node], token_offsets[node + 1]):
                     token = token_ids[k]
                     out[token >> 5] |= np.uint32(1) << np.uint32(token & 31)

@@ -197,3 +197,109 @@ def subtree_maxima(own, parents):  # pragma: no cover - compiled
         if parent >= 0 and out[node] > out[parent]:
             out[parent] = out[node]
     return out
+
+
+@nb.njit(nb.uint64[:, ::1](_readonly(nb.uint8, 1), _readonly(nb.int64, 1)), cache=True, nogil=True)
+def subtree_byte_sets(node_byte, parents):  # pragma: no cover - compiled
+    """Per preorder trie node, the bytes on the edges below it as 128 bits (bit 127: any byte
+    from 0x7f up), for the self-loop skip (`loop_skip`): one reverse sweep folding each node's
+    set and own byte into its parent.  Reference: `loop_skip.subtree_byte_sets_reference`."""
+    sets = np.zeros((node_byte.shape[0], 2), dtype=np.uint64)
+    for node in range(node_byte.shape[0] - 1, -1, -1):
+        parent = parents[node]
+        if parent >= 0:
+            byte = min(np.int64(node_byte[node]), 127)
+            sets[parent, 0] |= sets[node, 0]
+            sets[parent, 1] |= sets[node, 1]
+            sets[parent, byte >> 6] |= np.uint64(1) << np.uint64(byte & 63)
+    return sets
+
+
+@nb.njit(
+    nb.uint64[::1](
+        _readonly(nb.int32, 2),
+        _readonly(nb.boolean, 1),
+        _readonly(nb.int32, 1),
+        _readonly(nb.int64, 1),
+        nb.int64,
+        nb.boolean[::1],
+    ),
+    cache=True,
+    nogil=True,
+)
+def safe_byte_set(transitions, accepting, starts, weights, max_states, states):  # pragma: no cover
+    """A safe set of a walk from ``starts`` (`safe_subtrees`): returns its bytes as 128 bits and
+    marks its states in ``states`` (all False on entry); no bytes past ``max_states`` states.
+
+    From all ASCII bytes below 0x7f, repeat: close the states under the bytes; at the first
+    state with a byte leaving the live non-accepting states, take out of the set those bytes
+    (always at a start state, which cannot be cut off) or the bytes leading into that state,
+    whichever weighs less.  Each round takes out at least one byte, so at most 127 rounds.
+    Checked by `safe_subtrees.is_safe_set` in the tests.
+    """
+    num_states = transitions.shape[0]
+    in_set = np.ones(127, dtype=np.bool_)
+    is_start = np.zeros(num_states, dtype=np.bool_)
+    for k in range(starts.shape[0]):
+        is_start[starts[k]] = True
+    order = np.empty(num_states, dtype=np.int64)
+    for _ in range(128):
+        states[:] = False
+        count = 0
+        for k in range(starts.shape[0]):
+            if not states[starts[k]]:
+                states[starts[k]] = True
+                order[count] = starts[k]
+                count += 1
+        violator = -1
+        at = 0
+        while at < count and violator < 0:
+            state = order[at]
+            at += 1
+            for byte in range(127):
+                if not in_set[byte]:
+                    continue
+                target = transitions[state, byte]
+                if target < 0 or accepting[target]:
+                    violator = state
+                    break
+                if not states[target]:
+                    if count == max_states:
+                        states[:] = False
+                        return np.zeros(2, dtype=np.uint64)
+                    states[target] = True
+                    order[count] = target
+                    count += 1
+        if violator < 0:
+            break
+        leaving = 0
+        for byte in range(127):
+            if in_set[byte]:
+                target = transitions[violator, byte]
+                if target < 0 or accepting[target]:
+                    leaving += weights[byte]
+        entering = 0
+        entering_bytes = np.zeros(127, dtype=np.bool_)
+        if not is_start[violator]:
+            for k in range(count):
+                for byte in range(127):
+                    if in_set[byte] and transitions[order[k], byte] == violator and not entering_bytes[byte]:
+                        entering_bytes[byte] = True
+                        entering += weights[byte]
+        cut_entry = not is_start[violator] and entering < leaving
+        for byte in range(127):
+            if in_set[byte]:
+                if cut_entry:
+                    if entering_bytes[byte]:
+                        in_set[byte] = False
+                else:
+                    target = transitions[violator, byte]
+                    if target < 0 or accepting[target]:
+                        in_set[byte] = False
+    byte_set = np.zeros(2, dtype=np.uint64)
+    for byte in range(127):
+        if in_set[byte]:
+            byte_set[byte >> 6] |= np.uint64(1) << np.uint64(byte & 63)
+    if byte_set[0] == 0 and byte_set[1] == 0:
+        states[:] = False
+    return byte_set

@@ -48,6 +48,13 @@ from automask.compiler.automata.dfa import breadth_first_order_reference
 from automask.compiler.cfg import _kernels, _plain_kernels
 from automask.compiler.cfg.longest_match import extends_match
 from automask.compiler.cfg.plain_slice import PlainSlice, build_plain_slice
+from automask.compiler.cfg.safe_subtrees import (
+    NO_SAFE_SET,
+    SafeSet,
+    byte_weights,
+    safe_set,
+    subtree_byte_sets,
+)
 from automask.compiler.limits import CompileLimits
 from automask.compiler.regex import RegexNode, ast_to_dfa
 from automask.compiler.token_index.index import refine_to_depth
@@ -56,6 +63,8 @@ from automask.compiler.vocabulary.vocabulary import Vocabulary
 
 _NO_SKIP = np.zeros(0, dtype=np.int32)
 _NO_SKIP.setflags(write=False)
+_NO_SUBTREE_SETS = np.zeros((0, 2), dtype=np.uint64)
+_NO_SUBTREE_SETS.setflags(write=False)
 
 DEFAULT_MAX_TERMINALS = 512
 """Terminal DFAs (and, separately, regexes) a vocabulary's `TerminalCache` keeps before clearing."""
@@ -201,6 +210,7 @@ class TerminalRows:
         words: int,
         residual_rows: LeastRecentlyUsed | None = None,
         plain_slice: Callable[[], PlainSlice] | None = None,
+        safe_trie: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.int32)
         self.accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
@@ -217,7 +227,7 @@ class TerminalRows:
         self._plain_slice = plain_slice
         self._plain_depths: np.ndarray | None = None  # `_plain_kernels.plain_depths`, on first build
         self._all_narrow: bool | None = None  # `_keyed`, on first use
-        self._live: np.ndarray | None = None  # `_live_bytes`, on first use
+        self._safe_trie = safe_trie
 
     @property
     def num_states(self) -> int:
@@ -255,7 +265,7 @@ class TerminalRows:
                 if found is None:
                     found = build_state_row(
                         self.transitions, self.accepting, self.trie, self.children, self.words, local_state,
-                        *self._plain(local_state),
+                        *self._plain(local_state), self._safe_trie,
                     )  # fmt: skip
                     if key is not None:
                         shared.put(key, found)
@@ -270,21 +280,22 @@ class TerminalRows:
         key would be computed only to be refused.  Under the lock."""
         if self._all_narrow is None:
             small = self.num_states <= MAX_RESIDUAL_STATES
-            self._all_narrow = small and int(self._live_bytes().max()) <= NARROW_RESIDUAL_BYTES
+            self._all_narrow = (
+                small and int((self.transitions >= 0).sum(axis=1).max()) <= NARROW_RESIDUAL_BYTES
+            )
         return not self._all_narrow
 
-    def _live_bytes(self) -> np.ndarray:
-        """The number of live bytes of each state (computed on first use)."""
-        if self._live is None:
-            self._live = (self.transitions >= 0).sum(axis=1)
-        return self._live
+    def _live_bytes(self, local_state: int) -> int:
+        """The number of live bytes of ``local_state`` (one state's: a bounded string's DFA has
+        thousands of states, and counting all of them cost ~1 ms of a first mask)."""
+        return int(np.count_nonzero(self.transitions[local_state] >= 0))
 
     def _plain(self, local_state: int) -> tuple[PlainSlice | None, int]:
         """The vocabulary's plain slice and how many plain characters ``local_state`` surely
         reads (`plain_slice`); ``(None, 0)`` without a slice or for a narrow state (a property
         name's, which cannot read every plain character: the DFA's depths are not computed).
         Under the lock."""
-        if self._plain_slice is None or self._live_bytes()[local_state] <= NARROW_RESIDUAL_BYTES:
+        if self._plain_slice is None or self._live_bytes(local_state) <= NARROW_RESIDUAL_BYTES:
             return None, 0  # a plain character has far more than that many first bytes: depth 0
         plain = self._plain_slice()
         if self._plain_depths is None:
@@ -303,16 +314,21 @@ def walk_with_completions(
     row: np.ndarray,
     plain: PlainSlice | None = None,
     plain_depth: int = -1,
+    safe: tuple[np.ndarray, SafeSet] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`_kernels.walk_subtrees` with room for every completion point: ``(nodes, entries, states)``.
 
     The kernel stores only as many points as its buffers hold and returns the count, so a
     short first try is walked again with exact room (the bits of ``row`` are idempotent).
     With ``plain`` and ``plain_depth >= 0`` (true of every state in ``states``), the subtrees of
-    plain tokens of at most that many characters are skipped: the caller ORs them in.
+    plain tokens of at most that many characters are skipped: the caller ORs them in.  With
+    ``safe`` (the trie's subtree byte sets and a safe set of ``states``, `safe_subtrees`), safe
+    subtrees are OR-ed whole instead of walked.
     """
     skip_max = _NO_SKIP if plain is None else plain.node_plain_max
     skip_depth = -1 if plain is None else plain_depth
+    subtree_sets = _NO_SUBTREE_SETS if safe is None else safe[0]
+    safe_bytes, safe_states = NO_SAFE_SET if safe is None else safe[1]
     capacity = 256
     while True:
         nodes = np.empty(capacity, dtype=np.int32)
@@ -322,7 +338,7 @@ def walk_with_completions(
             _kernels.walk_subtrees(
                 transitions, accepting, trie.node_byte, trie.node_depth, trie.node_end,
                 trie.token_offsets, trie.token_ids, trie.max_depth, states, roots, row, nodes, entries,
-                dfa_states, skip_max, skip_depth,
+                dfa_states, skip_max, skip_depth, subtree_sets, safe_bytes, safe_states,
             )
         )  # fmt: skip
         if found <= capacity:
@@ -339,19 +355,27 @@ def build_state_row(
     state: int,
     plain: PlainSlice | None = None,
     plain_depth: int = 0,
+    safe_trie: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> StateRow:
     """Walk the whole trie from ``state`` once (numba): its token row and completion points.
 
     With ``plain_depth > 0`` (the state surely reads that many characters of plain text,
     `plain_slice`), the plain tokens that short are OR-ed in from ``plain.rows`` and the walk
-    skips their subtrees (`walk_with_completions`); the result is the same.
+    skips their subtrees (`walk_with_completions`); with ``safe_trie`` (the trie's subtree byte
+    sets and byte weights, `safe_subtrees`), so does every subtree safe from ``state``.  The
+    result is the same.
     """
     sliced = plain is not None and plain_depth > 0
     depth = min(plain_depth, plain.max_chars) if sliced else -1
     row = plain.rows[depth].copy() if sliced else np.zeros(words, dtype=np.uint32)
+    starts = np.array([state], dtype=np.int32)
+    safe = None
+    if safe_trie is not None:
+        subtree_sets, weights = safe_trie
+        safe = (subtree_sets, safe_set(transitions, accepting, starts, weights))
     completions, _, completion_states = walk_with_completions(
-        transitions, accepting, trie, np.array([state], dtype=np.int32), np.array([-1], dtype=np.int32), row,
-        plain if sliced else None, depth,
+        transitions, accepting, trie, starts, np.array([-1], dtype=np.int32), row,
+        plain if sliced else None, depth, safe,
     )  # fmt: skip
     offsets, nodes, longest_offsets, longest_nodes = _kernels.completions_by_child_byte(
         completions, completion_states, children.offsets, children.bytes, transitions, accepting
@@ -409,6 +433,7 @@ class TerminalCache:
         self.children = TrieChildren(*_kernels.child_lists(self.trie.node_depth, self.trie.node_byte))
         for array in self.children:
             array.setflags(write=False)
+        self.safe_trie = (subtree_byte_sets(self.trie), byte_weights(self.trie))  # `safe_subtrees`
         self._dfas: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)
         self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # table digest -> rows
         self._rows_of_dfa: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # id -> (dfa, rows)
@@ -467,6 +492,7 @@ class TerminalCache:
                 self.words,
                 self.residual_rows,
                 self.plain_slice,
+                self.safe_trie,
             )
             if shared:
                 self._rows.put(key, found)  # a race builds two: speed only, both are right
