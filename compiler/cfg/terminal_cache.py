@@ -285,17 +285,15 @@ class TerminalRows:
             )
         return not self._all_narrow
 
-    def _live_bytes(self, local_state: int) -> int:
-        """The number of live bytes of ``local_state`` (one state's: a bounded string's DFA has
-        thousands of states, and counting all of them cost ~1 ms of a first mask)."""
-        return int(np.count_nonzero(self.transitions[local_state] >= 0))
-
     def _plain(self, local_state: int) -> tuple[PlainSlice | None, int]:
         """The vocabulary's plain slice and how many plain characters ``local_state`` surely
         reads (`plain_slice`); ``(None, 0)`` without a slice or for a narrow state (a property
         name's, which cannot read every plain character: the DFA's depths are not computed).
         Under the lock."""
-        if self._plain_slice is None or self._live_bytes(local_state) <= NARROW_RESIDUAL_BYTES:
+        if (
+            self._plain_slice is None
+            or _live_byte_count(self.transitions, local_state) <= NARROW_RESIDUAL_BYTES
+        ):
             return None, 0  # a plain character has far more than that many first bytes: depth 0
         plain = self._plain_slice()
         if self._plain_depths is None:
@@ -303,6 +301,10 @@ class TerminalRows:
                 self.transitions, self.accepting, plain.max_chars
             )
         return plain, int(self._plain_depths[local_state])
+
+
+def _live_byte_count(transitions: np.ndarray, state: int) -> int:
+    return int(np.count_nonzero(transitions[state] >= 0))
 
 
 def walk_with_completions(
@@ -370,7 +372,12 @@ def build_state_row(
     row = plain.rows[depth].copy() if sliced else np.zeros(words, dtype=np.uint32)
     starts = np.array([state], dtype=np.int32)
     safe = None
-    if safe_trie is not None:
+    if (
+        safe_trie is not None
+        and not (sliced and depth >= plain.max_chars)
+        and _live_byte_count(transitions, state) > NARROW_RESIDUAL_BYTES
+    ):
+        # (the slice already skips every plain subtree; a narrow state's walk is short)
         subtree_sets, weights = safe_trie
         safe = (subtree_sets, safe_set(transitions, accepting, starts, weights))
     completions, _, completion_states = walk_with_completions(
