@@ -43,11 +43,16 @@ def as_numpy_bitmask(bitmask) -> np.ndarray:
     return arr
 
 
+def set_token_bits(words: np.ndarray, token_ids) -> None:
+    """Set the bits of ``token_ids`` in the uint32 row ``words`` (in place; ids may repeat)."""
+    ids = np.asarray(token_ids, dtype=np.int64)
+    np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
+
+
 def token_ids_to_bitmask(token_ids, vocab_size: int) -> np.ndarray:
     """One bitmask row (int32 words) with exactly ``token_ids`` allowed."""
     words = np.zeros(bitmask_words(vocab_size), dtype=np.uint32)
-    ids = np.asarray(token_ids, dtype=np.int64)
-    np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
+    set_token_bits(words, token_ids)
     return words.view(np.int32)
 
 

@@ -29,6 +29,7 @@ from automask.compiler.cfg import _plain_kernels
 from automask.compiler.cfg._kernels import node_parents
 from automask.compiler.token_index.trie import TokenTrie
 from automask.compiler.vocabulary.vocabulary import Vocabulary
+from automask.runtime.bitmask import set_token_bits
 
 NOT_PLAIN = np.iinfo(np.int32).max
 
@@ -82,7 +83,7 @@ def build_plain_slice(vocab: Vocabulary, trie: TokenTrie, words: int) -> PlainSl
     for length in range(1, max_chars + 1):
         rows[length] = rows[length - 1]
         ids = plain[chars[plain] == length]
-        np.bitwise_or.at(rows[length], ids >> 5, np.left_shift(np.uint32(1), (ids & 31).astype(np.uint32)))
+        set_token_bits(rows[length], ids)
     node_plain_max = np.minimum(subtree, NOT_PLAIN).astype(np.int32)
     for array in (node_plain_max, rows):
         array.setflags(write=False)

@@ -55,6 +55,7 @@ from automask.compiler.cfg.set_index import SetIndex
 from automask.compiler.cfg.tables import GrammarTables
 from automask.compiler.cfg.terminal_cache import TrieChildren, walk_with_completions
 from automask.compiler.token_index.trie import TokenTrie
+from automask.runtime.bitmask import set_token_bits
 
 if TYPE_CHECKING:
     from automask.compiler.cfg.token_walk import SlotArrays
@@ -319,9 +320,7 @@ class SubtreeMemo:
             own = trie.token_ids[
                 _concatenated_ranges(trie.token_offsets[starts], trie.token_offsets[starts + 1])
             ]
-            np.bitwise_or.at(
-                row, own >> 5, np.left_shift(np.uint32(1), (own & 31).astype(np.uint32))
-            )  # live at the start node
+            set_token_bits(row, own)  # live at the start node
             # Completion points: found by the walk below each start node, plus the start nodes.
             inner = children.offsets[starts + 2] > children.offsets[starts + 1]
             ends = tables.accepting[states]
@@ -377,7 +376,7 @@ class SubtreeMemo:
         if as_row:
             row = arrays["memo_rows"][num_rows]
             row[:] = 0
-            np.bitwise_or.at(row, tokens >> 5, np.left_shift(np.uint32(1), (tokens & 31).astype(np.uint32)))
+            set_token_bits(row, tokens)
             arrays["memo_row"][memo] = num_rows
         else:
             arrays["token_pool"][token_first:token_stop] = tokens
