@@ -1,4 +1,5 @@
-"""numba kernels of the plain-content slice (`plain_slice`): skip the trie's plain-text subtrees.
+"""numba kernels of the row walk's skips: the plain-content slice (`plain_slice`) and safe
+subtrees (`safe_subtrees`: `subtree_byte_sets`, `safe_byte_set`, each with its reference there).
 
 `plain_depths` gives, per state of a terminal DFA, how many characters of *plain text* (any
 code point but ``"``, ``\\`` and the C0 controls, in UTF-8) the DFA is sure to read: the
@@ -202,8 +203,8 @@ def subtree_maxima(own, parents):  # pragma: no cover - compiled
 @nb.njit(nb.uint64[:, ::1](_readonly(nb.uint8, 1), _readonly(nb.int64, 1)), cache=True, nogil=True)
 def subtree_byte_sets(node_byte, parents):  # pragma: no cover - compiled
     """Per preorder trie node, the bytes on the edges below it as 128 bits (bit 127: any byte
-    from 0x7f up), for the self-loop skip (`loop_skip`): one reverse sweep folding each node's
-    set and own byte into its parent.  Reference: `loop_skip.subtree_byte_sets_reference`."""
+    from 0x7f up), for safe subtrees (`safe_subtrees`): one reverse sweep folding each node's
+    set and own byte into its parent.  Reference: `safe_subtrees.subtree_byte_set_reference`."""
     sets = np.zeros((node_byte.shape[0], 2), dtype=np.uint64)
     for node in range(node_byte.shape[0] - 1, -1, -1):
         parent = parents[node]

@@ -304,6 +304,7 @@ class TerminalRows:
 
 
 def _live_byte_count(transitions: np.ndarray, state: int) -> int:
+    """How many bytes keep ``state`` alive (one row: a bounded string's DFA has thousands)."""
     return int(np.count_nonzero(transitions[state] >= 0))
 
 

@@ -455,8 +455,9 @@ class GrammarLowering:
         return known
 
     def interned(self, node: RegexNode) -> int:
-        """A number equal for structurally equal nodes (hash-consing, linear in the AST;
-        the dataclasses' own hash is recomputed recursively on every call)."""
+        """A number equal for structurally equal nodes (hash-consing, linear in the AST: equal
+        subtrees built apart are different objects, and a dict keyed by nodes would compare
+        them field by field on every hit)."""
         known = self.numbers.get(id(node))
         if known is not None:
             return known[1]
