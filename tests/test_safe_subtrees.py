@@ -47,14 +47,14 @@ def test_rows_skipping_safe_subtrees_equal_the_full_walk(tokenizer):
         transitions, accepting = _tables(regex)
         depths = _plain_kernels.plain_depths(transitions, accepting, plain.max_chars)
         for state in range(transitions.shape[0]):
-            found = safe_set(transitions, accepting, np.array([state], dtype=np.int32), cache.safe_trie[1])
+            found = safe_set(transitions, accepting, np.array([state], dtype=np.int32), cache.safe_trie()[1])
             assert is_safe_set(transitions, accepting, found)
             fired.append(bool(found.states.any()))
             full = build_state_row(transitions, accepting, cache.trie, cache.children, cache.words, state)
             for sliced_plain, depth in ((None, 0), (plain, int(depths[state]))):
                 skipping = build_state_row(
                     transitions, accepting, cache.trie, cache.children, cache.words, state,
-                    sliced_plain, depth, cache.safe_trie,
+                    sliced_plain, depth, cache.safe_trie(),
                 )  # fmt: skip
                 assert np.array_equal(full.row, skipping.row), (regex, state)
                 assert np.array_equal(full.completions, skipping.completions)
@@ -68,7 +68,7 @@ def test_safe_sets_of_a_forbidden_word_keep_its_common_letters():
     cache = terminal_cache(load_vocabulary("llama3"))
     transitions, accepting = _tables(REGEXES[1])
     body = int(transitions[0, ord('"')])
-    found = safe_set(transitions, accepting, np.array([body], dtype=np.int32), cache.safe_trie[1])
+    found = safe_set(transitions, accepting, np.array([body], dtype=np.int32), cache.safe_trie()[1])
     members = {byte for byte in range(127) if (int(found.byte_set[byte >> 6]) >> (byte & 63)) & 1}
     assert ord('"') not in members and ord("\\") not in members
     assert {ord(char) for char in "abcdefghijklmopqrsuvwxyz "} <= members
@@ -77,7 +77,7 @@ def test_safe_sets_of_a_forbidden_word_keep_its_common_letters():
 
 def test_subtree_byte_sets_on_a_real_trie():
     cache = terminal_cache(load_vocabulary("llama3"))
-    sets = cache.safe_trie[0]
+    sets = cache.safe_trie()[0]
     nodes = random.Random(5).sample(range(cache.trie.num_nodes), 3000)
     for node in nodes + [0, cache.trie.num_nodes - 1]:
         assert np.array_equal(sets[node], subtree_byte_set_reference(cache.trie, node)), node

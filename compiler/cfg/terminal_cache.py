@@ -210,7 +210,7 @@ class TerminalRows:
         words: int,
         residual_rows: LeastRecentlyUsed | None = None,
         plain_slice: Callable[[], PlainSlice] | None = None,
-        safe_trie: tuple[np.ndarray, np.ndarray] | None = None,
+        safe_trie: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.int32)
         self.accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
@@ -265,7 +265,7 @@ class TerminalRows:
                 if found is None:
                     found = build_state_row(
                         self.transitions, self.accepting, self.trie, self.children, self.words, local_state,
-                        *self._plain(local_state), self._safe_trie,
+                        *self._plain(local_state), None if self._safe_trie is None else self._safe_trie(),
                     )  # fmt: skip
                     if key is not None:
                         shared.put(key, found)
@@ -441,13 +441,13 @@ class TerminalCache:
         self.children = TrieChildren(*_kernels.child_lists(self.trie.node_depth, self.trie.node_byte))
         for array in self.children:
             array.setflags(write=False)
-        self.safe_trie = (subtree_byte_sets(self.trie), byte_weights(self.trie))  # `safe_subtrees`
         self._dfas: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)
         self._rows: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # table digest -> rows
         self._rows_of_dfa: LeastRecentlyUsed = LeastRecentlyUsed(max_terminals)  # id -> (dfa, rows)
         self.residual_rows = LeastRecentlyUsed(DEFAULT_MAX_RESIDUAL_ROWS)  # `residual_key` -> rows
         self._vocab = vocab
         self._plain: PlainSlice | None = None
+        self._safe_trie: tuple[np.ndarray, np.ndarray] | None = None
         self._plain_lock = threading.Lock()
 
     def plain_slice(self) -> PlainSlice:
@@ -457,6 +457,15 @@ class TerminalCache:
                 if self._plain is None:
                     self._plain = build_plain_slice(self._vocab, self.trie, self.words)
         return self._plain
+
+    def safe_trie(self) -> tuple[np.ndarray, np.ndarray]:
+        """The trie's subtree byte sets and byte weights (`safe_subtrees`), built on first use: a
+        row walk needs them, a compile does not (a fresh process would load their kernel)."""
+        if self._safe_trie is None:
+            with self._plain_lock:
+                if self._safe_trie is None:
+                    self._safe_trie = (subtree_byte_sets(self.trie), byte_weights(self.trie))
+        return self._safe_trie
 
     def dfa(self, regex: RegexNode, limits: CompileLimits) -> ByteDFA:
         """``ast_to_dfa(regex, limits)``, memoised (the limits are re-checked on a hit)."""
