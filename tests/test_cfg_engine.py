@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from automask.compiler.cfg import _kernels, token_walk
-from automask.compiler.cfg.earley import ALL_BYTES
+from automask.compiler.cfg.earley import ALL_BYTES, _blocked_groups
 from automask.compiler.cfg.flatten import FLAT_PREFIX, flatten_regular
 from automask.compiler.cfg.limits import CFGLimits
 from automask.compiler.cfg.safe_subtrees import (
@@ -325,6 +325,42 @@ def test_held_ends_lowered_together_match_the_walk_of_each_variant():
         assert matcher.consume_token(token)
     assert max(parts) >= 2  # the text did reach held ends
     assert table.num_union_slots > 0  # and signatures that came back
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("sql.lark", b"SELECT name_x, age2 FROM singer_t WHERE x >= 30 ORDER BY name"),
+        ("python.lark", b"def fn(a, b2):\n    return a_1 + b2\n"),
+    ],
+)
+def test_blocked_byte_groups_allow_what_each_byte_allows(name, text):
+    """`mask_variants` groups the held-back bytes by the ends that block them; every byte of a
+    group must allow exactly the ends `HeldEnds.allowed_ends` gives it, and the groups must
+    partition the blocked bytes."""
+    compiled = compile_grammar(load_bundled(name), "llama3", cfg_limits=CFGLimits(max_cached_masks=0))
+    matcher, checked = compiled.matcher(), 0
+    for token in greedy_tokenize(compiled.vocab, text):
+        held = matcher._state.held
+        if held is not None:
+            groups = _blocked_groups(held)
+            union = 0
+            for group, blockers in groups:
+                assert group and not union & group
+                union |= group
+                allowed = frozenset(
+                    (terminal, origin)
+                    for position, (_, terminal, origin) in enumerate(held.ends)
+                    if not (blockers >> position) & 1
+                )
+                for byte in range(256):
+                    if (group >> byte) & 1:
+                        assert held.allowed_ends(byte) == allowed
+                        checked += 1
+            assert union == held.blocked
+            assert [group & -group for group, _ in groups] == sorted(group & -group for group, _ in groups)
+        assert matcher.consume_token(token)
+    assert checked > 20  # names held back on their identifier bytes
 
 
 def test_subtree_memo_is_shared_by_contexts_and_bounded():

@@ -134,6 +134,28 @@ class HeldEnds:
         return frozenset((terminal, origin) for bits, terminal, origin in self.ends if not (bits >> byte) & 1)
 
 
+def _blocked_groups(held: HeldEnds) -> list[tuple[int, int]]:
+    """The held-back bytes grouped by the ends that block them: ``(byte bit set, bit set over
+    positions in held.ends)`` pairs, ordered by their lowest byte.
+
+    Why groups and not bytes: a name-like terminal under longest match blocks its end on every
+    byte that extends it (63 for an identifier), and every byte of a group allows the same ends;
+    asking `HeldEnds.allowed_ends` byte by byte cost 15-30 µs a held mask on the bundled SQL and
+    Python grammars.  Refined end by end: at most one split per group and end.
+    """
+    groups = [(held.blocked, 0)]
+    for position, (bits, _, _) in enumerate(held.ends):
+        refined = []
+        for group, blockers in groups:
+            if group & bits:
+                refined.append((group & bits, blockers | 1 << position))
+            if group & ~bits:
+                refined.append((group & ~bits, blockers))
+        groups = refined
+    groups.sort(key=lambda pair: pair[0] & -pair[0])
+    return groups
+
+
 class ParseState:
     """The immutable parser state after some bytes (see the module docstring)."""
 
@@ -294,13 +316,13 @@ class EarleyEngine:
             return [(ALL_BYTES, state.entries, state.here)]
         if held.variants is None:
             by_ends: dict[frozenset[tuple[int, EarleySet]], int] = {}
-            blocked = held.blocked
-            while blocked:
-                low = blocked & -blocked
-                byte = low.bit_length() - 1
-                ends = held.allowed_ends(byte)
-                by_ends[ends] = by_ends.get(ends, 0) | low
-                blocked ^= low
+            for group, blockers in _blocked_groups(held):
+                ends = frozenset(
+                    (terminal, origin)
+                    for position, (_, terminal, origin) in enumerate(held.ends)
+                    if not (blockers >> position) & 1
+                )
+                by_ends[ends] = by_ends.get(ends, 0) | group
             here = state.here
             assert here is not None  # ends were made here
             variants: list[MaskPart] = [
