@@ -448,12 +448,12 @@ class TerminalCache:
         self._vocab = vocab
         self._plain: PlainSlice | None = None
         self._safe_trie: tuple[np.ndarray, np.ndarray] | None = None
-        self._plain_lock = threading.Lock()
+        self._lazy_lock = threading.Lock()  # builds the plain slice and the safe-subtree sets once
 
     def plain_slice(self) -> PlainSlice:
         """The vocabulary's `plain_slice.PlainSlice`, built on first use."""
         if self._plain is None:
-            with self._plain_lock:
+            with self._lazy_lock:
                 if self._plain is None:
                     self._plain = build_plain_slice(self._vocab, self.trie, self.words)
         return self._plain
@@ -462,7 +462,7 @@ class TerminalCache:
         """The trie's subtree byte sets and byte weights (`safe_subtrees`), built on first use: a
         row walk needs them, a compile does not (a fresh process would load their kernel)."""
         if self._safe_trie is None:
-            with self._plain_lock:
+            with self._lazy_lock:
                 if self._safe_trie is None:
                     self._safe_trie = (subtree_byte_sets(self.trie), byte_weights(self.trie))
         return self._safe_trie
