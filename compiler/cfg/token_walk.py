@@ -257,7 +257,7 @@ class TerminalTokenTable:
     def _add_union(self, slots: list[int]) -> int:
         """The union slot of ``slots`` (under the lock), or -1 past the bounds."""
         slot = len(self._completion_count)
-        index_bytes = (slot + 1) * self.words * 4 + int(self._offsets[slot]) * 4  # as `_add_slot` counts
+        index_bytes = self._index_bytes(slot, int(self._offsets[slot]))
         if self._num_unions >= MAX_UNION_SLOTS or index_bytes > self.limits.max_index_bytes:
             return -1
         self._num_unions += 1
@@ -299,7 +299,7 @@ class TerminalTokenTable:
         total = used + completions.shape[0]
         if total > self.cfg_limits.max_completion_nodes:
             raise CompileLimitExceeded("max_completion_nodes", total, self.cfg_limits.max_completion_nodes)
-        self.limits.check("max_index_bytes", (slot + 1) * self.words * 4 + total * 4)
+        self.limits.check("max_index_bytes", self._index_bytes(slot, total))
         rows_array, offsets, nodes = self._rows, self._offsets, self._nodes
         if slot >= rows_array.shape[0]:  # grow into new arrays: published snapshots stay intact
             rows_array = np.zeros((2 * rows_array.shape[0], self.words), dtype=np.uint32)
@@ -329,6 +329,11 @@ class TerminalTokenTable:
         self._snapshot = SlotArrays(rows_array, offsets, nodes, slot + 1, byte_offsets, byte_nodes)
         self._state_of_slot.append(state)
         return slot
+
+    def _index_bytes(self, slot: int, completion_nodes: int) -> int:
+        """What ``max_index_bytes`` bounds once slot ``slot`` exists: its rows and ``completion_nodes``
+        completion points in all (`_add_slot` checks it; `_add_union` refuses a union past it)."""
+        return (slot + 1) * self.words * 4 + completion_nodes * 4
 
     def states_of_slots(self, slots: np.ndarray) -> np.ndarray:
         """The global DFA states (int32) of filled ``slots`` (of a cut slot, the state it was cut
@@ -555,15 +560,15 @@ def lower_state(
         if not first_bytes:
             continue  # a part cut to no byte reads nothing
         whole = first_bytes == ALL_BYTES
-        union = -1
+        covered: frozenset[int] | tuple[()] = ()  # start states of ``fresh`` its union row holds
         if fresh is not None:
-            starts = fresh.entry_states
             union_key = (fresh, first_bytes)
             union = get(union_key, _UNION_NOT_YET)
             if union == _UNION_NOT_YET:
                 union = _union_of(index, table, fresh, first_bytes, union_key, epoch)
             if union >= 0:
                 pairs.append(union << PAIR_SHIFT)  # entry -1: a row only
+                covered = frozenset(fresh.entry_states)
         for lexer_entry in entries:
             key = lexer_entry if whole else (lexer_entry, first_bytes)
             pair = get(key)
@@ -571,7 +576,7 @@ def lower_state(
                 pair = _lower_entry(index, table, lexer_entry, first_bytes, key, epoch)
                 if pair is None:
                     return None
-            if union >= 0 and lexer_entry[1] is fresh and lexer_entry[0] in starts:
+            if lexer_entry[1] is fresh and lexer_entry[0] in covered:
                 pair |= ROW_COVERED  # (a set made again at a later byte also has advanced entries)
             pairs.append(pair)
     if len(pairs) > 1:

@@ -34,7 +34,8 @@ class _HashedOnce:
     DFA cache keyed by regex), and a dataclass hash walks the whole subtree every time: on a
     sample of MaskBench schemas, hashing was an eighth of compile time under a profiler.
     The kept value is not a dataclass field, so it is neither compared nor pickled (an
-    unpickled node computes it again in its own process).
+    unpickled node computes it again in its own process).  Each node class restates
+    ``__hash__ = _HashedOnce.__hash__``: a frozen dataclass otherwise writes its own.
     """
 
     __slots__ = ("_hash",)
